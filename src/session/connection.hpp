@@ -1,0 +1,120 @@
+#pragma once
+// What the session layer knows about a client connection, whatever its transport.
+//
+// The session layer decides what each connection receives and in which order; a transport only
+// encodes the messages and writes them. Events shared by many receivers are immutable and carry a
+// per-transport encoding cache, so a broadcast is serialized once per transport, not per peer.
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/clock.hpp"
+
+namespace opstream::session {
+
+class DocumentSession;
+
+enum class TransportKind : int { kWebSocket = 0, kSignalRJson, kSignalRMessagePack, kGrpc, kCount };
+
+// Lazily computed, thread-safe encodings of one event, one slot per transport kind.
+class EncodingCache {
+ public:
+  template <typename Encode>
+  const std::string& Get(TransportKind kind, Encode&& encode) const {
+    const auto slot = static_cast<size_t>(kind);
+    std::call_once(flags_[slot], [&] { encoded_[slot] = encode(); });
+    return encoded_[slot];
+  }
+
+ private:
+  mutable std::array<std::once_flag, static_cast<size_t>(TransportKind::kCount)> flags_;
+  mutable std::array<std::string, static_cast<size_t>(TransportKind::kCount)> encoded_;
+};
+
+struct AwarenessState {
+  std::string peer_id;
+  std::string data_json;  // compact JSON text of the value the peer sent
+  Timestamp last_updated;
+};
+
+// ---- events shared by every receiver ----
+struct OpEvent {
+  std::string document_id;
+  int64_t revision = 0;
+  std::string payload;  // normalized op JSON
+  EncodingCache encodings;
+};
+
+struct AwarenessEvent {
+  std::string document_id;
+  AwarenessState state;
+  EncodingCache encodings;
+};
+
+struct PeerLeftEvent {
+  std::string document_id;
+  std::string peer_id;
+  EncodingCache encodings;
+};
+
+// ---- responses to one connection's requests ----
+using CorrelationId = std::optional<std::string>;
+
+struct JoinResponse {
+  CorrelationId correlation;
+  std::string document_id;
+  int64_t revision = 0;
+  std::string snapshot;  // state JSON
+  std::vector<AwarenessState> awareness;
+};
+
+struct OpResponse {
+  CorrelationId correlation;
+  bool success = false;
+  int64_t new_revision = 0;
+  std::optional<std::string> error;
+};
+
+// A request error (validation, authorization, routing): wire-protocol §2.5 "two failure channels".
+struct ErrorResponse {
+  CorrelationId correlation;
+  std::string message;
+};
+
+using Outbound = std::variant<JoinResponse, OpResponse, ErrorResponse, std::shared_ptr<const OpEvent>,
+                              std::shared_ptr<const AwarenessEvent>, std::shared_ptr<const PeerLeftEvent>>;
+
+// Base of every transport connection. Holds the peer id and the documents this connection joined
+// (membership is checked before ops and awareness are accepted, wire-protocol OP-13).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  explicit Connection(std::string peer_id, TransportKind kind) : peer_id_(std::move(peer_id)), kind_(kind) {}
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const std::string& peer_id() const noexcept { return peer_id_; }
+  TransportKind kind() const noexcept { return kind_; }
+
+  // Queues a message for this connection. Thread-safe; messages are written in call order.
+  // A connection that is closed, or whose queue overflowed, silently drops the message.
+  virtual void Send(Outbound message) = 0;
+
+  std::shared_ptr<DocumentSession> FindJoined(const std::string& document_id) const;
+  void AddJoined(const std::string& document_id, std::shared_ptr<DocumentSession> session);
+  void RemoveJoined(const std::string& document_id);
+  std::vector<std::shared_ptr<DocumentSession>> TakeAllJoined();
+
+ private:
+  const std::string peer_id_;
+  const TransportKind kind_;
+  mutable std::mutex membership_mutex_;
+  std::vector<std::pair<std::string, std::shared_ptr<DocumentSession>>> joined_;
+};
+
+}  // namespace opstream::session

@@ -1,0 +1,67 @@
+#pragma once
+// Entry point of the session layer for every transport: validates requests, finds or opens the
+// document session and hands the request to it. Transports call these functions for one
+// connection strictly one request at a time, waiting for `done` before the next.
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "backplane/backplane.hpp"
+#include "engines/engine_registry.hpp"
+#include "session/connection.hpp"
+#include "session/document_session.hpp"
+#include "session/session_options.hpp"
+#include "storage/document_store.hpp"
+
+namespace opstream::session {
+
+class DocumentRouter {
+ public:
+  using Done = DocumentSession::Done;
+
+  DocumentRouter(boost::asio::io_context& io, const engines::EngineRegistry& engines, storage::DocumentStore& store,
+                 backplane::Backplane& backplane, SessionOptions options);
+
+  void Join(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
+            std::string document_type, int64_t protocol_version, Done done);
+  void SubmitOp(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
+                std::string payload, int64_t base_revision, Done done);
+  // Rejections (validation, membership) are silent unless `report_rejections` is set; invalid JSON
+  // is always answered with an ErrorResponse carrying `correlation` (wire-protocol §4.5).
+  void UpdateAwareness(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
+                       std::string_view data_json, bool report_rejections, Done done);
+  // Runs the disconnect procedure (wire-protocol §2.8) for every document the connection joined.
+  void Disconnect(const std::shared_ptr<Connection>& connection);
+
+  // Writes final snapshots of every open document; `done` runs when all are written.
+  void FlushAll(std::function<void()> done);
+
+  size_t OpenDocumentCount() const;
+  const engines::EngineRegistry& engines() const noexcept { return engines_; }
+
+  // Called by a session when it closes itself after idling.
+  void RemoveSession(const std::string& document_id, const DocumentSession* session);
+  // Human-readable document type of a persisted op type name ("TextOp" -> "text").
+  std::string DocumentTypeOf(std::string_view op_type_name) const;
+
+ private:
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, std::shared_ptr<DocumentSession>> sessions;
+  };
+  Shard& ShardOf(const std::string& document_id);
+  std::shared_ptr<DocumentSession> GetOrOpen(const std::string& document_id, const engines::Engine& engine);
+
+  boost::asio::io_context& io_;
+  const engines::EngineRegistry& engines_;
+  storage::DocumentStore& store_;
+  backplane::Backplane& backplane_;
+  const SessionOptions options_;
+  std::array<Shard, 16> shards_;
+};
+
+}  // namespace opstream::session

@@ -1,0 +1,127 @@
+#pragma once
+// One open document: the single writer of its state (an actor on its own strand).
+//
+// Ops are transformed and applied in arrival order, then appended to the store in batches (group
+// commit): while one append is in flight, newly arrived ops queue up and go out together in the
+// next append. Acknowledgements and broadcasts are queued to connections only after the store has
+// accepted the ops, always in revision order (wire-protocol §2.10 R1–R3). A join waits for the
+// in-flight batch so that its snapshot never contains an op that is not yet durable.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backplane/backplane.hpp"
+#include "engines/engine.hpp"
+#include "session/connection.hpp"
+#include "session/session_options.hpp"
+#include "storage/document_store.hpp"
+
+namespace opstream::session {
+
+class DocumentRouter;
+
+class DocumentSession : public std::enable_shared_from_this<DocumentSession> {
+ public:
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  // Called on the session strand once the request's response has been queued to the connection.
+  using Done = std::function<void(bool success)>;
+
+  DocumentSession(boost::asio::io_context& io, std::string document_id, const engines::Engine& engine,
+                  storage::DocumentStore& store, DocumentRouter& router, const SessionOptions& options);
+  ~DocumentSession();
+
+  const std::string& document_id() const noexcept { return document_id_; }
+  const engines::Engine& engine() const noexcept { return engine_; }
+
+  // Starts loading the document from the store. Requests queue until it completes.
+  void Open();
+
+  void Join(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string requested_type, Done done);
+  void SubmitOp(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string payload,
+                int64_t base_revision, Done done);
+  void UpdateAwareness(std::shared_ptr<Connection> connection, std::string data_json, Done done);
+  void Leave(std::shared_ptr<Connection> connection);
+  // Writes a final snapshot when ops arrived since the last one (graceful shutdown).
+  void FlushSnapshot(std::function<void()> done);
+
+ private:
+  enum class Phase { kLoading, kReady, kUnavailable, kClosed };
+
+  struct Request {
+    enum class Kind { kJoin, kOp } kind;
+    std::shared_ptr<Connection> connection;
+    CorrelationId correlation;
+    std::string payload;  // op JSON, or the requested document type of a join
+    int64_t base_revision = 0;
+    Done done;
+  };
+
+  // The outcome of one op within a batch, delivered once the batch is durable.
+  struct BatchItem {
+    Request request;
+    enum class Outcome { kAccepted, kAbsorbed, kRejected } outcome;
+    int64_t revision = 0;  // assigned revision, or the current revision for absorbed/rejected ops
+    std::string error;
+    std::shared_ptr<const OpEvent> event;  // accepted ops only
+  };
+
+  struct LoggedOp {
+    int64_t revision;
+    std::unique_ptr<engines::Op> op;
+    std::shared_ptr<const OpEvent> event;
+  };
+
+  struct Peer {
+    std::shared_ptr<Connection> connection;
+    int64_t known_revision;  // oldest revision this peer may still base an op on
+  };
+
+  void OnLoaded(Status status, storage::LoadedDocument document);
+  void ProcessQueue();
+  void ProcessJoin(Request& request);
+  BatchItem ProcessOp(Request request);
+  void OnAppended(std::vector<BatchItem> batch, Status status);
+  void FailPending(const std::string& message);
+  void Reload();
+
+  void MaybeSnapshot(bool force);
+  void OnSnapshotWritten(int64_t revision, Status status);
+  void TrimOpLog();
+  int64_t OldestRevisionNeeded() const;
+  void ScheduleIdleClose();
+  void CollectAwareness(std::vector<AwarenessState>& out);
+  Peer* FindPeer(const Connection& connection);
+
+  Strand strand_;
+  const std::string document_id_;
+  const engines::Engine& engine_;
+  storage::DocumentStore& store_;
+  DocumentRouter& router_;
+  const SessionOptions& options_;
+
+  Phase phase_ = Phase::kLoading;
+  std::string unavailable_reason_;
+  std::unique_ptr<engines::DocumentState> state_;
+  int64_t revision_ = 0;          // revision of state_ (may include ops not yet durable)
+  int64_t durable_revision_ = 0;  // last revision the store accepted
+  std::deque<LoggedOp> op_log_;   // recent ops, ascending, contiguous, for rebasing stale ops
+  std::deque<Request> queue_;
+  bool append_in_flight_ = false;
+
+  std::vector<Peer> peers_;
+  std::vector<AwarenessState> awareness_;
+
+  int64_t snapshot_revision_ = 0;
+  int64_t ops_since_snapshot_ = 0;
+  Timestamp last_snapshot_time_;
+  bool snapshot_in_flight_ = false;
+  std::vector<std::function<void()>> snapshot_waiters_;
+  boost::asio::steady_timer idle_timer_;
+};
+
+}  // namespace opstream::session
