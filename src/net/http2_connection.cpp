@@ -1,0 +1,231 @@
+#include "net/http2_connection.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <vector>
+
+#include "common/logging.hpp"
+#include "net/await.hpp"
+
+namespace opstream::net {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+
+namespace {
+
+constexpr uint32_t kMaxConcurrentStreams = 100;
+constexpr size_t kMaxRequestBody = 4 << 20;
+
+nghttp2_nv Header(std::string_view name, std::string_view value) {
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
+}
+
+}  // namespace
+
+Http2Connection::Http2Connection(beast::tcp_stream stream, HttpHandler& http, Server& server)
+    : stream_(std::move(stream)), http_(http), server_(server) {
+  nghttp2_session_callbacks* callbacks;
+  nghttp2_session_callbacks_new(&callbacks);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(callbacks, &OnHeader);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
+  nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
+  nghttp2_session_server_new(&session_, callbacks, this);
+  nghttp2_session_callbacks_del(callbacks);
+  const std::array<nghttp2_settings_entry, 1> settings{{{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}}};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
+}
+
+Http2Connection::~Http2Connection() {
+  if (live_id_ != 0) server_.Unregister(live_id_);
+  nghttp2_session_del(session_);
+}
+
+void Http2Connection::Start(std::string initial_bytes) {
+  live_id_ = server_.Register(weak_from_this());
+  asio::co_spawn(stream_.get_executor(), ReadLoop(std::move(initial_bytes)), asio::detached);
+}
+
+void Http2Connection::Shutdown() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->closed_) return;
+    nghttp2_submit_goaway(self->session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(self->session_),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+    self->ScheduleWrite();
+  });
+}
+
+asio::awaitable<void> Http2Connection::ReadLoop(std::string initial_bytes) {
+  auto self = shared_from_this();
+  auto feed = [this](const char* data, size_t size) {
+    const auto consumed = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), size);
+    return consumed >= 0;
+  };
+  if (!feed(initial_bytes.data(), initial_bytes.size())) {
+    closed_ = true;
+    co_return;
+  }
+  ScheduleWrite();
+  std::vector<char> buffer(16384);
+  while (!closed_ && nghttp2_session_want_read(session_)) {
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer), kUseTuple);
+    if (ec || !feed(buffer.data(), n)) break;
+    ScheduleWrite();
+  }
+  // Garbage or a dead peer: let a pending GOAWAY go out, then close.
+  ScheduleWrite();
+  closed_ = true;
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+}
+
+void Http2Connection::ScheduleWrite() {
+  if (writing_) return;
+  writing_ = true;
+  asio::co_spawn(stream_.get_executor(), WriteLoop(), asio::detached);
+}
+
+asio::awaitable<void> Http2Connection::WriteLoop() {
+  auto self = shared_from_this();
+  std::string pending;
+  while (true) {
+    pending.clear();
+    while (pending.size() < 65536) {
+      const uint8_t* data = nullptr;
+      const auto n = nghttp2_session_mem_send(session_, &data);
+      if (n <= 0) break;
+      pending.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
+    }
+    if (pending.empty()) break;
+    auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(pending), kUseTuple);
+    if (ec) {
+      closed_ = true;
+      break;
+    }
+  }
+  writing_ = false;
+  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
+    closed_ = true;
+    beast::error_code ignored;
+    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    stream_.socket().close(ignored);
+  }
+}
+
+int Http2Connection::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    self->streams_[frame->hd.stream_id] = Stream{};
+  }
+  return 0;
+}
+
+int Http2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                              const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  auto it = self->streams_.find(frame->hd.stream_id);
+  if (it == self->streams_.end()) return 0;
+  const std::string_view key(reinterpret_cast<const char*>(name), namelen);
+  const std::string_view val(reinterpret_cast<const char*>(value), valuelen);
+  if (key == ":method") it->second.method = val;
+  else if (key == ":path") it->second.path = val;
+  else if (key == "content-type") it->second.content_type = val;
+  return 0;
+}
+
+int Http2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
+                                 void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end()) return 0;
+  if (it->second.body.size() + len > kMaxRequestBody) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+    return 0;
+  }
+  it->second.body.append(reinterpret_cast<const char*>(data), len);
+  return 0;
+}
+
+int Http2Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
+    self->Dispatch(frame->hd.stream_id);
+  }
+  return 0;
+}
+
+int Http2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
+  static_cast<Http2Connection*>(user)->streams_.erase(stream_id);
+  return 0;
+}
+
+void Http2Connection::Dispatch(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  const auto& stream = it->second;
+  if (stream.content_type.starts_with("application/grpc")) {
+    // Trailers-only response (gRPC over HTTP/2 spec): status 200, grpc-status in the only HEADERS.
+    const std::array<nghttp2_nv, 4> headers{Header(":status", "200"), Header("content-type", "application/grpc"),
+                                            Header("grpc-status", "12"),
+                                            Header("grpc-message", "gRPC%20service%20is%20not%20enabled")};
+    nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), nullptr);
+    return ScheduleWrite();
+  }
+  HttpRequest request{stream.method, stream.path, {}};
+  if (const auto q = request.path.find('?'); q != std::string::npos) {
+    request.query = request.path.substr(q + 1);
+    request.path.resize(q);
+  }
+  http_.Handle(request, [self = shared_from_this(), stream_id](HttpResponse response) {
+    asio::post(self->stream_.get_executor(), [self, stream_id, response = std::move(response)]() mutable {
+      self->Respond(stream_id, std::move(response));
+    });
+  });
+}
+
+void Http2Connection::Respond(int32_t stream_id, HttpResponse response) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end() || closed_) return;  // reset by the client meanwhile
+  const std::string status = std::to_string(response.status);
+  const std::string length = std::to_string(response.body.size());
+  std::vector<nghttp2_nv> headers{Header(":status", status), Header("content-length", length)};
+  if (!response.content_type.empty()) headers.push_back(Header("content-type", response.content_type));
+  std::vector<std::string> lowered;
+  lowered.reserve(response.headers.size());
+  for (const auto& [name, value] : response.headers) {
+    std::string lower = name;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    lowered.push_back(std::move(lower));
+    headers.push_back(Header(lowered.back(), value));
+  }
+  it->second.response_body = std::move(response.body);
+  nghttp2_data_provider provider{};
+  provider.read_callback = &ReadBody;
+  nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(),
+                          it->second.response_body.empty() ? nullptr : &provider);
+  ScheduleWrite();
+}
+
+ssize_t Http2Connection::ReadBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* flags,
+                                  nghttp2_data_source*, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end()) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  auto& stream = it->second;
+  const size_t n = std::min(length, stream.response_body.size() - stream.response_offset);
+  std::memcpy(buf, stream.response_body.data() + stream.response_offset, n);
+  stream.response_offset += n;
+  if (stream.response_offset == stream.response_body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return static_cast<ssize_t>(n);
+}
+
+}  // namespace opstream::net

@@ -1,0 +1,76 @@
+#pragma once
+// One listener per configured binding. Every accepted connection is sniffed: the HTTP/2 client
+// preface selects the HTTP/2 front end (gRPC, prior knowledge h2c), anything else is HTTP/1.1,
+// which serves the plain endpoints and hands WebSocket upgrades to the transport registered for
+// the path.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.hpp"
+#include "net/http_types.hpp"
+
+namespace opstream::net {
+
+// Something the server must close on shutdown (a WebSocket, an HTTP/2 session, an idle HTTP/1.1
+// keep-alive connection).
+class LiveConnection {
+ public:
+  virtual ~LiveConnection() = default;
+  virtual void Shutdown() = 0;
+};
+
+using UpgradeRequest = boost::beast::http::request<boost::beast::http::string_body>;
+// Takes ownership of an upgraded stream; registers itself with the server while it lives.
+using WebSocketAcceptor = std::function<void(boost::beast::tcp_stream stream, UpgradeRequest request)>;
+
+struct ListenEndpoint {
+  boost::asio::ip::tcp::endpoint endpoint;
+  std::string url;          // as configured, for logs
+  bool dual_stack = false;  // an IPv6 socket that also accepts IPv4 (every interface)
+  bool optional = false;    // a bind failure is tolerated (the IPv6 half of `localhost`)
+};
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, HttpHandler& http);
+  ~Server();
+
+  void AddWebSocketRoute(std::string path, WebSocketAcceptor acceptor);
+  // Binds and listens; fails with a clear message (address in use, permission denied).
+  Status Listen(const std::vector<ListenEndpoint>& endpoints);
+  // Addresses actually bound (port 0 resolved), for the "Now listening on" log lines.
+  std::vector<boost::asio::ip::tcp::endpoint> BoundEndpoints() const;
+
+  // Stops accepting and asks every live connection to close.
+  void Stop();
+  size_t LiveConnectionCount() const;
+
+  // Connections register so that Stop can close them.
+  uint64_t Register(std::weak_ptr<LiveConnection> connection);
+  void Unregister(uint64_t id);
+
+ private:
+  class Acceptor;
+  void HandleSocket(boost::asio::ip::tcp::socket socket);
+
+  boost::asio::io_context& io_;
+  HttpHandler& http_;
+  std::unordered_map<std::string, WebSocketAcceptor> websocket_routes_;
+  std::vector<std::shared_ptr<Acceptor>> acceptors_;
+
+  mutable std::mutex live_mutex_;
+  uint64_t next_id_ = 1;
+  bool stopping_ = false;
+  std::unordered_map<uint64_t, std::weak_ptr<LiveConnection>> live_;
+};
+
+}  // namespace opstream::net
