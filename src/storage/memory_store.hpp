@@ -1,0 +1,46 @@
+#pragma once
+// The in-process document store (server.md §3.3): the reference implementation of the
+// DocumentStore contract and the default provider.
+//
+// What it does not do: nothing survives a restart, nothing is shared between nodes (behind a
+// Redis backplane every node has its own private data, §12 SV-38), and memory grows with the
+// op log until the snapshot policy compacts it.
+//
+// Deliberate deviation from the reference: Append refuses a revision that already exists (the
+// reference's memory store does not check), so the one-writer invariant holds for every provider.
+//
+// Thread-safe. Completions run inline on the caller's thread, after the store's lock is released,
+// so a completion may call back into the store.
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "storage/document_store.hpp"
+
+namespace opstream::storage {
+
+class MemoryDocumentStore final : public DocumentStore {
+ public:
+  std::string_view provider() const override { return "memory"; }
+  std::string_view type_name() const override { return "MemoryDocumentStore"; }
+
+  void Initialize(Completion done) override;
+  void Load(std::string document_id, LoadCompletion done) override;
+  void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
+  void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
+  void Compact(std::string document_id, int64_t up_to, Completion done) override;
+  void CheckHealth(HealthCompletion done) override;
+  void Flush(std::chrono::milliseconds timeout) override;
+
+ private:
+  struct Document {
+    std::optional<Snapshot> snapshot;
+    std::map<int64_t, StoredOp> ops;  // by revision, so loads come out ascending
+  };
+
+  std::mutex mutex_;
+  std::unordered_map<std::string, Document> documents_;
+};
+
+}  // namespace opstream::storage
