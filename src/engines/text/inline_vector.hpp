@@ -16,7 +16,7 @@ class InlineVector {
   static_assert(N > 0);
 
  public:
-  InlineVector() noexcept = default;
+  InlineVector() noexcept {}  // user-provided: the inline storage is left uninitialized on purpose
   InlineVector(const InlineVector& other) { Append(other.data(), other.size()); }
   InlineVector(InlineVector&& other) noexcept { TakeFrom(other); }
   InlineVector& operator=(const InlineVector& other) {
