@@ -95,17 +95,6 @@ Status StrictJsonParser::ParseWithOversizedNumbers(std::string_view json, dom::e
   return CheckDepth(json, root);
 }
 
-bool NameEqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 bool FindMemberIgnoreCase(dom::object object, std::string_view name, dom::element& value) {
   bool found = false;
   for (dom::key_value_pair member : object) {

@@ -45,8 +45,19 @@ class StrictJsonParser {
   simdjson::dom::parser parser_;
 };
 
-// ASCII case-insensitive equality of property names.
-bool NameEqualsIgnoreCase(std::string_view a, std::string_view b) noexcept;
+// ASCII case-insensitive equality of property names. (Non-ASCII letters are compared exactly; the
+// names engines bind are all ASCII.)
+inline bool NameEqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    // Setting bit 5 lower-cases ASCII letters; the second test keeps e.g. '@' and '`' apart.
+    const char x = a[i], y = b[i];
+    if (x == y) continue;
+    const char lower = static_cast<char>(x | 0x20);
+    if (lower != static_cast<char>(y | 0x20) || lower < 'a' || lower > 'z') return false;
+  }
+  return true;
+}
 
 // Finds the last member of `object` whose name equals `name` ignoring ASCII case.
 bool FindMemberIgnoreCase(simdjson::dom::object object, std::string_view name, simdjson::dom::element& value);

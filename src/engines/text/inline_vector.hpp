@@ -4,8 +4,10 @@
 // allocation beyond the op object itself.
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <type_traits>
 
 namespace opstream::engines {
@@ -13,7 +15,7 @@ namespace opstream::engines {
 template <typename T, size_t N>
 class InlineVector {
   static_assert(std::is_trivially_copyable_v<T>, "InlineVector copies elements with memcpy");
-  static_assert(N > 0);
+  static_assert(N > 0 && N <= UINT32_MAX);
 
  public:
   InlineVector() noexcept {}  // user-provided: the inline storage is left uninitialized on purpose
@@ -59,25 +61,26 @@ class InlineVector {
     if (count == 0) return;
     if (size_ + count > capacity_) Grow(size_ + count);
     std::memcpy(data_ + size_, values, count * sizeof(T));
-    size_ += count;
+    size_ += static_cast<uint32_t>(count);
   }
   // Makes room for `count` more elements and returns where they go; finish with Commit.
   T* PrepareAppend(size_t count) {
     if (size_ + count > capacity_) Grow(size_ + count);
     return data_ + size_;
   }
-  void Commit(size_t count) noexcept { size_ += count; }
+  void Commit(size_t count) noexcept { size_ += static_cast<uint32_t>(count); }
 
  private:
   bool IsInline() const noexcept { return data_ == inline_; }
 
   void Grow(size_t minimum) {
-    const size_t capacity = std::max(minimum, capacity_ * 2);
+    if (minimum > UINT32_MAX) throw std::length_error("InlineVector is limited to 2^32 - 1 elements");
+    const size_t capacity = std::min<size_t>(std::max<size_t>(minimum, size_t{capacity_} * 2), UINT32_MAX);
     T* fresh = std::allocator<T>().allocate(capacity);
     std::memcpy(fresh, data_, size_ * sizeof(T));
     Release();
     data_ = fresh;
-    capacity_ = capacity;
+    capacity_ = static_cast<uint32_t>(capacity);
   }
   void Release() noexcept {
     if (!IsInline()) std::allocator<T>().deallocate(data_, capacity_);
@@ -99,9 +102,10 @@ class InlineVector {
     other.size_ = 0;
   }
 
+  // 32-bit sizes keep small ops compact (an op is streamed through the cache once per apply).
   T* data_ = inline_;
-  size_t size_ = 0;
-  size_t capacity_ = N;
+  uint32_t size_ = 0;
+  uint32_t capacity_ = N;
   T inline_[N];
 };
 

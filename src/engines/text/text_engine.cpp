@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <limits>
+#include <exception>
 #include <new>
+#include <typeinfo>
 
 #include "engines/json/json_reader.hpp"
 #include "engines/json/json_writer.hpp"
@@ -23,6 +25,11 @@ Status Invalid(std::string message) { return Status::Error("Invalid TextOp: " + 
 std::string ComponentName(size_t index) { return "components[" + std::to_string(index) + "]"; }
 
 // Reads one component (engines.md §4.2, §1.3) and appends it to `op` unchanged.
+//
+// One pass over the members collects the discriminator and the last "count" and "text". Every
+// occurrence of a property must bind, as in the reference deserializer, so the first occurrence
+// that would not is remembered too; which ones matter depends on the discriminator (an insert
+// ignores "count", a retain ignores "text"). Messages are only built on failure.
 Status ParseComponent(dom::element element, size_t index, TextOp& op) {
   if (element.is_null()) return Invalid(ComponentName(index) + " is null.");
   if (!element.is_object()) {
@@ -30,15 +37,44 @@ Status ParseComponent(dom::element element, size_t index, TextOp& op) {
   }
   const dom::object object = element.get_object().value_unsafe();
 
-  // The discriminator: exact name "type", exact value, anywhere in the object (lenient, D8).
   dom::element discriminator;
   int discriminators = 0;
+  int64_t count = 0;  // absent: the binder's default
+  bool bad_count = false;
+  dom::element first_bad_count;
+  bool has_text = false;
+  std::string_view text;
+  bool bad_text = false;
+  dom::element first_bad_text;
   for (dom::key_value_pair member : object) {
+    // The discriminator: exact name "type", anywhere in the object (lenient, D8).
     if (member.key == "type") {
       discriminator = member.value;
       ++discriminators;
+    } else if (json::NameEqualsIgnoreCase(member.key, "count")) {
+      if (member.value.is_int64()) {
+        count = member.value.get_int64().value_unsafe();
+        if (count < std::numeric_limits<int32_t>::min() || count > std::numeric_limits<int32_t>::max()) {
+          if (!bad_count) first_bad_count = member.value;
+          bad_count = true;
+        }
+      } else {
+        if (!bad_count) first_bad_count = member.value;
+        bad_count = true;
+      }
+    } else if (json::NameEqualsIgnoreCase(member.key, "text")) {
+      if (member.value.is_string()) {
+        has_text = true;
+        text = member.value.get_string().value_unsafe();
+      } else if (member.value.is_null()) {
+        has_text = false;
+      } else {
+        if (!bad_text) first_bad_text = member.value;
+        bad_text = true;
+      }
     }
   }
+
   if (discriminators == 0) {
     return Invalid(ComponentName(index) + " has no \"type\" discriminator (\"retain\", \"insert\" or \"delete\").");
   }
@@ -50,37 +86,24 @@ Status ParseComponent(dom::element element, size_t index, TextOp& op) {
   const std::string_view type = discriminator.get_string().value_unsafe();
 
   if (type == "insert") {
-    // The last "text" wins, but every occurrence must bind (a number would fail in the reference).
-    bool has_text = false;
-    std::string_view text;
-    for (dom::key_value_pair member : object) {
-      if (!json::NameEqualsIgnoreCase(member.key, "text")) continue;
-      if (member.value.is_null()) {
-        has_text = false;
-      } else if (member.value.is_string()) {
-        has_text = true;
-        text = member.value.get_string().value_unsafe();
-      } else {
-        return Invalid(ComponentName(index) + ".text must be a string, not " +
-                       std::string(json::KindName(member.value)) + ".");
-      }
+    if (bad_text) {
+      return Invalid(ComponentName(index) + ".text must be a string, not " +
+                     std::string(json::KindName(first_bad_text)) + ".");
     }
     // D4: the reference stores a null text and later transforms fail on it; refuse it up front.
     if (!has_text) return Invalid(ComponentName(index) + " is an insert without text.");
     op.AppendInsertUtf8(text);
     return Status::Ok();
   }
-
   const bool is_retain = type == "retain";
   if (!is_retain && type != "delete") {
     return Invalid(ComponentName(index) + " has unknown type \"" + std::string(type) +
                    "\" (expected \"retain\", \"insert\" or \"delete\").");
   }
-  int32_t count = 0;  // absent: the binder's default
-  for (dom::key_value_pair member : object) {
-    if (!json::NameEqualsIgnoreCase(member.key, "count")) continue;
-    Status status = json::ReadInt32(member.value, ComponentName(index) + ".count", count);
-    if (!status.ok()) return Invalid(status.message());
+  if (bad_count) {
+    int32_t ignored = 0;
+    Status status = json::ReadInt32(first_bad_count, ComponentName(index) + ".count", ignored);
+    return Invalid(status.ok() ? ComponentName(index) + ".count is invalid." : status.message());
   }
   // D3: the reference throws on some negative counts and duplicates text on others.
   if (count < 0) {
@@ -310,17 +333,18 @@ void SerializeTextDocument(const TextDocument& document, std::string& out) {
 
 Status ApplyTextOp(TextDocument& document, const TextOp& op) {
   Utf16GapBuffer& buffer = document.buffer_;
+  const TextOp::Component* const begin = op.components_.begin();
+  const TextOp::Component* const end = op.components_.end();
   // Everything that can fail happens before the first edit: TextOp holds no negative counts, so
   // only the allocation for the inserted text remains.
   size_t inserted = 0;
-  for (size_t i = 0; i < op.size(); ++i) {
-    const TextComponentView component = op[i];
-    if (component.kind == TextComponentKind::kInsert) inserted += component.text.size();
+  for (const TextOp::Component* c = begin; c != end; ++c) {
+    if (c->kind == TextComponentKind::kInsert) inserted += static_cast<size_t>(c->count);
   }
   if (inserted > 0) {
     try {
       buffer.Reserve(inserted);
-    } catch (const std::bad_alloc&) {
+    } catch (const std::exception&) {
       return Status::Error("Not enough memory to apply the TextOp.");
     }
   }
@@ -329,23 +353,23 @@ Status ApplyTextOp(TextDocument& document, const TextOp& op) {
   // index into the old text; everything after `cursor` in the buffer is old text [read, n).
   // Once `read` reaches n nothing else is copied, so it is clamped there (no overflow).
   const auto n = static_cast<int64_t>(buffer.size());
+  const char16_t* const texts = op.text_.data();
   int64_t read = 0;
   size_t cursor = 0;
-  for (size_t i = 0; i < op.size(); ++i) {
-    const TextComponentView component = op[i];
-    switch (component.kind) {
+  for (const TextOp::Component* c = begin; c != end; ++c) {
+    switch (c->kind) {
       case TextComponentKind::kRetain: {
-        const int64_t take = std::min(component.count, n - read);
+        const int64_t take = std::min(c->count, n - read);
         cursor += static_cast<size_t>(take);
         read += take;
         break;
       }
       case TextComponentKind::kInsert:
-        buffer.Insert(cursor, component.text.data(), component.text.size());
-        cursor += component.text.size();
+        buffer.Insert(cursor, texts + c->text_offset, static_cast<size_t>(c->count));
+        cursor += static_cast<size_t>(c->count);
         break;
       case TextComponentKind::kDelete: {
-        const int64_t take = std::min(component.count, n - read);
+        const int64_t take = std::min(c->count, n - read);
         buffer.Erase(cursor, static_cast<size_t>(take));
         read += take;
         break;
@@ -488,43 +512,73 @@ bool IsTextNoOp(const TextOp& op) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Engine
 
+// Both classes are final, so comparing the dynamic type is exact, and it is cheaper than a
+// dynamic_cast (which walks the class hierarchy) on the per-edit path.
 const TextDocument* AsTextDocument(const DocumentState& state) noexcept {
-  return dynamic_cast<const TextDocument*>(&state);
+  return typeid(state) == typeid(TextDocument) ? static_cast<const TextDocument*>(&state) : nullptr;
 }
 
-const TextOp* AsTextOp(const Op& op) noexcept { return dynamic_cast<const TextOp*>(&op); }
+const TextOp* AsTextOp(const Op& op) noexcept {
+  return typeid(op) == typeid(TextOp) ? static_cast<const TextOp*>(&op) : nullptr;
+}
+
+// The Engine methods below are the boundary to the session layer, which expects no exceptions.
+// The only thing that can throw inside is memory allocation (std::bad_alloc, or length_error for
+// absurd sizes); it becomes a rejection, a null result, or nothing appended.
 
 std::unique_ptr<DocumentState> TextEngine::CreateEmpty() const { return std::make_unique<TextDocument>(); }
 
 Status TextEngine::LoadState(std::string_view snapshot_json, std::unique_ptr<DocumentState>& out) const {
-  auto document = std::make_unique<TextDocument>();
-  Status status = LoadTextDocument(snapshot_json, *document);
-  if (status.ok()) out = std::move(document);
-  return status;
+  try {
+    auto document = std::make_unique<TextDocument>();
+    Status status = LoadTextDocument(snapshot_json, *document);
+    if (status.ok()) out = std::move(document);
+    return status;
+  } catch (const std::exception&) {
+    return Status::Error("Not enough memory to load the text snapshot.");
+  }
 }
 
 void TextEngine::SerializeState(const DocumentState& state, std::string& out) const {
-  if (const TextDocument* document = AsTextDocument(state)) SerializeTextDocument(*document, out);
+  const size_t original_size = out.size();
+  try {
+    if (const TextDocument* document = AsTextDocument(state)) SerializeTextDocument(*document, out);
+  } catch (const std::exception&) {
+    out.resize(original_size);
+  }
 }
 
 Status TextEngine::ParseOp(std::string_view payload_json, std::unique_ptr<Op>& out) const {
-  auto op = std::make_unique<TextOp>();
-  Status status = ParseTextOp(payload_json, *op);
-  if (status.ok()) out = std::move(op);
-  return status;
+  try {
+    auto op = std::make_unique<TextOp>();
+    Status status = ParseTextOp(payload_json, *op);
+    if (status.ok()) out = std::move(op);
+    return status;
+  } catch (const std::exception&) {
+    return Status::Error("Invalid TextOp: not enough memory to read the op.");
+  }
 }
 
 void TextEngine::SerializeOp(const Op& op, std::string& out) const {
-  if (const TextOp* text_op = AsTextOp(op)) SerializeTextOp(*text_op, out);
+  const size_t original_size = out.size();
+  try {
+    if (const TextOp* text_op = AsTextOp(op)) SerializeTextOp(*text_op, out);
+  } catch (const std::exception&) {
+    out.resize(original_size);
+  }
 }
 
 std::unique_ptr<Op> TextEngine::Transform(const Op& incoming, const Op& existing, Priority priority) const {
   const TextOp* a = AsTextOp(incoming);
   const TextOp* b = AsTextOp(existing);
   if (a == nullptr || b == nullptr) return nullptr;
-  auto out = std::make_unique<TextOp>();
-  TransformTextOp(*a, *b, priority, *out);
-  return out;
+  try {
+    auto out = std::make_unique<TextOp>();
+    TransformTextOp(*a, *b, priority, *out);
+    return out;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
 }
 
 bool TextEngine::IsNoOp(const Op& op) const {
@@ -533,7 +587,7 @@ bool TextEngine::IsNoOp(const Op& op) const {
 }
 
 Status TextEngine::Apply(DocumentState& state, const Op& op) const {
-  auto* document = dynamic_cast<TextDocument*>(&state);
+  auto* document = typeid(state) == typeid(TextDocument) ? static_cast<TextDocument*>(&state) : nullptr;
   const TextOp* text_op = AsTextOp(op);
   if (document == nullptr) return Status::Error("The text engine cannot apply an op to this document.");
   if (text_op == nullptr) return Status::Error("The text engine can only apply a TextOp.");
@@ -544,18 +598,26 @@ std::unique_ptr<Op> TextEngine::Compose(const Op& first, const Op& second) const
   const TextOp* a = AsTextOp(first);
   const TextOp* b = AsTextOp(second);
   if (a == nullptr || b == nullptr) return nullptr;
-  auto out = std::make_unique<TextOp>();
-  if (!ComposeTextOps(*a, *b, *out)) return nullptr;
-  return out;
+  try {
+    auto out = std::make_unique<TextOp>();
+    if (!ComposeTextOps(*a, *b, *out)) return nullptr;
+    return out;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
 }
 
 std::unique_ptr<Op> TextEngine::Invert(const Op& op, const DocumentState& pre_state) const {
   const TextOp* text_op = AsTextOp(op);
   const TextDocument* document = AsTextDocument(pre_state);
   if (text_op == nullptr || document == nullptr) return nullptr;
-  auto out = std::make_unique<TextOp>();
-  InvertTextOp(*text_op, *document, *out);
-  return out;
+  try {
+    auto out = std::make_unique<TextOp>();
+    InvertTextOp(*text_op, *document, *out);
+    return out;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
 }
 
 std::shared_ptr<const Engine> MakeTextEngine() { return std::make_shared<const TextEngine>(); }

@@ -26,6 +26,8 @@ namespace opstream::engines {
 
 enum class TextComponentKind : uint8_t { kRetain, kInsert, kDelete };
 
+class TextDocument;
+
 struct TextComponentView {
   TextComponentKind kind;
   // Retain/delete: the count. Insert: the text length in UTF-16 units.
@@ -80,9 +82,13 @@ class TextOp final : public Op {
   };
   void PushCounted(TextComponentKind kind, int64_t count);
 
-  InlineVector<Component, 4> components_;
+  friend Status ApplyTextOp(TextDocument& document, const TextOp& op);
+
+  // Inline room for the common shapes (a retain plus one insert or delete of a few characters)
+  // keeps an op at 88 bytes with no heap block.
+  InlineVector<Component, 2> components_;
   // The texts of all inserts, back to back, in component order.
-  InlineVector<char16_t, 16> text_;
+  InlineVector<char16_t, 8> text_;
 };
 
 class TextDocument final : public DocumentState {

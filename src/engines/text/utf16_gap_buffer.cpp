@@ -1,7 +1,6 @@
 #include "engines/text/utf16_gap_buffer.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 namespace opstream::engines {
 namespace {
@@ -61,9 +60,7 @@ void Utf16GapBuffer::Assign(std::u16string_view text) {
   gap_end_ = capacity;
 }
 
-void Utf16GapBuffer::Reserve(size_t extra) {
-  const size_t gap = gap_end_ - gap_begin_;
-  if (gap >= extra) return;
+void Utf16GapBuffer::Grow(size_t extra) {
   const size_t length = size();
   const size_t capacity = std::max(capacity_ * 2, length + extra + kMinimumGap);
   auto data = std::make_unique_for_overwrite<char16_t[]>(capacity);
@@ -73,37 +70,6 @@ void Utf16GapBuffer::Reserve(size_t extra) {
   data_ = std::move(data);
   gap_end_ = capacity - tail;
   capacity_ = capacity;
-}
-
-void Utf16GapBuffer::MoveGapTo(size_t pos) noexcept {
-  if (pos < gap_begin_) {
-    const size_t count = gap_begin_ - pos;
-    std::memmove(data_.get() + gap_end_ - count, data_.get() + pos, count * sizeof(char16_t));
-    gap_begin_ = pos;
-    gap_end_ -= count;
-  } else if (pos > gap_begin_) {
-    const size_t count = pos - gap_begin_;
-    std::memmove(data_.get() + gap_begin_, data_.get() + gap_end_, count * sizeof(char16_t));
-    gap_begin_ += count;
-    gap_end_ += count;
-  }
-}
-
-void Utf16GapBuffer::Insert(size_t pos, const char16_t* units, size_t count) noexcept {
-  if (count == 0) return;
-  MoveGapTo(pos);
-  std::memcpy(data_.get() + gap_begin_, units, count * sizeof(char16_t));
-  gap_begin_ += count;
-}
-
-void Utf16GapBuffer::Erase(size_t pos, size_t count) noexcept {
-  if (count == 0) return;
-  if (pos + count == gap_begin_) {  // backspace: the removed range ends at the gap
-    gap_begin_ = pos;
-    return;
-  }
-  MoveGapTo(pos);
-  gap_end_ += count;
 }
 
 }  // namespace opstream::engines

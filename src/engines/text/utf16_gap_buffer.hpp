@@ -3,6 +3,7 @@
 // backspacing) cost O(1) plus the distance moved, which makes small in-place ops on large
 // documents cheap.
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,14 +34,59 @@ class Utf16GapBuffer {
   void Assign(std::u16string_view text);
   // Ensures `extra` more units fit without reallocating. May throw std::bad_alloc; callers reserve
   // before they start modifying so that a failure leaves the text untouched.
-  void Reserve(size_t extra);
+  void Reserve(size_t extra) {
+    if (gap_end_ - gap_begin_ < extra) Grow(extra);
+  }
   // Inserts at `pos` (<= size()). Requires Reserve(count) beforehand.
-  void Insert(size_t pos, const char16_t* units, size_t count) noexcept;
+  void Insert(size_t pos, const char16_t* units, size_t count) noexcept {
+    if (count == 0) return;
+    MoveGapTo(pos);
+    CopyUnits(data_.get() + gap_begin_, units, count);
+    gap_begin_ += count;
+  }
   // Removes [pos, pos + count), which must lie inside the text.
-  void Erase(size_t pos, size_t count) noexcept;
+  void Erase(size_t pos, size_t count) noexcept {
+    if (count == 0) return;
+    if (pos + count == gap_begin_) {  // backspace: the removed range ends at the gap
+      gap_begin_ = pos;
+      return;
+    }
+    MoveGapTo(pos);
+    gap_end_ += count;
+  }
 
  private:
-  void MoveGapTo(size_t pos) noexcept;
+  void Grow(size_t extra);
+  // Typing moves the gap by a few units and inserts one, where a library call costs more than the
+  // copy itself. The source and destination of each move do not overlap (the gap lies between).
+  static void CopyUnits(char16_t* destination, const char16_t* source, size_t count) noexcept {
+    if (count <= 8) {
+      for (size_t i = 0; i < count; ++i) destination[i] = source[i];
+    } else {
+      std::memmove(destination, source, count * sizeof(char16_t));
+    }
+  }
+  void MoveGapTo(size_t pos) noexcept {
+    if (pos < gap_begin_) {
+      const size_t count = gap_begin_ - pos;
+      if (count <= gap_end_ - gap_begin_) {
+        CopyUnits(data_.get() + gap_end_ - count, data_.get() + pos, count);
+      } else {
+        std::memmove(data_.get() + gap_end_ - count, data_.get() + pos, count * sizeof(char16_t));
+      }
+      gap_begin_ = pos;
+      gap_end_ -= count;
+    } else if (pos > gap_begin_) {
+      const size_t count = pos - gap_begin_;
+      if (count <= gap_end_ - gap_begin_) {
+        CopyUnits(data_.get() + gap_begin_, data_.get() + gap_end_, count);
+      } else {
+        std::memmove(data_.get() + gap_begin_, data_.get() + gap_end_, count * sizeof(char16_t));
+      }
+      gap_begin_ += count;
+      gap_end_ += count;
+    }
+  }
 
   std::unique_ptr<char16_t[]> data_;
   size_t capacity_ = 0;
