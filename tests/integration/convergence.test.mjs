@@ -3,9 +3,9 @@
 // text equals the snapshot of a fresh joiner, and each client saw every revision exactly once,
 // in order. Seed: $OPSTREAM_TEST_SEED (printed on every run).
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './lib/harness.mjs';
+import { SharedServer } from './lib/harness.mjs';
 import { WsClient, uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
 import { seedFromEnv } from './lib/text-ot.mjs';
@@ -15,12 +15,11 @@ const SEED = seedFromEnv();
 describe(`convergence (seed ${SEED}; rerun with OPSTREAM_TEST_SEED=${SEED})`, () => {
   let server;
   const all = [];
-  before(async () => { server = await startServer({ label: 'convergence' }); });
+  const shared = new SharedServer({ label: 'convergence' });
+  beforeEach(async () => { server = await shared.get(); });
   after(async () => {
     for (const c of all) c.terminate();
-    if (!server) return;
-    server.assertNotCrashed();
-    await server.stop();
+    await shared.finish();
   });
 
   async function scenario(t, { clients: n, opsPerClient, seed, maxDelayMs }) {
@@ -66,5 +65,44 @@ describe(`convergence (seed ${SEED}; rerun with OPSTREAM_TEST_SEED=${SEED})`, ()
 
   it('6 clients × 30 random ops converge (the 100-op snapshot threshold is crossed mid-run)', { timeout: 60000 }, async (t) => {
     await scenario(t, { clients: 6, opsPerClient: 30, seed: (SEED + 2) >>> 0, maxDelayMs: 6 });
+  });
+
+  it('clients joining while others edit get a consistent snapshot and every later op exactly once (R1, R2; OP-2)', { timeout: 60000 }, async (t) => {
+    const seed = (SEED + 3) >>> 0;
+    t.diagnostic(`seed=${seed}`);
+    const doc = uniqueDoc('late');
+    const editors = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await OtTextClient.connectAndJoin(server, doc, { label: `late-editor${i}` });
+      editors.push(c);
+      all.push(c);
+    }
+    const late = [];
+    const joining = (async () => {
+      for (let i = 0; i < 6; i++) {
+        // join at revision thresholds so the joins certainly fall in the middle of the editing
+        await editors[0].waitFor(() => editors[0].revision >= 10 + 15 * i, { what: `revision ${10 + 15 * i}`, timeoutMs: 20000 });
+        const c = await OtTextClient.connectAndJoin(server, doc, { label: `late-joiner${i}` });
+        late.push(c);
+        all.push(c);
+      }
+    })();
+    let target;
+    try {
+      [target] = await Promise.all([runRandomEditing(editors, { seed, opsPerClient: 40, maxDelayMs: 4 }), joining]);
+      await Promise.all(late.map((c) => c.waitRevision(target)));
+    } catch (e) {
+      e.message = `seed=${seed}: ${e.message}`;
+      throw e;
+    }
+    assert.ok(late.some((c) => c.joinRevision > 1 && c.joinRevision < target),
+      `at least one client joined mid-run (join revisions ${late.map((c) => c.joinRevision).join(',')}, final ${target})`);
+    for (const c of [...editors, ...late]) {
+      if (c.failure) throw c.failure;
+      c.checkRevisionSequence();
+      assert.equal(c.revision, target, `${c.label} revision`);
+      assert.equal(c.doc, editors[0].doc, `seed=${seed}: ${c.label} (joined at ${c.joinRevision}) diverged`);
+    }
+    for (const c of [...editors, ...late]) await c.close();
   });
 });

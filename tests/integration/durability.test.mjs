@@ -139,6 +139,25 @@ describe(`durability with sqlite storage (seed ${SEED})`, () => {
     }
   });
 
+  it('SIGTERM exits 0 promptly after clients have connected, joined and gone (closed and reset)', { timeout: 30000 }, async () => {
+    const s = await startServer({ label: 'term-after-clients' });
+    const doc = uniqueDoc('term');
+    const a = await WsClient.connect(s, { label: 'closer' });
+    await a.joinOk(doc);
+    await a.close();
+    const b = await WsClient.connect(s, { label: 'resetter' });
+    await b.joinOk(doc);
+    b.terminate();
+    const c = await WsClient.connect(s, { label: 'idle' });
+    await c.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    const res = await s.stop({ signal: 'SIGTERM' });
+    assert.equal(res.forced, false, `server still running 10 s after SIGTERM (killed); output:\n${s.logTail(20)}`);
+    assert.equal(res.code, 0, `exit code after SIGTERM: ${JSON.stringify(res)}`);
+    assert.ok(Date.now() - started < 10000);
+  });
+
   it('memory storage keeps nothing across a restart (control for the tests above)', async () => {
     const doc = uniqueDoc('volatile');
     let s = await startServer({ label: 'memory-1' });

@@ -2,10 +2,10 @@
 // OP-3 (always answer), OP-13 (membership), OP-15 (type mismatch), OP-19 (lenient, answered
 // input handling, 2 MiB limit), OP-20 (identical awareness), OP-21 (silent awareness drops).
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startServer, sleep, within } from './lib/harness.mjs';
+import { SharedServer, sleep, within } from './lib/harness.mjs';
 import {
   D, I, MT, R, TS_RE, WsClient, assertError, assertInvalidMessage, assertNullish, assertOpRejected,
   b64, opB64, short, textOp, unb64, uniqueDoc,
@@ -49,12 +49,11 @@ const joinEnv = (documentId, extra = {}) => ({
   messageType: 0, joinRequest: { documentId, documentType: 'text', clientProtoVersion: 1 }, ...extra,
 });
 
-before(async () => { server = await startServer({ label: 'input-rules' }); });
+const shared = new SharedServer({ label: 'input-rules' });
+beforeEach(async () => { server = await shared.get(); });
 after(async () => {
   for (const c of clients) c.terminate();
-  if (!server) return;
-  server.assertNotCrashed();
-  await server.stop();
+  await shared.finish();
 });
 
 describe('OP-3 / OP-13: answers on sockets that never joined; membership is required', () => {
@@ -246,7 +245,10 @@ describe('malformed input is answered and the socket stays open (OP-19)', () => 
 
 describe('join validation (§2.1, §2.3, OP-15)', () => {
   let X;
-  before(async () => { X = await connect('join-validation'); });
+  beforeEach(async () => {
+    server = await shared.get();
+    if (!X || !X.isOpen) X = await connect('join-validation');
+  });
 
   it('protocol version ≠ 1 or missing → "UnsupportedProtocol: Required proto=1"', async () => {
     for (const v of [0, 2, -1, 100]) {

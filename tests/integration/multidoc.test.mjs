@@ -1,20 +1,19 @@
 // Several documents on one connection (wire-protocol.md §2.4, §2.8, §2.9, OP-16).
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from './lib/harness.mjs';
+import { SharedServer } from './lib/harness.mjs';
 import { I, MT, R, UUID_RE, WsClient, assertError, textOp, unb64, uniqueDoc } from './lib/client.mjs';
 
 describe('several documents on one connection', () => {
   let server;
   const clients = [];
   const connect = async (label) => { const c = await WsClient.connect(server, { label }); clients.push(c); return c; };
-  before(async () => { server = await startServer({ label: 'multidoc' }); });
+  const shared = new SharedServer({ label: 'multidoc' });
+  beforeEach(async () => { server = await shared.get(); });
   after(async () => {
     for (const c of clients) c.terminate();
-    if (!server) return;
-    server.assertNotCrashed();
-    await server.stop();
+    await shared.finish();
   });
 
   it('ops are routed per document; revisions are independent; PeerDisconnected once per joined document', async () => {

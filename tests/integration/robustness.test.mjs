@@ -2,11 +2,11 @@
 // non-HTTP bytes, a client that stops reading) must not affect other clients, and the server
 // process must stay alive (health/live 200).
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { httpRequest, sleep, startServer } from './lib/harness.mjs';
+import { httpRequest, sleep, SharedServer } from './lib/harness.mjs';
 import { I, MT, R, WsClient, b64, opB64, textOp, uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
 import { makeRng, seedFromEnv } from './lib/text-ot.mjs';
@@ -57,12 +57,11 @@ function maskedFrame(opcode, payload, { fin = true, declaredLength } = {}) {
 describe(`robustness (seed ${SEED})`, () => {
   let server;
   const clients = [];
-  before(async () => { server = await startServer({ label: 'robustness' }); });
+  const shared = new SharedServer({ label: 'robustness' });
+  beforeEach(async () => { server = await shared.get(); });
   after(async () => {
     for (const c of clients) c.terminate();
-    if (!server) return;
-    server.assertNotCrashed();
-    await server.stop();
+    await shared.finish();
   });
 
   async function assertServerHealthy() {

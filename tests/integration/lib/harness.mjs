@@ -110,7 +110,11 @@ export class ServerProcess {
       this.spawnError = err;
       this._notify();
     });
+    // A server must never keep the test process alive on its own (e.g. after a test timed out
+    // while the server hangs): unref the child and its pipes; the 'exit' hook kills it.
+    proc.unref();
     for (const stream of ['stdout', 'stderr']) {
+      if (typeof proc[stream].unref === 'function') proc[stream].unref();
       proc[stream].setEncoding('utf8');
       proc[stream].on('data', (chunk) => {
         this[stream] += chunk;
@@ -198,7 +202,7 @@ export class ServerProcess {
     const res = await within(this.exited.then((e) => ({ ...e, forced: false })), timeoutMs);
     if (res) return res;
     try { this.proc.kill('SIGKILL'); } catch { /* gone */ }
-    const e = await this.exited;
+    const e = await within(this.exited, STOP_TIMEOUT_MS, { code: null, signal: 'SIGKILL?' });
     return { ...e, forced: true };
   }
 
@@ -207,7 +211,10 @@ export class ServerProcess {
     this.stopRequested = true;
     if (this.exit) return this.exit;
     this.proc.kill('SIGKILL');
-    return this.exited;
+    // the child is unref'd: keep the event loop alive (with a timer) until its exit is seen
+    const e = await within(this.exited, STOP_TIMEOUT_MS);
+    if (!e) throw new Error(`[${this.label}] process did not exit within ${STOP_TIMEOUT_MS} ms after SIGKILL`);
+    return e;
   }
 
   /**
@@ -244,6 +251,63 @@ export async function startServer({ env = {}, cwd, args = [], label, timeoutMs =
     throw e;
   }
   return s;
+}
+
+/**
+ * A server shared by the tests of one file. get() (call it in beforeEach) returns the running
+ * server, or starts a fresh one when the previous one died, so that one crash does not fail
+ * every later test; finish() (call it in after) stops the server and throws if any server died
+ * on its own during the tests, with the exit status and the output tail of each crash.
+ */
+export class SharedServer {
+  constructor(opts = {}) {
+    this.opts = opts;
+    this.server = null;
+    this.crashes = [];
+    this.generation = 0;
+  }
+
+  _noteCrash() {
+    if (this.server && this.server.exit && !this.server.stopRequested && !this.server._crashNoted) {
+      this.server._crashNoted = true;
+      this.crashes.push(`${this.server.label} exited unexpectedly: ${JSON.stringify(this.server.exit)}\n` +
+        `--- server output (tail) ---\n${this.server.logTail(40)}`);
+    }
+  }
+
+  async get() {
+    if (this.server && this.server.alive) {
+      // a live process is not enough: it must still answer (a wedged server is replaced too)
+      let problem = null;
+      try {
+        const res = await httpRequest(`${this.server.url}/health/live`, { timeoutMs: 3000 });
+        if (res.status !== 200) problem = `GET /health/live answered ${res.status}`;
+      } catch (e) {
+        problem = `GET /health/live failed: ${e.message}`;
+      }
+      if (!problem) return this.server;
+      await sleep(200); // a crashing process may need a moment to report its exit
+      if (this.server.alive) {
+        this.crashes.push(`${this.server.label} stopped answering (${problem}); killed and replaced\n` +
+          `--- server output (tail) ---\n${this.server.logTail(40)}`);
+        await this.server.kill9();
+        this.server._crashNoted = true;
+      }
+    }
+    this._noteCrash();
+    this.generation++;
+    const base = this.opts.label || 'shared';
+    this.server = await startServer({ ...this.opts, label: this.generation > 1 ? `${base} (restart ${this.generation - 1})` : base });
+    return this.server;
+  }
+
+  async finish() {
+    this._noteCrash();
+    if (this.server) await this.server.stop();
+    if (this.crashes.length > 0) {
+      throw new Error(`${this.crashes.length} server crash(es) during these tests:\n${this.crashes.join('\n\n')}`);
+    }
+  }
 }
 
 /**
