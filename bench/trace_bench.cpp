@@ -9,6 +9,7 @@
 //                            previous edit when its base revision is stale, apply, serialize
 //   BM_TraceServerPathTyped  the same with reused TextOp objects (no allocations per edit)
 //   BM_TraceGapBufferBaseline  a plain UTF-16 gap buffer replaying the same patches
+//   BM_PayloadParseDom / BM_PayloadParseOndemand / BM_OpSerialize  the per-edit JSON work alone
 //   BM_SnapshotSerialize / BM_SnapshotLoad  the final document as {"content":...}
 //
 // Every benchmark checks the final text against the trace's finalText.
@@ -369,6 +370,109 @@ void BM_TraceGapBufferBaseline(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * trace.patches.size()));
 }
 BENCHMARK(BM_TraceGapBufferBaseline)->Unit(benchmark::kMillisecond);
+
+// ------------------------------------------------------------------------------------------------
+// Reader choice: ParseTextOp (simdjson DOM, thread-local parser, full validation) against a bare
+// simdjson On-Demand walk that extracts the same fields. On-Demand only validates what it visits
+// (unknown properties are skipped without full checks), so it cannot enforce §1.3 item 6 alone;
+// this measures what the DOM's guarantees cost.
+
+std::vector<std::string> ClientPayloads(const Trace& trace) {
+  std::vector<std::string> payloads;
+  payloads.reserve(trace.patches.size());
+  for (const Patch& patch : trace.patches) payloads.push_back(Payload(PatchOp(patch)));
+  return payloads;
+}
+
+void BM_PayloadParseDom(benchmark::State& state) {
+  const Trace& trace = GetTrace();
+  if (!trace.error.empty()) return state.SkipWithError(trace.error.c_str());
+  const std::vector<std::string> payloads = ClientPayloads(trace);
+  TextOp op;
+  for (auto _ : state) {
+    for (const std::string& payload : payloads) {
+      if (!ParseTextOp(payload, op).ok()) return state.SkipWithError("parse failed");
+      benchmark::DoNotOptimize(&op);
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * payloads.size()));
+}
+BENCHMARK(BM_PayloadParseDom)->Unit(benchmark::kMillisecond);
+
+void BM_PayloadParseOndemand(benchmark::State& state) {
+  namespace od = simdjson::ondemand;
+  const Trace& trace = GetTrace();
+  if (!trace.error.empty()) return state.SkipWithError(trace.error.c_str());
+  const std::vector<std::string> payloads = ClientPayloads(trace);
+  od::parser parser;
+  std::string padded;
+  TextOp op;
+  for (auto _ : state) {
+    for (const std::string& payload : payloads) {
+      // On-Demand needs SIMDJSON_PADDING readable bytes after the input; the DOM copies for us.
+      padded.assign(payload);
+      padded.reserve(payload.size() + simdjson::SIMDJSON_PADDING);
+      od::document document;
+      od::object root;
+      if (parser.iterate(padded.data(), padded.size(), padded.capacity()).get(document) ||
+          document.get_object().get(root)) {
+        return state.SkipWithError("parse failed");
+      }
+      op.Clear();
+      for (auto field : root) {
+        std::string_view key;
+        od::array components;
+        if (field.unescaped_key().get(key) || key != "components" || field.value().get_array().get(components)) {
+          continue;
+        }
+        for (auto element : components) {
+          od::object component;
+          if (element.get_object().get(component)) return state.SkipWithError("component");
+          std::string_view type, text;
+          int64_t count = 0;
+          for (auto member : component) {
+            std::string_view name;
+            if (member.unescaped_key().get(name)) return state.SkipWithError("key");
+            if (name == "type") {
+              if (member.value().get_string().get(type)) return state.SkipWithError("type");
+            } else if (name == "count") {
+              if (member.value().get_int64().get(count)) return state.SkipWithError("count");
+            } else if (name == "text") {
+              if (member.value().get_string().get(text)) return state.SkipWithError("text");
+            }
+          }
+          if (type == "insert") {
+            op.AppendInsertUtf8(text);
+          } else if (type == "retain") {
+            op.AppendRetain(count);
+          } else {
+            op.AppendDelete(count);
+          }
+        }
+      }
+      benchmark::DoNotOptimize(&op);
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * payloads.size()));
+}
+BENCHMARK(BM_PayloadParseOndemand)->Unit(benchmark::kMillisecond);
+
+void BM_OpSerialize(benchmark::State& state) {
+  const Trace& trace = GetTrace();
+  if (!trace.error.empty()) return state.SkipWithError(trace.error.c_str());
+  std::vector<TextOp> ops;
+  for (const Patch& patch : trace.patches) ops.push_back(PatchOp(patch));
+  std::string out;
+  for (auto _ : state) {
+    for (const TextOp& op : ops) {
+      out.clear();
+      SerializeTextOp(op, out);
+      benchmark::DoNotOptimize(out.data());
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * ops.size()));
+}
+BENCHMARK(BM_OpSerialize)->Unit(benchmark::kMillisecond);
 
 // ------------------------------------------------------------------------------------------------
 

@@ -247,6 +247,8 @@ TEST(TextDocument, SnapshotsAndLoading) {
       {R"({"content":5})", false, u""},
       {R"([])", false, u""},
       {R"({"content":"x",})", false, u""},
+      {R"({"content":"a","CONTENT":"b"})", true, u"b"},
+      {R"({"content":5,"content":"b"})", false, u""},
   };
   for (const LoadCase& c : cases) {
     TextDocument loaded(u"previous");
@@ -408,6 +410,19 @@ TEST(TextEngineInterface, TransformNeverReturnsNull) {
   result = engine.Transform(empty, empty, Priority::kExistingWins);
   ASSERT_NE(result, nullptr);
   EXPECT_TRUE(engine.IsNoOp(*result));
+}
+
+TEST(TextEngineInterface, TypedFunctionsAcceptTheirOutputAsInput) {
+  TextOp op = TextOp::InsertAt(1, u"x");
+  const TextOp other = TextOp::InsertAt(0, u"ab");
+  TransformTextOp(op, other, Priority::kExistingWins, op);
+  EXPECT_EQ(Serialized(op), R"({"components":[{"type":"retain","count":3},{"type":"insert","text":"x"}]})");
+  TextOp composed = TextOp::InsertAt(0, u"a");
+  EXPECT_TRUE(ComposeTextOps(composed, TextOp::InsertAt(1, u"b"), composed));
+  EXPECT_EQ(Serialized(composed), R"({"components":[{"type":"insert","text":"ab"}]})");
+  TextOp inverted = TextOp::DeleteAt(1, 1);
+  InvertTextOp(inverted, TextDocument(u"xyz"), inverted);
+  EXPECT_EQ(Serialized(inverted), R"({"components":[{"type":"retain","count":1},{"type":"insert","text":"y"}]})");
 }
 
 TEST(TextEngineInterface, InvertOfADeleteAcrossTheGap) {

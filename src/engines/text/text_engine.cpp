@@ -309,16 +309,17 @@ Status LoadTextDocument(std::string_view snapshot_json, TextDocument& out) {
   Status status = json::StrictJsonParser::ForCurrentThread().Parse(snapshot_json, root);
   if (!status.ok()) return Status::Error("Invalid text snapshot: " + status.message());
   if (!root.is_object()) return Status::Error("Invalid text snapshot: not a JSON object.");
-  dom::element content;
-  if (!json::FindMemberIgnoreCase(root.get_object().value_unsafe(), "content", content)) {
-    out.Assign({});  // absent: the reference's default, an empty document
-    return Status::Ok();
+  const dom::object object = root.get_object().value_unsafe();
+  std::string_view content;  // absent: the reference's default, an empty document
+  for (dom::key_value_pair member : object) {
+    if (!json::NameEqualsIgnoreCase(member.key, "content")) continue;
+    if (!member.value.is_string()) {
+      return Status::Error("Invalid text snapshot: \"content\" must be a string, not " +
+                           std::string(json::KindName(member.value)) + ".");
+    }
+    content = member.value.get_string().value_unsafe();  // the last one wins
   }
-  if (!content.is_string()) {
-    return Status::Error("Invalid text snapshot: \"content\" must be a string, not " +
-                         std::string(json::KindName(content)) + ".");
-  }
-  out.Assign(json::Utf8ToUtf16(content.get_string().value_unsafe()));
+  out.Assign(json::Utf8ToUtf16(content));
   return Status::Ok();
 }
 
@@ -380,6 +381,12 @@ Status ApplyTextOp(TextDocument& document, const TextOp& op) {
 }
 
 void TransformTextOp(const TextOp& incoming, const TextOp& existing, Priority priority, TextOp& out) {
+  if (&out == &incoming || &out == &existing) {  // the result is built from scratch
+    TextOp result;
+    TransformTextOp(incoming, existing, priority, result);
+    out = std::move(result);
+    return;
+  }
   out.Clear();
   ComponentCursor a(incoming);
   ComponentCursor b(existing);
@@ -427,6 +434,12 @@ void TransformTextOp(const TextOp& incoming, const TextOp& existing, Priority pr
 }
 
 bool ComposeTextOps(const TextOp& first, const TextOp& second, TextOp& out) {
+  if (&out == &first || &out == &second) {
+    TextOp result;
+    const bool has_effect = ComposeTextOps(first, second, result);
+    out = std::move(result);
+    return has_effect;
+  }
   out.Clear();
   ComponentCursor a(first);
   ComponentCursor b(second);
@@ -472,6 +485,12 @@ bool ComposeTextOps(const TextOp& first, const TextOp& second, TextOp& out) {
 }
 
 void InvertTextOp(const TextOp& op, const TextDocument& pre_state, TextOp& out) {
+  if (&out == &op) {
+    TextOp result;
+    InvertTextOp(op, pre_state, result);
+    out = std::move(result);
+    return;
+  }
   out.Clear();
   const Utf16GapBuffer& text = pre_state.buffer();
   const auto n = static_cast<int64_t>(text.size());

@@ -109,7 +109,8 @@ class TextDocument final : public DocumentState {
   Utf16GapBuffer buffer_;
 };
 
-// Typed operations (the Engine methods below forward to these).
+// Typed operations (the Engine methods below forward to these). Output parameters are cleared
+// first and may be the same object as an input; reusing them across calls avoids allocations.
 Status ParseTextOp(std::string_view payload_json, TextOp& out);
 void SerializeTextOp(const TextOp& op, std::string& out);
 Status LoadTextDocument(std::string_view snapshot_json, TextDocument& out);
