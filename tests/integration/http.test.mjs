@@ -1,11 +1,11 @@
 // HTTP surface of the host: server.md §1.7 (endpoint map, health responses),
 // wire-protocol.md Appendix A and §4.1 (plain request to the socket path).
 
-import { describe, it, before, after } from 'node:test';
+import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
-import { httpRequest, makeTempDir, runBinarySync, startServer } from './lib/harness.mjs';
+import { SharedServer, httpRequest, makeTempDir, runBinarySync, startServer } from './lib/harness.mjs';
 
 function assertHealthHeaders(res, what) {
   assert.equal(res.headers['cache-control'], 'no-store, no-cache', `${what}: Cache-Control`);
@@ -20,12 +20,9 @@ function assertTextPlain(res, what) {
 
 describe('HTTP endpoints with memory storage', () => {
   let server;
-  before(async () => { server = await startServer({ label: 'http-memory' }); });
-  after(async () => {
-    if (!server) return;
-    server.assertNotCrashed();
-    await server.stop();
-  });
+  const shared = new SharedServer({ label: 'http-memory' });
+  beforeEach(async () => { server = await shared.get(); });
+  after(async () => { await shared.finish(); });
 
   it('GET / answers the host info line as text/plain', async () => {
     const res = await httpRequest(`${server.url}/`);

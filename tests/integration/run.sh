@@ -3,6 +3,7 @@
 #   OPSTREAM_BIN        server binary (default: ../../build/opstream-server from this folder)
 #   OPSTREAM_TEST_SEED  seed of the random tests (printed on every run)
 #   OPSTREAM_TEST_KEEP_TMP=1 keeps the servers' temporary working directories
+#   OPSTREAM_TEST_SERVER_ENV="K1=v1;K2=v2" adds variables to every server (before per-test ones)
 # Extra arguments are passed to node (e.g. --test-name-pattern=convergence).
 # Exits non-zero when a test fails.
 set -euo pipefail

@@ -75,6 +75,11 @@ export function buildEnv(env = {}, { defaults = true } = {}) {
     out.OPSTREAM__ENGINES = 'text,json';
     out.OPSTREAM__STORAGE__PROVIDER = 'memory';
   }
+  // extra server variables for every server of the run: OPSTREAM_TEST_SERVER_ENV="K1=v1;K2=v2"
+  for (const pair of (process.env.OPSTREAM_TEST_SERVER_ENV || '').split(';')) {
+    const i = pair.indexOf('=');
+    if (i > 0) out[pair.slice(0, i).trim()] = pair.slice(i + 1);
+  }
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined || v === null) delete out[k];
     else out[k] = String(v);
