@@ -2,13 +2,16 @@
 // Plain-text operational transformation, document type "text", op type "TextOp" (engines.md §4).
 //
 // Counts are UTF-16 code units (§1.1). The document is a UTF-16 gap buffer, so Apply edits in place
-// and small ops on large documents stay cheap. Every function here is noexcept in effect: malformed
-// input comes back as a Status, and Apply either applies the whole op or leaves the text unchanged.
+// and small ops on large documents stay cheap. The Engine methods never throw: malformed input comes
+// back as a Status, and Apply either applies the whole op or leaves the text unchanged. (The typed
+// functions below can only throw std::bad_alloc.)
 //
-// Deviations from the reference, all required by §14: negative counts (D3), inserts without text
-// (D4), null or absent `components` and null components are rejected by ParseOp; the "type"
-// discriminator is accepted anywhere in a component (D8). Property names other than the
-// discriminator bind case-insensitively; the discriminator's name and value are case-sensitive.
+// ParseOp rejects everything the reference rejects at any stage (null or absent `components`, null
+// components, unknown discriminators, non-integer counts, ...) and, as §14 requires, negative counts
+// (D3) and inserts without text (D4). The "type" discriminator is accepted anywhere in a component
+// (D8). Other property names bind case-insensitively; the discriminator's name and value are
+// case-sensitive. Parsed ops keep their shape (no compaction) so that they are stored and broadcast
+// as received (§3.2 step 5).
 //
 // Besides the Engine interface, the typed functions below let callers that know the types (tests,
 // benchmarks, the OT client simulator, a future rich-text engine) reuse ops and skip allocations.
@@ -97,6 +100,8 @@ class TextDocument final : public DocumentState {
   explicit TextDocument(std::u16string_view text) : buffer_(text) {}
   TextDocument(const TextDocument&) = default;
   TextDocument& operator=(const TextDocument&) = default;
+  TextDocument(TextDocument&&) noexcept = default;
+  TextDocument& operator=(TextDocument&&) noexcept = default;
 
   size_t size() const noexcept { return buffer_.size(); }
   std::u16string Text() const { return buffer_.Text(); }
@@ -109,8 +114,9 @@ class TextDocument final : public DocumentState {
   Utf16GapBuffer buffer_;
 };
 
-// Typed operations (the Engine methods below forward to these). Output parameters are cleared
-// first and may be the same object as an input; reusing them across calls avoids allocations.
+// Typed operations (the Engine methods below forward to these). Output ops are cleared first and
+// may be the same object as an input; reusing them across calls avoids allocations.
+// On failure ParseTextOp leaves `out` empty and LoadTextDocument leaves it unchanged.
 Status ParseTextOp(std::string_view payload_json, TextOp& out);
 void SerializeTextOp(const TextOp& op, std::string& out);
 Status LoadTextDocument(std::string_view snapshot_json, TextDocument& out);
