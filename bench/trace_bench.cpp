@@ -14,14 +14,13 @@
 //
 // Every benchmark checks the final text against the trace's finalText.
 #include <benchmark/benchmark.h>
+#include <simdjson.h>
 #include <zlib.h>
 
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "engines/json/utf16.hpp"
 #include "engines/text/text_engine.hpp"

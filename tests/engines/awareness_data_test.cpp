@@ -1,16 +1,16 @@
 // Awareness data helpers (engines.md §11): minifier, structural equality, coalescing and expiry.
-#include <gtest/gtest.h>
-
 #include "engines/awareness_data.hpp"
+
+#include <gtest/gtest.h>
 
 namespace opstream::engines {
 namespace {
 
 TEST(AwarenessData, MinifyKeepsTokensVerbatim) {
   std::string out;
-  ASSERT_TRUE(MinifyJson(" { \"cursor\" : { \"x\" : 1.0 , \"y\" : 1e2 } , \"name\" : \"A\\u0041 b\" , \"tags\" : [ ] } ",
-                         out)
-                  .ok());
+  ASSERT_TRUE(
+      MinifyJson(" { \"cursor\" : { \"x\" : 1.0 , \"y\" : 1e2 } , \"name\" : \"A\\u0041 b\" , \"tags\" : [ ] } ", out)
+          .ok());
   EXPECT_EQ(out, R"({"cursor":{"x":1.0,"y":1e2},"name":"A\u0041 b","tags":[]})");
 }
 

@@ -512,11 +512,11 @@ bool RegisterVectorTests() {
     if (!kImplementedEngines.contains(c.engine)) continue;
     ++registered;
     if (c.engine == "text") {
-      ::testing::RegisterTest("TextEngineVectors", TestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__,
-                              __LINE__, [c]() -> EngineVectorTest* { return new TextVectorTest(c); });
+      ::testing::RegisterTest("TextEngineVectors", TestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__, __LINE__,
+                              [c]() -> EngineVectorTest* { return new TextVectorTest(c); });
     } else {
-      ::testing::RegisterTest("AwarenessVectors", TestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__,
-                              __LINE__, [c]() -> EngineVectorTest* { return new AwarenessVectorTest(c); });
+      ::testing::RegisterTest("AwarenessVectors", TestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__, __LINE__,
+                              [c]() -> EngineVectorTest* { return new AwarenessVectorTest(c); });
     }
   }
   ::testing::RegisterTest("EngineVectors", "Coverage", nullptr, nullptr, __FILE__, __LINE__,

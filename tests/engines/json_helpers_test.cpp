@@ -94,15 +94,19 @@ TEST(JsonWriter, EscapesExactlyPerTheTable) {
 TEST(JsonWriter, Utf16LoneSurrogatesBecomeReplacementCharacters) {
   EXPECT_EQ(Escaped(u"\xD83D"), R"("\uFFFD")");
   EXPECT_EQ(Escaped(u"\xDE00"), R"("\uFFFD")");
-  EXPECT_EQ(Escaped(u"a\xD83D" u"b"), R"("a\uFFFDb")");
+  EXPECT_EQ(Escaped(u"a\xD83D"
+                    u"b"),
+            R"("a\uFFFDb")");
   EXPECT_EQ(Escaped(u"\xDE00\xD83D"), R"("\uFFFD\uFFFD")");
   EXPECT_EQ(Escaped(u"\xD83D\xDE00"), R"("\uD83D\uDE00")");
   EXPECT_EQ(Escaped(u"\xD83D\xD83D\xDE00"), R"("\uFFFD\uD83D\uDE00")");
 }
 
 TEST(JsonWriter, InvalidUtf8BytesBecomeReplacementCharacters) {
-  EXPECT_EQ(Escaped("a\xff" "b"), R"("a\uFFFDb")");
-  EXPECT_EQ(Escaped("\xc3"), R"("\uFFFD")");           // truncated
+  EXPECT_EQ(Escaped("a\xff"
+                    "b"),
+            R"("a\uFFFDb")");
+  EXPECT_EQ(Escaped("\xc3"), R"("\uFFFD")");            // truncated
   EXPECT_EQ(Escaped("\xc0\xaf"), R"("\uFFFD\uFFFD")");  // overlong
 }
 
@@ -406,8 +410,9 @@ TEST(RawJsonTree, ComparesStringTokensAfterUnescaping) {
 }
 
 TEST(RawJsonTree, MinifiesVerbatimAndReserializesLikeTheReference) {
-  const std::string json = " { \"n\" : 1.0 , \"big\" : 12345678901234567890 , \"s\" : \"\\u0041 \\u00e9 \u00e9 <\" ,"
-                           " \"n\" : [ true , null ] } ";
+  const std::string json =
+      " { \"n\" : 1.0 , \"big\" : 12345678901234567890 , \"s\" : \"\\u0041 \\u00e9 \u00e9 <\" ,"
+      " \"n\" : [ true , null ] } ";
   std::string minified;
   AppendMinifiedVerbatim(json, minified);
   EXPECT_EQ(minified, R"({"n":1.0,"big":12345678901234567890,"s":"\u0041 \u00e9 )"

@@ -14,7 +14,9 @@
 
 namespace opstream::engines::testing {
 
-inline std::string SharedPath(std::string_view relative) { return std::string(OPSTREAM_SHARED_DIR) + "/" + std::string(relative); }
+inline std::string SharedPath(std::string_view relative) {
+  return std::string(OPSTREAM_SHARED_DIR) + "/" + std::string(relative);
+}
 
 inline bool ReadWholeFile(const std::string& path, std::string& out) {
   std::ifstream in(path, std::ios::binary);
@@ -110,7 +112,7 @@ class MiniOtServer {
     status = engine_.Apply(*state_, *op);  // step 4 (in place; unchanged on failure)
     if (!status.ok()) return Reject(result, status.message());
     engine_.SerializeOp(*op, result.stored_payload);  // step 5
-    ++revision_;                                        // step 6
+    ++revision_;                                      // step 6
     log_.push_back({revision_, std::move(op), result.stored_payload});
     result.success = true;
     result.new_revision = revision_;

@@ -120,8 +120,7 @@ void ForEachCase(uint64_t default_seed, uint64_t default_cases, Check check) {
     TestRandom random(base + i);
     std::string failure = check(random);
     if (!failure.empty()) {
-      FAIL() << "case " << i << " failed; replay with OPSTREAM_PROP_SEED=" << (base + i)
-             << " OPSTREAM_PROP_CASES=1\n"
+      FAIL() << "case " << i << " failed; replay with OPSTREAM_PROP_SEED=" << (base + i) << " OPSTREAM_PROP_CASES=1\n"
              << failure;
     }
   }
@@ -142,8 +141,8 @@ TEST(TextEngineProperties, Tp1HoldsForBothPriorityPairs) {
       const TextDocument right = Applied(Applied(start, b), a_after_b);
       if (left.Text() != right.Text()) {
         std::ostringstream message;
-        message << "S=" << Describe(start.Text()) << "\nA=" << Describe(a) << "\nB=" << Describe(b)
-                << "\nT(B,A," << (b_priority == Priority::kExistingWins ? "EW" : "IW") << ")=" << Describe(b_after_a)
+        message << "S=" << Describe(start.Text()) << "\nA=" << Describe(a) << "\nB=" << Describe(b) << "\nT(B,A,"
+                << (b_priority == Priority::kExistingWins ? "EW" : "IW") << ")=" << Describe(b_after_a)
                 << "\nT(A,B)=" << Describe(a_after_b) << "\nS.A.T(B,A)=" << Describe(left.Text())
                 << "\nS.B.T(A,B)=" << Describe(right.Text());
         return message.str();

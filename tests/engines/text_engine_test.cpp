@@ -1,9 +1,10 @@
 // Unit tests of the text engine: op parsing (accepted and rejected shapes, §1.3, §4.2, §14),
 // serialization, in-place Apply against the reference algorithm of §4.3, and the Engine interface.
+#include "engines/text/text_engine.hpp"
+
 #include <gtest/gtest.h>
 
 #include "engines/json/utf16.hpp"
-#include "engines/text/text_engine.hpp"
 #include "ot_test_support.hpp"
 
 namespace opstream::engines {
@@ -84,8 +85,7 @@ TEST(TextOpParsing, AcceptsTheDocumentedShapes) {
       {R"({"components":[{"type":"insert","text":"\u0041\u00e9\ud83d\ude00\/<"}]})",
        R"({"components":[{"type":"insert","text":"A\u00E9\uD83D\uDE00/\u003C"}]})"},
       // Escaped property names bind like their unescaped form.
-      {R"({"\u0063omponents":[{"\u0074ype":"retain","count":1}]})",
-       R"({"components":[{"type":"retain","count":1}]})"},
+      {R"({"\u0063omponents":[{"\u0074ype":"retain","count":1}]})", R"({"components":[{"type":"retain","count":1}]})"},
   };
   for (const AcceptCase& c : cases) {
     TextOp op;
@@ -165,8 +165,10 @@ TEST(TextOpParsing, ParsesLargePayloads) {
   text[1000] = '"';
   std::string payload = R"({"components":[{"type":"insert","text":")";
   for (char c : text) {
-    if (c == '"') payload += "\\\"";
-    else payload += c;
+    if (c == '"')
+      payload += "\\\"";
+    else
+      payload += c;
   }
   payload += R"("}]})";
   TextOp op;
@@ -200,11 +202,14 @@ TEST(TextOp, BuildersKeepOrCompactComponents) {
   compact.PushDelete(0);
   compact.PushDelete(1);
   compact.PushDelete(1);
-  EXPECT_EQ(Serialized(compact),
-            R"({"components":[{"type":"retain","count":5},{"type":"insert","text":"abc"},{"type":"delete","count":2}]})");
+  EXPECT_EQ(
+      Serialized(compact),
+      R"({"components":[{"type":"retain","count":5},{"type":"insert","text":"abc"},{"type":"delete","count":2}]})");
 
-  EXPECT_EQ(Serialized(TextOp::InsertAt(3, u"x")), R"({"components":[{"type":"retain","count":3},{"type":"insert","text":"x"}]})");
-  EXPECT_EQ(Serialized(TextOp::DeleteAt(0, 2)), R"({"components":[{"type":"retain","count":0},{"type":"delete","count":2}]})");
+  EXPECT_EQ(Serialized(TextOp::InsertAt(3, u"x")),
+            R"({"components":[{"type":"retain","count":3},{"type":"insert","text":"x"}]})");
+  EXPECT_EQ(Serialized(TextOp::DeleteAt(0, 2)),
+            R"({"components":[{"type":"retain","count":0},{"type":"delete","count":2}]})");
 }
 
 TEST(TextOp, ManyComponentsAndCopies) {
@@ -290,8 +295,8 @@ TEST(TextApply, FollowsTheReferenceAlgorithm) {
       {u"Hello", R"({"components":[{"type":"delete","count":10},{"type":"retain","count":5}]})", u""},
       {u"abc", R"({"components":[{"type":"retain","count":10},{"type":"insert","text":"x"}]})", u"abcx"},
       {u"abc", R"({"components":[{"type":"delete","count":10},{"type":"insert","text":"x"}]})", u"x"},
-      {u"abc", R"({"components":[{"type":"retain","count":1},{"type":"delete","count":1},{"type":"delete","count":1}]})",
-       u"a"},
+      {u"abc",
+       R"({"components":[{"type":"retain","count":1},{"type":"delete","count":1},{"type":"delete","count":1}]})", u"a"},
       {u"abc", R"({"components":[{"type":"insert","text":"x"},{"type":"insert","text":"y"}]})", u"xyabc"},
       {u"abc", R"({"components":[]})", u"abc"},
       {u"", R"({"components":[{"type":"delete","count":3},{"type":"retain","count":3},{"type":"insert","text":"z"}]})",

@@ -10,11 +10,11 @@
 //
 // Opaque values need their source text (§1.3 item 7), which the DOM does not keep: use
 // RawJsonTree (raw_json.hpp) on the same payload for those.
+#include <simdjson.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
-
-#include <simdjson.h>
 
 #include "common/status.hpp"
 

@@ -45,10 +45,10 @@ inline int EscapeMask(__m128i v) noexcept {
   bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
   bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('`')));
   // '&' 0x26 and '\'' 0x27 differ in bit 0; '<' 0x3C and '>' 0x3E differ in bit 1.
-  bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xFE))),
-                                         _mm_set1_epi8(0x26)));
-  bad = _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xFD))),
-                                         _mm_set1_epi8(0x3C)));
+  bad =
+      _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xFE))), _mm_set1_epi8(0x26)));
+  bad =
+      _mm_or_si128(bad, _mm_cmpeq_epi8(_mm_and_si128(v, _mm_set1_epi8(static_cast<char>(0xFD))), _mm_set1_epi8(0x3C)));
   return _mm_movemask_epi8(bad);
 }
 #endif
@@ -83,8 +83,12 @@ inline size_t PlainPrefixLength(const char16_t* s, size_t n) noexcept {
 }
 
 inline void AppendUnitEscape(std::string& out, uint32_t unit) {
-  const char escape[6] = {'\\', 'u', kHexDigits[(unit >> 12) & 0xF], kHexDigits[(unit >> 8) & 0xF],
-                          kHexDigits[(unit >> 4) & 0xF], kHexDigits[unit & 0xF]};
+  const char escape[6] = {'\\',
+                          'u',
+                          kHexDigits[(unit >> 12) & 0xF],
+                          kHexDigits[(unit >> 8) & 0xF],
+                          kHexDigits[(unit >> 4) & 0xF],
+                          kHexDigits[unit & 0xF]};
   out.append(escape, sizeof escape);
 }
 

@@ -1,8 +1,8 @@
 #include "engines/text/text_engine.hpp"
 
 #include <algorithm>
-#include <limits>
 #include <exception>
+#include <limits>
 #include <new>
 #include <typeinfo>
 
@@ -140,9 +140,7 @@ class ComponentCursor {
   TextComponentKind kind() const noexcept { return current_.kind; }
   // Units left in the current component.
   int64_t remaining() const noexcept { return current_.count - offset_; }
-  std::u16string_view remaining_text() const noexcept {
-    return current_.text.substr(static_cast<size_t>(offset_));
-  }
+  std::u16string_view remaining_text() const noexcept { return current_.text.substr(static_cast<size_t>(offset_)); }
   // Takes the rest of the current component.
   void Next() noexcept {
     ++index_;
@@ -187,8 +185,8 @@ bool TextOp::AppendDelete(int64_t count) {
 }
 
 void TextOp::AppendInsert(std::u16string_view text) {
-  components_.push_back({TextComponentKind::kInsert, static_cast<uint32_t>(text_.size()),
-                         static_cast<int64_t>(text.size())});
+  components_.push_back(
+      {TextComponentKind::kInsert, static_cast<uint32_t>(text_.size()), static_cast<int64_t>(text.size())});
   text_.Append(text.data(), text.size());
 }
 
