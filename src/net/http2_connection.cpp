@@ -51,7 +51,7 @@ Http2Connection::~Http2Connection() {
 
 void Http2Connection::Start(std::string initial_bytes) {
   live_id_ = server_.Register(weak_from_this());
-  asio::co_spawn(stream_.get_executor(), ReadLoop(std::move(initial_bytes)), asio::detached);
+  asio::co_spawn(stream_.get_executor(), ReadLoop(shared_from_this(), std::move(initial_bytes)), asio::detached);
 }
 
 void Http2Connection::Shutdown() {
@@ -63,60 +63,58 @@ void Http2Connection::Shutdown() {
   });
 }
 
-asio::awaitable<void> Http2Connection::ReadLoop(std::string initial_bytes) {
-  auto self = shared_from_this();
-  auto feed = [this](const char* data, size_t size) {
-    const auto consumed = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(data), size);
+asio::awaitable<void> Http2Connection::ReadLoop(std::shared_ptr<Http2Connection> self, std::string initial_bytes) {
+  auto feed = [&self](const char* data, size_t size) {
+    const auto consumed = nghttp2_session_mem_recv(self->session_, reinterpret_cast<const uint8_t*>(data), size);
     return consumed >= 0;
   };
   if (!feed(initial_bytes.data(), initial_bytes.size())) {
-    closed_ = true;
+    self->closed_ = true;
     co_return;
   }
-  ScheduleWrite();
+  self->ScheduleWrite();
   std::vector<char> buffer(16384);
-  while (!closed_ && nghttp2_session_want_read(session_)) {
-    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(buffer), kUseTuple);
+  while (!self->closed_ && nghttp2_session_want_read(self->session_)) {
+    auto [ec, n] = co_await self->stream_.async_read_some(asio::buffer(buffer), kUseTuple);
     if (ec || !feed(buffer.data(), n)) break;
-    ScheduleWrite();
+    self->ScheduleWrite();
   }
   // Garbage or a dead peer: let a pending GOAWAY go out, then close.
-  ScheduleWrite();
-  closed_ = true;
+  self->ScheduleWrite();
+  self->closed_ = true;
   beast::error_code ignored;
-  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
 }
 
 void Http2Connection::ScheduleWrite() {
   if (writing_) return;
   writing_ = true;
-  asio::co_spawn(stream_.get_executor(), WriteLoop(), asio::detached);
+  asio::co_spawn(stream_.get_executor(), WriteLoop(shared_from_this()), asio::detached);
 }
 
-asio::awaitable<void> Http2Connection::WriteLoop() {
-  auto self = shared_from_this();
+asio::awaitable<void> Http2Connection::WriteLoop(std::shared_ptr<Http2Connection> self) {
   std::string pending;
   while (true) {
     pending.clear();
     while (pending.size() < 65536) {
       const uint8_t* data = nullptr;
-      const auto n = nghttp2_session_mem_send(session_, &data);
+      const auto n = nghttp2_session_mem_send(self->session_, &data);
       if (n <= 0) break;
       pending.append(reinterpret_cast<const char*>(data), static_cast<size_t>(n));
     }
     if (pending.empty()) break;
-    auto [ec, written] = co_await asio::async_write(stream_, asio::buffer(pending), kUseTuple);
+    auto [ec, written] = co_await asio::async_write(self->stream_, asio::buffer(pending), kUseTuple);
     if (ec) {
-      closed_ = true;
+      self->closed_ = true;
       break;
     }
   }
-  writing_ = false;
-  if (!nghttp2_session_want_read(session_) && !nghttp2_session_want_write(session_)) {
-    closed_ = true;
+  self->writing_ = false;
+  if (!nghttp2_session_want_read(self->session_) && !nghttp2_session_want_write(self->session_)) {
+    self->closed_ = true;
     beast::error_code ignored;
-    stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    stream_.socket().close(ignored);
+    self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    self->stream_.socket().close(ignored);
   }
 }
 

@@ -36,8 +36,9 @@ class Http2Connection final : public LiveConnection, public std::enable_shared_f
     size_t response_offset = 0;
   };
 
-  boost::asio::awaitable<void> ReadLoop(std::string initial_bytes);
-  boost::asio::awaitable<void> WriteLoop();
+  // Coroutines take `self` so the connection outlives them (a member coroutine's `this` does not).
+  static boost::asio::awaitable<void> ReadLoop(std::shared_ptr<Http2Connection> self, std::string initial_bytes);
+  static boost::asio::awaitable<void> WriteLoop(std::shared_ptr<Http2Connection> self);
   void ScheduleWrite();
   void Dispatch(int32_t stream_id);
   void Respond(int32_t stream_id, HttpResponse response);

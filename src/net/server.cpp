@@ -1,5 +1,7 @@
 #include "net/server.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -10,8 +12,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <fmt/format.h>
-
 #include <cstring>
 
 #include "common/logging.hpp"
@@ -67,17 +67,17 @@ class Server::Acceptor : public std::enable_shared_from_this<Server::Acceptor> {
   Acceptor(Server& server, tcp::acceptor acceptor) : server_(server), acceptor_(std::move(acceptor)) {}
 
   void Start() {
-    acceptor_.async_accept(asio::make_strand(server_.io_), [self = shared_from_this()](beast::error_code ec,
-                                                                                       tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        self->server_.HandleSocket(std::move(socket));
-      } else {
-        Log()->warn("Accept failed: {}", ec.message());
-      }
-      self->Start();
-    });
+    acceptor_.async_accept(asio::make_strand(server_.io_),
+                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+                             if (!ec) {
+                               socket.set_option(tcp::no_delay(true), ec);
+                               self->server_.HandleSocket(std::move(socket));
+                             } else {
+                               Log()->warn("Accept failed: {}", ec.message());
+                             }
+                             self->Start();
+                           });
   }
   void Close() {
     asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -172,94 +172,95 @@ void Server::Unregister(uint64_t id) {
 
 void Server::HandleSocket(tcp::socket socket) {
   auto executor = socket.get_executor();
-  asio::co_spawn(
-      executor,
-      [this, socket = std::move(socket)]() mutable -> asio::awaitable<void> {
-        beast::tcp_stream stream(std::move(socket));
-        beast::flat_buffer buffer;
-        // Read until the bytes either diverge from the HTTP/2 preface or complete it.
-        stream.expires_after(kHttp1IdleTimeout);
-        bool http2 = false;
-        while (true) {
-          const auto data = buffer.cdata();
-          const std::string_view seen(static_cast<const char*>(data.data()), data.size());
-          const size_t n = std::min(seen.size(), kHttp2Preface.size());
-          if (seen.substr(0, n) != kHttp2Preface.substr(0, n)) break;
-          if (n == kHttp2Preface.size()) {
-            http2 = true;
-            break;
-          }
-          auto [ec, read] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
-          if (ec) co_return;
-          buffer.commit(read);
-        }
-        if (http2) {
-          stream.expires_never();
-          auto connection = std::make_shared<Http2Connection>(std::move(stream), http_, *this);
-          const auto data = buffer.cdata();
-          connection->Start(std::string(static_cast<const char*>(data.data()), data.size()));
-          co_return;
-        }
+  // A member coroutine, not a capturing lambda: a lambda's captures die with the closure before
+  // the coroutine first runs; parameters are moved into the coroutine frame.
+  asio::co_spawn(executor, Serve(std::move(socket)), asio::detached);
+}
 
-        auto live = std::make_shared<Http1Connection>(stream);
-        const uint64_t live_id = Register(live);
-        struct Unregisterer {
-          Server& server;
-          uint64_t id;
-          std::shared_ptr<Http1Connection> live;
-          ~Unregisterer() {
-            live->Detach();
-            server.Unregister(id);
-          }
-        } unregister{*this, live_id, live};
+asio::awaitable<void> Server::Serve(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  beast::flat_buffer buffer;
+  // Read until the bytes either diverge from the HTTP/2 preface or complete it.
+  stream.expires_after(kHttp1IdleTimeout);
+  bool http2 = false;
+  while (true) {
+    const auto data = buffer.cdata();
+    const std::string_view seen(static_cast<const char*>(data.data()), data.size());
+    const size_t n = std::min(seen.size(), kHttp2Preface.size());
+    if (seen.substr(0, n) != kHttp2Preface.substr(0, n)) break;
+    if (n == kHttp2Preface.size()) {
+      http2 = true;
+      break;
+    }
+    auto [ec, read] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
+    if (ec) co_return;
+    buffer.commit(read);
+  }
+  if (http2) {
+    stream.expires_never();
+    auto connection = std::make_shared<Http2Connection>(std::move(stream), http_, *this);
+    const auto data = buffer.cdata();
+    connection->Start(std::string(static_cast<const char*>(data.data()), data.size()));
+    co_return;
+  }
 
-        while (true) {
-          http::request_parser<http::string_body> parser;
-          parser.body_limit(kMaxHttp1Body);
-          stream.expires_after(kHttp1IdleTimeout);
-          auto [ec, ignored] = co_await http::async_read(stream, buffer, parser, kUseTuple);
-          if (ec) {
-            if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
-                ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
-              http::response<http::empty_body> bad{http::status::bad_request, 11};
-              bad.set(http::field::connection, "close");
-              bad.prepare_payload();
-              co_await http::async_write(stream, bad, kUseTuple);
-            }
-            break;
-          }
-          auto request = parser.release();
-          auto [path, query] = SplitTarget(request.target());
-          auto route = websocket_routes_.find(path);
-          if (route != websocket_routes_.end() && beast::websocket::is_upgrade(request)) {
-            stream.expires_never();
-            live->Detach();
-            route->second(std::move(stream), std::move(request));
-            co_return;
-          }
-          HttpResponse response;
-          if (route != websocket_routes_.end()) {
-            response.status = 400;  // a WebSocket endpoint reached without an upgrade (wire-protocol §4.1)
-          } else {
-            HttpRequest plain{std::string(request.method_string()), std::move(path), std::move(query)};
-            response = co_await AwaitCallback<HttpResponse>(
-                [&](std::function<void(HttpResponse)> respond) { http_.Handle(plain, std::move(respond)); });
-          }
-          http::response<http::string_body> reply{static_cast<http::status>(response.status), request.version()};
-          reply.set(http::field::server, "OpStream");
-          if (!response.content_type.empty()) reply.set(http::field::content_type, response.content_type);
-          for (const auto& [name, value] : response.headers) reply.set(name, value);
-          if (request.method() != http::verb::head) reply.body() = std::move(response.body);
-          reply.keep_alive(request.keep_alive());
-          reply.prepare_payload();
-          if (request.method() == http::verb::head) reply.content_length(response.body.size());
-          auto [write_ec, written] = co_await http::async_write(stream, reply, kUseTuple);
-          if (write_ec || !reply.keep_alive()) break;
-        }
-        beast::error_code ignored;
-        stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      },
-      asio::detached);
+  auto live = std::make_shared<Http1Connection>(stream);
+  const uint64_t live_id = Register(live);
+  struct Unregisterer {
+    Server& server;
+    uint64_t id;
+    std::shared_ptr<Http1Connection> live;
+    ~Unregisterer() {
+      live->Detach();
+      server.Unregister(id);
+    }
+  } unregister{*this, live_id, live};
+
+  while (true) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(kMaxHttp1Body);
+    stream.expires_after(kHttp1IdleTimeout);
+    auto [ec, ignored] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
+          ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+        http::response<http::empty_body> bad{http::status::bad_request, 11};
+        bad.set(http::field::connection, "close");
+        bad.prepare_payload();
+        co_await http::async_write(stream, bad, kUseTuple);
+      }
+      break;
+    }
+    auto request = parser.release();
+    auto [path, query] = SplitTarget(request.target());
+    auto route = websocket_routes_.find(path);
+    if (route != websocket_routes_.end() && beast::websocket::is_upgrade(request)) {
+      stream.expires_never();
+      live->Detach();
+      route->second(std::move(stream), std::move(request));
+      co_return;
+    }
+    HttpResponse response;
+    if (route != websocket_routes_.end()) {
+      response.status = 400;  // a WebSocket endpoint reached without an upgrade (wire-protocol §4.1)
+    } else {
+      HttpRequest plain{std::string(request.method_string()), std::move(path), std::move(query)};
+      response = co_await AwaitCallback<HttpResponse>(
+          [&](std::function<void(HttpResponse)> respond) { http_.Handle(plain, std::move(respond)); });
+    }
+    http::response<http::string_body> reply{static_cast<http::status>(response.status), request.version()};
+    reply.set(http::field::server, "OpStream");
+    if (!response.content_type.empty()) reply.set(http::field::content_type, response.content_type);
+    for (const auto& [name, value] : response.headers) reply.set(name, value);
+    if (request.method() != http::verb::head) reply.body() = std::move(response.body);
+    reply.keep_alive(request.keep_alive());
+    reply.prepare_payload();
+    if (request.method() == http::verb::head) reply.content_length(response.body.size());
+    auto [write_ec, written] = co_await http::async_write(stream, reply, kUseTuple);
+    if (write_ec || !reply.keep_alive()) break;
+  }
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
 }
 
 }  // namespace opstream::net

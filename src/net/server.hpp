@@ -3,6 +3,7 @@
 // preface selects the HTTP/2 front end (gRPC, prior knowledge h2c), anything else is HTTP/1.1,
 // which serves the plain endpoints and hands WebSocket upgrades to the transport registered for
 // the path.
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -61,6 +62,7 @@ class Server {
  private:
   class Acceptor;
   void HandleSocket(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
   HttpHandler& http_;

@@ -43,7 +43,7 @@ void CollabSocket::Accept(beast::tcp_stream stream, net::UpgradeRequest request,
                           net::Server& server, const CollabSocketOptions& options) {
   auto socket = std::make_shared<CollabSocket>(std::move(stream), router, server, options);
   socket->live_id_ = server.Register(std::static_pointer_cast<net::LiveConnection>(socket));
-  asio::co_spawn(socket->ws_.get_executor(), socket->Run(std::move(request)), asio::detached);
+  asio::co_spawn(socket->ws_.get_executor(), Run(socket, std::move(request)), asio::detached);
 }
 
 CollabSocket::CollabSocket(beast::tcp_stream stream, session::DocumentRouter& router, net::Server& server,
@@ -88,37 +88,36 @@ void CollabSocket::Close(ws::close_code code, std::string_view reason) {
   }
 }
 
-asio::awaitable<void> CollabSocket::Run(net::UpgradeRequest request) {
-  auto keep_alive = self();
-  ws_.set_option(ws::stream_base::timeout{std::chrono::seconds(30), std::chrono::seconds(120), true});
-  ws_.set_option(ws::stream_base::decorator([](ws::response_type& response) {
+asio::awaitable<void> CollabSocket::Run(std::shared_ptr<CollabSocket> self, net::UpgradeRequest request) {
+  self->ws_.set_option(ws::stream_base::timeout{std::chrono::seconds(30), std::chrono::seconds(120), true});
+  self->ws_.set_option(ws::stream_base::decorator([](ws::response_type& response) {
     response.set(beast::http::field::server, "OpStream");
   }));
-  ws_.read_message_max(options_.max_message_bytes);
-  auto [accept_ec] = co_await ws_.async_accept(request, net::kUseTuple);
+  self->ws_.read_message_max(self->options_.max_message_bytes);
+  auto [accept_ec] = co_await self->ws_.async_accept(request, net::kUseTuple);
   if (accept_ec) co_return;
 
-  asio::co_spawn(ws_.get_executor(), WriteLoop(), asio::detached);
+  asio::co_spawn(self->ws_.get_executor(), WriteLoop(self), asio::detached);
   beast::flat_buffer buffer;
   while (true) {
     buffer.clear();
-    auto [ec, n] = co_await ws_.async_read(buffer, net::kUseTuple);
+    auto [ec, n] = co_await self->ws_.async_read(buffer, net::kUseTuple);
     if (ec) {
-      if (ec == ws::error::message_too_big) Log()->info("Peer {} sent a message over the size limit", peer_id());
+      if (ec == ws::error::message_too_big) Log()->info("Peer {} sent a message over the size limit", self->peer_id());
       break;
     }
     const auto data = buffer.cdata();
-    co_await Handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
+    co_await self->Handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
   }
   {
-    std::lock_guard lock(queue_mutex_);
-    closing_ = true;
-    if (writer_waiting_) {
-      writer_waiting_ = false;
-      wake_.cancel();
+    std::lock_guard lock(self->queue_mutex_);
+    self->closing_ = true;
+    if (self->writer_waiting_) {
+      self->writer_waiting_ = false;
+      self->wake_.cancel();
     }
   }
-  router_.Disconnect(keep_alive);
+  self->router_.Disconnect(self);
 }
 
 asio::awaitable<void> CollabSocket::Handle(std::string_view text) {
@@ -155,36 +154,38 @@ asio::awaitable<void> CollabSocket::Handle(std::string_view text) {
   }
 }
 
-asio::awaitable<void> CollabSocket::WriteLoop() {
-  auto keep_alive = self();
+asio::awaitable<void> CollabSocket::WriteLoop(std::shared_ptr<CollabSocket> self) {
   std::string scratch;
   while (true) {
     std::optional<session::Outbound> next;
     std::optional<ws::close_reason> close;
+    bool finished = false;
     {
-      std::lock_guard lock(queue_mutex_);
-      if (!queue_.empty()) {
-        next = std::move(queue_.front());
-        queue_.pop_front();
-        queued_bytes_ -= std::min(queued_bytes_, EstimateSize(*next));
-      } else if (closing_) {
-        close = close_reason_;
+      std::lock_guard lock(self->queue_mutex_);
+      if (!self->queue_.empty()) {
+        next = std::move(self->queue_.front());
+        self->queue_.pop_front();
+        self->queued_bytes_ -= std::min(self->queued_bytes_, EstimateSize(*next));
+      } else if (self->closing_) {
+        // Closing: send our close frame if we initiated it; a peer's close was answered by Beast.
+        close = self->close_reason_;
+        finished = true;
       } else {
-        writer_waiting_ = true;
-        wake_.expires_at(asio::steady_timer::time_point::max());
+        self->writer_waiting_ = true;
+        self->wake_.expires_at(asio::steady_timer::time_point::max());
       }
     }
-    if (!next && !close) {
+    if (!next && !finished) {
       bool waiting;
       {
-        std::lock_guard lock(queue_mutex_);
-        waiting = writer_waiting_;
+        std::lock_guard lock(self->queue_mutex_);
+        waiting = self->writer_waiting_;
       }
-      if (waiting) co_await wake_.async_wait(net::kUseTuple);
+      if (waiting) co_await self->wake_.async_wait(net::kUseTuple);
       continue;
     }
-    if (close) {
-      if (close->code != ws::close_code::none) co_await ws_.async_close(*close, net::kUseTuple);
+    if (finished) {
+      if (close) co_await self->ws_.async_close(*close, net::kUseTuple);
       co_return;
     }
     // Shared events are encoded once per transport and written from the cache.
@@ -194,7 +195,7 @@ asio::awaitable<void> CollabSocket::WriteLoop() {
         [&](const auto& m) {
           using T = std::decay_t<decltype(m)>;
           if constexpr (std::is_same_v<T, session::JoinResponse>) {
-            EncodeJoinResponse(m, peer_id(), scratch);
+            EncodeJoinResponse(m, self->peer_id(), scratch);
           } else if constexpr (std::is_same_v<T, session::OpResponse>) {
             EncodeOpResponse(m, scratch);
           } else if constexpr (std::is_same_v<T, session::ErrorResponse>) {
@@ -220,13 +221,13 @@ asio::awaitable<void> CollabSocket::WriteLoop() {
           }
         },
         *next);
-    ws_.text(true);
+    self->ws_.text(true);
     // `next` keeps a shared event (and so the cached bytes) alive across the write.
-    auto [ec, written] = co_await ws_.async_write(asio::buffer(*bytes), net::kUseTuple);
+    auto [ec, written] = co_await self->ws_.async_write(asio::buffer(*bytes), net::kUseTuple);
     if (ec) {
-      std::lock_guard lock(queue_mutex_);
-      closing_ = true;
-      queue_.clear();
+      std::lock_guard lock(self->queue_mutex_);
+      self->closing_ = true;
+      self->queue_.clear();
       co_return;
     }
   }

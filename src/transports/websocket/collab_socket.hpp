@@ -34,8 +34,9 @@ class CollabSocket final : public session::Connection, public net::LiveConnectio
   void Shutdown() override;
 
  private:
-  boost::asio::awaitable<void> Run(net::UpgradeRequest request);
-  boost::asio::awaitable<void> WriteLoop();
+  // Coroutines take `self` so the socket outlives them (a member coroutine's `this` does not).
+  static boost::asio::awaitable<void> Run(std::shared_ptr<CollabSocket> self, net::UpgradeRequest request);
+  static boost::asio::awaitable<void> WriteLoop(std::shared_ptr<CollabSocket> self);
   boost::asio::awaitable<void> Handle(std::string_view text);
   void Close(boost::beast::websocket::close_code code, std::string_view reason);
   std::shared_ptr<CollabSocket> self() { return std::static_pointer_cast<CollabSocket>(shared_from_this()); }

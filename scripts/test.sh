@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds everything and runs the whole test suite: unit tests (GoogleTest + RapidCheck), the
+# black-box integration tests with the official npm clients, then both again under
+# AddressSanitizer + UndefinedBehaviorSanitizer. Installs what it needs first. Exits non-zero on
+# any failure and ends with one line `tests: N passed, M failed`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --test
+
+JOBS=${JOBS:-$(nproc)}
+passed=0
+failed=0
+count_ctest() {  # parses "100% tests passed, 0 tests failed out of 250"
+  local line; line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$1" | tail -1 || true)
+  [ -n "$line" ] || { failed=$((failed + 1)); return; }
+  local f t; f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line"); t=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  passed=$((passed + t - f)); failed=$((failed + f))
+}
+count_node() {  # parses node:test's "# pass N" / "# fail N"
+  local p f; p=$(grep -E '^# pass [0-9]+' "$1" | tail -1 | awk '{print $3}'); f=$(grep -E '^# fail [0-9]+' "$1" | tail -1 | awk '{print $3}')
+  [ -n "$p" ] || { failed=$((failed + 1)); return; }
+  passed=$((passed + p)); failed=$((failed + ${f:-0}))
+}
+
+run_suite() {  # $1 build dir, $2 label, rest: cmake options
+  local dir=$1 label=$2; shift 2
+  echo "== [$label] configure and build"
+  scripts/build.sh "$dir" -DOPSTREAM_WERROR=ON "$@"
+  echo "== [$label] unit tests"
+  local log="$dir/unit-tests.log"
+  ctest --test-dir "$dir" --output-on-failure -j "$JOBS" 2>&1 | tee "$log" || true
+  count_ctest "$log"
+  echo "== [$label] integration tests"
+  log="$dir/integration-tests.log"
+  OPSTREAM_BIN="$PWD/$dir/opstream-server" tests/integration/run.sh 2>&1 | tee "$log" || true
+  count_node "$log"
+}
+
+run_suite build release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOPSTREAM_BENCH=ON
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan sanitizers -DCMAKE_BUILD_TYPE=Debug -DOPSTREAM_SANITIZE=ON -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1"
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
