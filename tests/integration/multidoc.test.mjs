@@ -26,8 +26,8 @@ describe('several documents on one connection', () => {
     const Dd = await connect('D'); // d1 and d2
     assert.equal((await A.joinOk(d1)).revision, 1);
     assert.equal((await A.joinOk(d2)).revision, 1);
-    const j3 = await A.joinOk(d3, 'json');
-    assert.deepEqual(j3.snapshot, { registers: {} });
+    const j3 = await A.joinOk(d3);
+    assert.deepEqual(j3.snapshot, { content: '' });
     await B.joinOk(d1);
     await C.joinOk(d2);
     await Dd.joinOk(d1);
