@@ -4,7 +4,7 @@
 
 #include <atomic>
 
-#include "session/json_text.hpp"
+#include "engines/awareness_data.hpp"
 #include "session/validation.hpp"
 
 namespace opstream::session {
@@ -90,8 +90,10 @@ void DocumentRouter::UpdateAwareness(std::shared_ptr<Connection> connection, Cor
     done(false);
   };
   if (auto reason = ValidateAwareness(document_id, data_json.size())) return reject(InvalidMessage(*reason), false);
-  std::string compact, error;
-  if (!CompactJson(data_json, compact, error)) return reject(InvalidMessage(error), true);
+  std::string compact;
+  if (auto minified = engines::MinifyJson(data_json, compact); !minified.ok()) {
+    return reject(InvalidMessage(minified.message()), true);
+  }
   auto session = connection->FindJoined(document_id);
   if (!session) return reject(std::string(kNotJoined), false);
   session->UpdateAwareness(std::move(connection), std::move(compact), std::move(done));

@@ -8,6 +8,8 @@
 #include <algorithm>
 
 #include "common/logging.hpp"
+#include "common/text.hpp"
+#include "engines/awareness_data.hpp"
 #include "session/document_router.hpp"
 #include "session/validation.hpp"
 
@@ -264,6 +266,8 @@ DocumentSession::BatchItem DocumentSession::ProcessOp(Request request) {
   Peer* peer = FindPeer(*item.request.connection);
   if (peer == nullptr) return reject(std::string(kNotJoined));
 
+  // A JSON null payload is rejected with the reference's text for every engine (wire-protocol §2.11).
+  if (TrimWhitespace(item.request.payload) == "null") return reject("Deserialized op payload is null.");
   std::unique_ptr<engines::Op> op;
   if (auto parsed = engine_.ParseOp(item.request.payload, op); !parsed.ok()) return reject(parsed.message());
 
@@ -358,7 +362,7 @@ void DocumentSession::UpdateAwareness(std::shared_ptr<Connection> connection, st
     const auto now = UtcNow();
     auto existing = std::find_if(self->awareness_.begin(), self->awareness_.end(),
                                  [&](const AwarenessState& s) { return s.peer_id == connection->peer_id(); });
-    if (existing != self->awareness_.end() && existing->data_json == data_json) {
+    if (existing != self->awareness_.end() && engines::AwarenessDataEquals(existing->data_json, data_json)) {
       existing->last_updated = now;  // a heartbeat keeps presence alive without a broadcast (OP-20)
       return done(true);
     }

@@ -124,6 +124,7 @@ TEST(DocumentSession, InvalidOpIsRejectedWithoutChangingState) {
   world.Drain();
   auto acks = Only<OpResponse>(a->Take());
   ASSERT_EQ(acks.size(), 5u);
+  EXPECT_EQ(*acks[2].error, "Deserialized op payload is null.");
   for (const auto& ack : acks) {
     EXPECT_FALSE(ack.success);
     EXPECT_EQ(ack.new_revision, 1);
@@ -203,7 +204,7 @@ TEST(DocumentSession, AwarenessIsBroadcastCoalescedAndExpires) {
   EXPECT_EQ(events[0]->state.data_json, R"({"name":"Alice","cursor":5})");
   EXPECT_TRUE(a->Take().empty());  // no echo, no response
 
-  publish(R"({"name":"Alice","cursor":5})");  // identical: refreshed silently (OP-20)
+  publish(R"({"cursor":5.0,"name":"Alice"})");  // structurally identical: refreshed silently (OP-20)
   EXPECT_TRUE(b->Take().empty());
   publish(R"({"name":"Alice","cursor":6})");
   EXPECT_EQ(Only<std::shared_ptr<const AwarenessEvent>>(b->Take()).size(), 1u);
@@ -227,7 +228,7 @@ TEST(DocumentSession, AwarenessIsBroadcastCoalescedAndExpires) {
   auto errors = Only<ErrorResponse>(a->Take());
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_FALSE(errors[0].correlation.has_value());
-  EXPECT_TRUE(errors[0].message.starts_with("InvalidMessage: Invalid JSON"));
+  EXPECT_TRUE(errors[0].message.starts_with("InvalidMessage: ")) << errors[0].message;
 }
 
 TEST(DocumentSession, DisconnectRemovesPresenceAndNotifiesEveryJoinedDocument) {
