@@ -16,8 +16,8 @@ count_ctest() {  # parses "100% tests passed, 0 tests failed out of 250"
   local f t; f=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line"); t=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
   passed=$((passed + t - f)); failed=$((failed + f))
 }
-count_node() {  # parses node:test's "# pass N" / "# fail N"
-  local p f; p=$(grep -E '^# pass [0-9]+' "$1" | tail -1 | awk '{print $3}'); f=$(grep -E '^# fail [0-9]+' "$1" | tail -1 | awk '{print $3}')
+count_node() {  # parses node:test's summary lines ("ℹ pass N" / "ℹ fail N", or "# pass N" with TAP)
+  local p f; p=$(grep -E '^(ℹ|#) pass [0-9]+' "$1" | tail -1 | awk '{print $3}'); f=$(grep -E '^(ℹ|#) fail [0-9]+' "$1" | tail -1 | awk '{print $3}')
   [ -n "$p" ] || { failed=$((failed + 1)); return; }
   passed=$((passed + p)); failed=$((failed + ${f:-0}))
 }

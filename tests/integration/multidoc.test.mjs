@@ -104,7 +104,7 @@ describe('several documents on one connection', () => {
     const B = await connect('fj-B');
     await B.joinOk(d, 'text');
     const A = await connect('fj-A');
-    assertError(await A.join(d, 'json'), `Document type mismatch: document '${d}' is 'text', not 'json'.`);
+    assertError(await A.join(d, 'spreadsheet'), 'No session engine registered for document type: spreadsheet');
     await A.close();
     await B.expectNoMessage(500, (m) => m.messageType === MT.PeerDisconnectedEvent, 'PeerDisconnected of a peer whose join failed');
   });

@@ -93,19 +93,33 @@ asio::awaitable<void> CollabSocket::Run(std::shared_ptr<CollabSocket> self, net:
   self->ws_.set_option(ws::stream_base::decorator([](ws::response_type& response) {
     response.set(beast::http::field::server, "OpStream");
   }));
-  self->ws_.read_message_max(self->options_.max_message_bytes);
+  // The size limit is enforced here rather than by Beast: Beast fails the connection at once, and
+  // a client still sending the rest of its message then often sees a reset instead of 1009. We
+  // start a clean close handshake and keep discarding input until the client answers it.
+  self->ws_.read_message_max(0);
   auto [accept_ec] = co_await self->ws_.async_accept(request, net::kUseTuple);
   if (accept_ec) co_return;
 
   asio::co_spawn(self->ws_.get_executor(), WriteLoop(self), asio::detached);
   beast::flat_buffer buffer;
+  bool discarding = false;
   while (true) {
     buffer.clear();
-    auto [ec, n] = co_await self->ws_.async_read(buffer, net::kUseTuple);
-    if (ec) {
-      if (ec == ws::error::message_too_big) Log()->info("Peer {} sent a message over the size limit", self->peer_id());
-      break;
-    }
+    boost::system::error_code ec;
+    do {
+      auto [read_ec, n] = co_await self->ws_.async_read_some(buffer, 64 * 1024, net::kUseTuple);
+      ec = read_ec;
+      if (!ec && buffer.size() > self->options_.max_message_bytes) {
+        if (!discarding) {
+          Log()->info("Peer {} sent a message over the size limit", self->peer_id());
+          self->Close(ws::close_code::too_big, "Message too big");
+          discarding = true;
+        }
+        buffer.clear();
+      }
+    } while (!ec && !self->ws_.is_message_done());
+    if (ec) break;
+    if (discarding) continue;
     const auto data = buffer.cdata();
     co_await self->Handle(std::string_view(static_cast<const char*>(data.data()), data.size()));
   }
