@@ -3,6 +3,7 @@
 
 import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
+import http2 from 'node:http2';
 import net from 'node:net';
 import path from 'node:path';
 import { SharedServer, httpRequest, makeTempDir, runBinarySync, startServer } from './lib/harness.mjs';
@@ -153,5 +154,87 @@ describe('HTTP endpoints with sqlite storage', () => {
     const res = await httpRequest(`${server.url}/`);
     assert.equal(res.status, 200);
     assert.equal(res.body, 'OpStream host. Storage=sqlite, Backplane=local, Transports=websockets');
+  });
+});
+
+describe('HTTP/2 with prior knowledge on the same port (server.md §1.6, SV-27)', () => {
+  let server;
+  const shared = new SharedServer({ label: 'http2' });
+  beforeEach(async () => { server = await shared.get(); });
+  after(async () => { await shared.finish(); });
+
+  function h2Request(headers, body) {
+    return new Promise((resolve, reject) => {
+      const session = http2.connect(server.url);
+      session.on('error', reject);
+      const req = session.request(headers);
+      const chunks = [];
+      let responseHeaders = null;
+      let trailers = {};
+      req.on('response', (h) => { responseHeaders = h; });
+      req.on('trailers', (t) => { trailers = t; });
+      req.on('data', (c) => chunks.push(c));
+      req.on('error', reject);
+      req.on('end', () => {
+        session.close();
+        resolve({ headers: responseHeaders, trailers, body: Buffer.concat(chunks).toString('utf8') });
+      });
+      if (body) req.end(body); else req.end();
+    });
+  }
+
+  it('plain requests are answered exactly as over HTTP/1.1', async () => {
+    const live = await h2Request({ ':path': '/health/live' });
+    assert.equal(live.headers[':status'], 200);
+    assert.equal(live.body, 'Healthy');
+    const health = await h2Request({ ':path': '/health' });
+    assert.equal(health.body, 'Degraded');
+    assert.equal(health.headers['cache-control'], 'no-store, no-cache');
+    const missing = await h2Request({ ':path': '/nope' });
+    assert.equal(missing.headers[':status'], 404);
+  });
+
+  it('several streams on one connection, and HTTP/1.1 still works on the same port', async () => {
+    const session = http2.connect(server.url);
+    const one = (p) => new Promise((resolve, reject) => {
+      const req = session.request({ ':path': p });
+      let status = 0;
+      let text = '';
+      req.on('response', (h) => { status = h[':status']; });
+      req.on('data', (c) => { text += c; });
+      req.on('end', () => resolve({ status, text }));
+      req.on('error', reject);
+      req.end();
+    });
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => one(i % 2 ? '/health/live' : '/')));
+    session.close();
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.status, 200);
+      assert.equal(r.text, i % 2 ? 'Healthy' : 'OpStream host. Storage=memory, Backplane=local, Transports=websockets');
+    }
+    const plain = await httpRequest(`${server.url}/health/live`);
+    assert.equal(plain.body, 'Healthy');
+  });
+
+  it('a gRPC call gets a clean UNIMPLEMENTED status until the gRPC transport is enabled', async () => {
+    const res = await h2Request({ ':method': 'POST', ':path': '/opstream.OpStreamService/Connect', 'content-type': 'application/grpc', te: 'trailers' },
+      Buffer.from([0, 0, 0, 0, 0]));
+    assert.equal(res.headers[':status'], 200);
+    assert.equal(res.headers['grpc-status'], '12');
+    assert.ok(res.headers['grpc-message']);
+  });
+
+  it('garbage after the preface closes only that connection', async () => {
+    await new Promise((resolve) => {
+      const sock = net.connect(Number(new URL(server.url).port), '127.0.0.1', () => {
+        sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+        sock.write(Buffer.alloc(64, 0xff));
+      });
+      sock.on('close', resolve);
+      sock.on('error', () => {});
+      sock.resume();
+    });
+    const live = await httpRequest(`${server.url}/health/live`);
+    assert.equal(live.body, 'Healthy');
   });
 });
