@@ -6,6 +6,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -64,20 +65,25 @@ class Http1Connection final : public LiveConnection {
 
 class Server::Acceptor : public std::enable_shared_from_this<Server::Acceptor> {
  public:
-  Acceptor(Server& server, tcp::acceptor acceptor) : server_(server), acceptor_(std::move(acceptor)) {}
+  Acceptor(Server& server, tcp::acceptor acceptor)
+      : server_(server), acceptor_(std::move(acceptor)), backoff_(acceptor_.get_executor()) {}
 
   void Start() {
-    acceptor_.async_accept(asio::make_strand(server_.io_),
-                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-                             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-                             if (!ec) {
-                               socket.set_option(tcp::no_delay(true), ec);
-                               self->server_.HandleSocket(std::move(socket));
-                             } else {
-                               Log()->warn("Accept failed: {}", ec.message());
-                             }
-                             self->Start();
-                           });
+    acceptor_.async_accept(asio::make_strand(server_.io_), [self = shared_from_this()](beast::error_code ec,
+                                                                                       tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+      if (!ec) {
+        socket.set_option(tcp::no_delay(true), ec);
+        self->server_.HandleSocket(std::move(socket));
+        return self->Start();
+      }
+      // Out of file descriptors or memory: back off instead of spinning on the same error.
+      Log()->warn("Accept failed: {}", ec.message());
+      self->backoff_.expires_after(std::chrono::milliseconds(100));
+      self->backoff_.async_wait([self](beast::error_code wait_ec) {
+        if (!wait_ec && self->acceptor_.is_open()) self->Start();
+      });
+    });
   }
   void Close() {
     asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
@@ -93,6 +99,7 @@ class Server::Acceptor : public std::enable_shared_from_this<Server::Acceptor> {
  private:
   Server& server_;
   tcp::acceptor acceptor_;
+  asio::steady_timer backoff_;
 };
 
 Server::Server(asio::io_context& io, HttpHandler& http) : io_(io), http_(http) {}
