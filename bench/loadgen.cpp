@@ -1,0 +1,672 @@
+// Load generator for the raw WebSocket transport (/collab-ws, wire-protocol.md §4).
+//
+// One thread, one io_context, Beast WebSocket clients driven by completion handlers. Frames are
+// built into per-connection strings with std::to_chars; incoming frames are read by scanning for
+// "messageType" / "newRevision" / "revision" (no JSON DOM). Every scenario is bounded by its op or
+// connection count and by --time-limit-s, and prints one JSON line.
+//
+//   opstream-loadgen clients --n N --ops M [--warmup 1000]
+//   opstream-loadgen fanout  --readers R --ops M [--warmup 200]
+//   opstream-loadgen idle    --conns K [--join 1|0] [--src-addrs 8] [--hold-s 2]
+// Common: --host 127.0.0.1 --ports 8080[,8081...] --path /collab-ws --server-pid PID
+//         --time-limit-s 120 --seed 42 --inflight 128 (handshakes in flight)
+#include <sys/resource.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+
+#include "common/base64.hpp"
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ws = boost::beast::websocket;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+struct Options {
+  std::string scenario;
+  std::string host = "127.0.0.1";
+  std::vector<uint16_t> ports{8080};
+  std::string path = "/collab-ws";
+  int n = 1;            // clients (clients) or readers (fanout) or conns (idle)
+  long ops = 20000;
+  long warmup = -1;     // default per scenario
+  int server_pid = 0;
+  double time_limit_s = 120;
+  uint64_t seed = 42;
+  int inflight = 128;
+  int join = 1;         // idle: join a document per connection
+  int src_addrs = 0;    // idle: bind to 127.0.0.2.. (0 = let the kernel choose)
+  double hold_s = 2;    // idle: settle time before the RSS reading
+  std::string doc;      // document id (default: random per run)
+};
+
+[[noreturn]] void Usage(const char* msg) {
+  std::fprintf(stderr, "opstream-loadgen: %s\n", msg);
+  std::fprintf(stderr,
+               "usage: opstream-loadgen clients|fanout|idle [--n N] [--readers R] [--conns K] [--ops M]\n"
+               "  [--warmup W] [--host 127.0.0.1] [--ports P1,P2] [--path /collab-ws] [--server-pid PID]\n"
+               "  [--time-limit-s S] [--seed S] [--inflight H] [--join 1|0] [--src-addrs A] [--hold-s S]\n");
+  std::exit(2);
+}
+
+Options ParseArgs(int argc, char** argv) {
+  Options o;
+  if (argc < 2) Usage("missing scenario");
+  o.scenario = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) Usage(("missing value for " + a).c_str());
+    std::string v = argv[++i];
+    if (a == "--n" || a == "--readers" || a == "--conns") o.n = std::stoi(v);
+    else if (a == "--ops") o.ops = std::stol(v);
+    else if (a == "--warmup") o.warmup = std::stol(v);
+    else if (a == "--host") o.host = v;
+    else if (a == "--port" || a == "--ports") {
+      o.ports.clear();
+      std::stringstream ss(v);
+      std::string p;
+      while (std::getline(ss, p, ',')) o.ports.push_back(static_cast<uint16_t>(std::stoi(p)));
+    } else if (a == "--path") o.path = v;
+    else if (a == "--server-pid") o.server_pid = std::stoi(v);
+    else if (a == "--time-limit-s") o.time_limit_s = std::stod(v);
+    else if (a == "--seed") o.seed = std::stoull(v);
+    else if (a == "--inflight") o.inflight = std::stoi(v);
+    else if (a == "--join") o.join = std::stoi(v);
+    else if (a == "--src-addrs") o.src_addrs = std::stoi(v);
+    else if (a == "--hold-s") o.hold_s = std::stod(v);
+    else if (a == "--doc") o.doc = v;
+    else Usage(("unknown option " + a).c_str());
+  }
+  if (o.scenario != "clients" && o.scenario != "fanout" && o.scenario != "idle") Usage("unknown scenario");
+  if (o.host.rfind("127.", 0) != 0 && o.host != "localhost") Usage("only loopback targets are allowed");
+  if (o.ports.empty()) Usage("no port");
+  if (o.warmup < 0) o.warmup = o.scenario == "fanout" ? 200 : 1000;
+  return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc and rusage
+
+// utime+stime of a process, in seconds; -1 if unreadable.
+double ProcCpuS(int pid) {
+  if (pid <= 0) return -1;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto rp = s.rfind(')');
+  if (rp == std::string::npos) return -1;
+  std::istringstream is(s.substr(rp + 2));
+  std::string field;
+  // Fields after ")": state(3) ... utime(14) stime(15); index 0 here is field 3.
+  unsigned long long ut = 0, st = 0;
+  for (int i = 3; i <= 15 && is >> field; ++i) {
+    if (i == 14) ut = std::stoull(field);
+    if (i == 15) st = std::stoull(field);
+  }
+  return double(ut + st) / double(sysconf(_SC_CLK_TCK));
+}
+
+// VmRSS / VmHWM in KiB; -1 if unreadable.
+long ProcStatusKiB(int pid, const char* key) {
+  if (pid <= 0) return -1;
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  size_t kl = std::strlen(key);
+  while (std::getline(f, line))
+    if (line.compare(0, kl, key) == 0 && line.size() > kl && line[kl] == ':') return std::atol(line.c_str() + kl + 1);
+  return -1;
+}
+
+double SelfCpuS() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + double(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+void RaiseNofile() {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rlimit want{1048576, 1048576};
+  if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+long NofileLimit() {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  return long(rl.rlim_cur);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cheap frame scanning
+
+// Integer after `"key":` (optional spaces); returns false if the key is absent.
+bool FindInt(std::string_view s, std::string_view key, int64_t& out) {
+  size_t p = s.find(key);
+  if (p == std::string_view::npos) return false;
+  p += key.size();
+  while (p < s.size() && (s[p] == ' ' || s[p] == ':')) ++p;
+  auto r = std::from_chars(s.data() + p, s.data() + s.size(), out);
+  return r.ec == std::errc();
+}
+
+struct Pct {
+  std::vector<double> v;
+  void Add(double x) { v.push_back(x); }
+  double At(double q) {
+    if (v.empty()) return -1;
+    size_t k = std::min(v.size() - 1, size_t(std::ceil(q * double(v.size()))) - (q > 0 ? 1 : 0));
+    std::nth_element(v.begin(), v.begin() + long(k), v.end());
+    return v[k];
+  }
+  double Max() { return v.empty() ? -1 : *std::max_element(v.begin(), v.end()); }
+};
+
+std::string Fmt(double x, int prec = 3) {
+  if (x < 0 || !std::isfinite(x)) return "null";
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", prec, x);
+  return b;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+struct Conn {
+  explicit Conn(asio::io_context& io) : ws(io) {}
+  ws::stream<tcp::socket> ws;
+  beast::flat_buffer buf;
+  std::string out;
+  int id = 0;
+  bool joined = false;
+  int64_t join_rev = 0;
+  int64_t rev = 0;        // latest revision seen (ack or event)
+  int64_t join_len = 0;   // content length at join (text snapshot)
+  Clock::time_point sent_at{};
+  bool in_flight = false;
+  uint64_t corr = 0;
+};
+
+struct RevRec {
+  Clock::time_point send{};
+  Clock::time_point last_recv{};
+  int received = 0;
+  bool acked = false;
+  bool measured = false;
+  bool done = false;
+};
+
+class Runner {
+ public:
+  explicit Runner(Options o) : o_(std::move(o)), rng_(o_.seed), deadline_(io_) {
+    if (o_.doc.empty()) {
+      std::uniform_int_distribution<uint64_t> d;
+      std::mt19937_64 r(std::random_device{}());
+      o_.doc = "bench-" + std::to_string(d(r) % 1000000000000ULL);
+    }
+    for (uint16_t p : o_.ports) eps_.emplace_back(asio::ip::make_address(o_.host == "localhost" ? "127.0.0.1" : o_.host), p);
+  }
+
+  int Run() {
+    deadline_.expires_after(std::chrono::milliseconds(long(o_.time_limit_s * 1000)));
+    deadline_.async_wait([this](beast::error_code ec) {
+      if (ec) return;
+      timed_out_ = true;
+      Finish();
+    });
+    t_start_ = Clock::now();
+    if (o_.scenario == "idle") StartIdle();
+    else StartOps();
+    io_.run();
+    return exit_code_;
+  }
+
+ private:
+  // ----- connection setup (shared) -----
+  void OpenConnections(int count, std::function<void()> all_ready) {
+    target_ = count;
+    all_ready_ = std::move(all_ready);
+    conns_.reserve(size_t(count));
+    for (int i = 0; i < count; ++i) {
+      conns_.push_back(std::make_unique<Conn>(io_));
+      conns_.back()->id = i;
+    }
+    int first = std::min(count, std::max(1, o_.inflight));
+    for (int i = 0; i < first; ++i) ConnectNext();
+  }
+
+  void ConnectNext() {
+    if (next_connect_ >= target_ || finished_) return;
+    Conn* c = conns_[size_t(next_connect_++)].get();
+    auto& ep = eps_[size_t(c->id) % eps_.size()];
+    auto& sock = c->ws.next_layer();
+    beast::error_code ec;
+    sock.open(tcp::v4(), ec);
+    if (!ec && o_.src_addrs > 0) {
+      // 127.0.0.2 + (id % src_addrs); IP_BIND_ADDRESS_NO_PORT lets the port be chosen at
+      // connect time per (src, dst) pair instead of per source address.
+      int one = 1;
+      ::setsockopt(sock.native_handle(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+      uint32_t a = 0x7f000002u + uint32_t(c->id / int(eps_.size()) % o_.src_addrs);
+      sock.bind(tcp::endpoint(asio::ip::address_v4(a), 0), ec);
+    }
+    if (ec) return ConnFailed(c, ec, "open/bind");
+    sock.async_connect(ep, [this, c](beast::error_code ec) {
+      if (ec) return ConnFailed(c, ec, "connect");
+      c->ws.next_layer().set_option(tcp::no_delay(true));
+      c->ws.secure_prng(false);
+      c->ws.auto_fragment(false);
+      c->ws.text(true);
+      std::string host = o_.host + ":" + std::to_string(eps_[size_t(c->id) % eps_.size()].port());
+      c->ws.async_handshake(host, o_.path, [this, c](beast::error_code ec) {
+        if (ec) return ConnFailed(c, ec, "handshake");
+        if (o_.join) SendJoin(c);
+        else ConnReady(c);
+      });
+    });
+  }
+
+  void ConnFailed(Conn* c, beast::error_code ec, const char* what) {
+    ++failed_;
+    if (failed_ <= 5) std::fprintf(stderr, "conn %d %s: %s\n", c->id, what, ec.message().c_str());
+    ++ready_;
+    ConnectNext();
+    CheckAllReady();
+  }
+
+  void SendJoin(Conn* c) {
+    c->out.clear();
+    c->out += R"({"correlationId":"j)";
+    c->out += std::to_string(c->id);
+    c->out += R"(","messageType":0,"joinRequest":{"documentId":")";
+    c->out += o_.scenario == "idle" ? o_.doc + "-" + std::to_string(c->id) : o_.doc;
+    c->out += R"(","documentType":"text","clientProtoVersion":1}})";
+    c->ws.async_write(asio::buffer(c->out), [this, c](beast::error_code ec, size_t) {
+      if (ec) return ConnFailed(c, ec, "join write");
+      c->ws.async_read(c->buf, [this, c](beast::error_code ec, size_t) {
+        if (ec) return ConnFailed(c, ec, "join read");
+        std::string_view s(static_cast<const char*>(c->buf.data().data()), c->buf.size());
+        int64_t mt = -1, rev = 0;
+        FindInt(s, "\"messageType\"", mt);
+        if (mt != 1 || !FindInt(s, "\"revision\"", rev)) {
+          ++errors_;
+          if (errors_ <= 5) std::fprintf(stderr, "join failed: %.*s\n", int(std::min<size_t>(s.size(), 300)), s.data());
+          c->buf.consume(c->buf.size());
+          return ConnFailed(c, {}, "join");
+        }
+        c->join_rev = c->rev = rev;
+        c->join_len = SnapshotLen(s);
+        c->joined = true;
+        c->buf.consume(c->buf.size());
+        if (o_.scenario == "idle") c->buf.shrink_to_fit();
+        ConnReady(c);
+      });
+    });
+  }
+
+  // Length of "content" in the base64 snapshot (ASCII content assumed; the benchmark only inserts "x").
+  static int64_t SnapshotLen(std::string_view s) {
+    size_t p = s.find("\"snapshot\":\"");
+    if (p == std::string_view::npos) return 0;
+    p += 12;
+    size_t e = s.find('"', p);
+    std::string json;
+    if (e == std::string_view::npos || !opstream::Base64Decode(s.substr(p, e - p), json)) return 0;
+    size_t c = json.find("\"content\":\"");
+    if (c == std::string::npos) return 0;
+    c += 11;
+    size_t ce = json.find('"', c);
+    return ce == std::string::npos ? 0 : int64_t(ce - c);
+  }
+
+  void ConnReady(Conn*) {
+    ++ready_;
+    ++ok_conns_;
+    ConnectNext();
+    CheckAllReady();
+  }
+
+  void CheckAllReady() {
+    if (ready_ == target_ && all_ready_) {
+      auto f = std::move(all_ready_);
+      all_ready_ = nullptr;
+      t_connected_ = Clock::now();
+      f();
+    }
+  }
+
+  // ----- ops scenarios (clients, fanout) -----
+  void StartOps() {
+    int count = o_.scenario == "fanout" ? o_.n + 1 : o_.n;
+    writers_ = o_.scenario == "fanout" ? 1 : o_.n;
+    receivers_ = count - 1;
+    recs_.resize(size_t(o_.warmup + o_.ops + count + 16));
+    OpenConnections(count, [this] {
+      if (ok_conns_ != target_) {
+        std::fprintf(stderr, "only %d of %d connections joined\n", ok_conns_, target_);
+        exit_code_ = 1;
+        return Finish();
+      }
+      for (auto& c : conns_) Read(c.get());
+      if (o_.warmup == 0) BeginMeasure();
+      for (int i = 0; i < writers_; ++i) SendOp(conns_[size_t(i)].get());
+    });
+  }
+
+  void BeginMeasure() {
+    measuring_ = true;
+    t0_ = Clock::now();
+    srv_cpu0_ = ProcCpuS(o_.server_pid);
+    self_cpu0_ = SelfCpuS();
+  }
+
+  void SendOp(Conn* c) {
+    if (stop_sending_ || finished_) return;
+    int64_t len = c->join_len + (c->rev - c->join_rev);
+    int64_t pos = std::uniform_int_distribution<int64_t>(0, len)(rng_);
+    char payload[128];
+    int pl;
+    if (pos > 0)
+      pl = std::snprintf(payload, sizeof payload,
+                         R"({"components":[{"type":"retain","count":%lld},{"type":"insert","text":"x"}]})",
+                         static_cast<long long>(pos));
+    else
+      pl = std::snprintf(payload, sizeof payload, R"({"components":[{"type":"insert","text":"x"}]})");
+    c->out.clear();
+    c->out += R"({"correlationId":"o)";
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, ++c->corr);
+    c->out.append(num, r.ptr);
+    c->out += R"(","messageType":2,"opRequest":{"documentId":")";
+    c->out += o_.doc;
+    c->out += R"(","payload":")";
+    opstream::Base64Encode(std::string_view(payload, size_t(pl)), c->out);
+    c->out += R"(","baseRevision":)";
+    r = std::to_chars(num, num + sizeof num, c->rev);
+    c->out.append(num, r.ptr);
+    c->out += "}}";
+    c->in_flight = true;
+    c->sent_at = Clock::now();
+    c->ws.async_write(asio::buffer(c->out), [this, c](beast::error_code ec, size_t) {
+      if (ec && !finished_) {
+        ++errors_;
+        std::fprintf(stderr, "write %d: %s\n", c->id, ec.message().c_str());
+        Finish();
+      }
+    });
+  }
+
+  void Read(Conn* c) {
+    c->ws.async_read(c->buf, [this, c](beast::error_code ec, size_t) {
+      if (finished_) return;
+      if (ec) {
+        ++errors_;
+        std::fprintf(stderr, "read %d: %s\n", c->id, ec.message().c_str());
+        return Finish();
+      }
+      OnMessage(c, std::string_view(static_cast<const char*>(c->buf.data().data()), c->buf.size()));
+      c->buf.consume(c->buf.size());
+      if (!finished_) Read(c);
+    });
+  }
+
+  RevRec* Rec(int64_t rev) {
+    int64_t i = rev - conns_[0]->join_rev;
+    if (i < 0 || size_t(i) >= recs_.size()) return nullptr;
+    return &recs_[size_t(i)];
+  }
+
+  void OnMessage(Conn* c, std::string_view s) {
+    auto now = Clock::now();
+    int64_t mt = -1, rev = 0;
+    FindInt(s, "\"messageType\"", mt);
+    if (mt == 5) {
+      if (!FindInt(s, "\"newRevision\"", rev)) return Bad(s, "event without newRevision");
+      if (rev <= c->rev) ++order_errors_;
+      c->rev = std::max(c->rev, rev);
+      ++delivered_;
+      if (RevRec* r = Rec(rev)) {
+        ++r->received;
+        r->last_recv = now;
+        MaybeComplete(r);
+      }
+    } else if (mt == 3) {
+      if (!FindInt(s, "\"newRevision\"", rev)) return Bad(s, "ack without newRevision");
+      if (s.find("\"success\":true") == std::string_view::npos) {
+        ++rejected_;
+        if (rejected_ <= 5) std::fprintf(stderr, "rejected: %.*s\n", int(std::min<size_t>(s.size(), 300)), s.data());
+      }
+      if (rev <= c->rev) ++order_errors_;
+      c->rev = std::max(c->rev, rev);
+      c->in_flight = false;
+      double ack_us = std::chrono::duration<double, std::micro>(now - c->sent_at).count();
+      ++committed_;
+      if (measuring_) {
+        ++measured_ops_;
+        ack_lat_.Add(ack_us);
+      }
+      if (RevRec* r = Rec(rev)) {
+        r->acked = true;
+        r->send = c->sent_at;
+        r->measured = measuring_ && c->sent_at >= t0_;
+        if (r->measured) ++measured_pending_;
+        MaybeComplete(r);
+      }
+      if (!measuring_ && committed_ >= o_.warmup) BeginMeasure();
+      if (measuring_ && measured_ops_ >= o_.ops && !stop_sending_) {
+        stop_sending_ = true;
+        t_end_ops_ = now;
+        srv_cpu_ops_ = ProcCpuS(o_.server_pid);
+        self_cpu_ops_ = SelfCpuS();
+        MaybeDrained();
+        if (!finished_) {
+          // Wait at most 5 s for the last deliveries.
+          auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(5));
+          t->async_wait([this, t](beast::error_code) { Finish(); });
+        }
+      }
+      SendOp(c);
+    } else if (mt == 8) {
+      Bad(s, "error response");
+    } else if (mt == 6 || mt == 7) {
+      // awareness / peer disconnected: not used here
+    } else {
+      Bad(s, "unexpected message");
+    }
+  }
+
+  void Bad(std::string_view s, const char* what) {
+    ++errors_;
+    if (errors_ <= 5) std::fprintf(stderr, "%s: %.*s\n", what, int(std::min<size_t>(s.size(), 300)), s.data());
+  }
+
+  void MaybeComplete(RevRec* r) {
+    if (r->done || !r->acked || r->received < receivers_) return;
+    r->done = true;
+    if (!r->measured) return;
+    if (receivers_ > 0) all_lat_.Add(std::chrono::duration<double, std::micro>(r->last_recv - r->send).count());
+    --measured_pending_;
+    MaybeDrained();
+  }
+
+  void MaybeDrained() {
+    if (stop_sending_ && measured_pending_ == 0 && !finished_) {
+      t_drained_ = Clock::now();
+      drained_ = true;
+      Finish();
+    }
+  }
+
+  // ----- idle -----
+  void StartIdle() {
+    rss0_ = ProcStatusKiB(o_.server_pid, "VmRSS");
+    hwm0_ = ProcStatusKiB(o_.server_pid, "VmHWM");
+    srv_cpu0_ = ProcCpuS(o_.server_pid);
+    self_cpu0_ = SelfCpuS();
+    OpenConnections(o_.n, [this] {
+      auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(long(o_.hold_s * 1000)));
+      t->async_wait([this, t](beast::error_code) {
+        rss1_ = ProcStatusKiB(o_.server_pid, "VmRSS");
+        hwm1_ = ProcStatusKiB(o_.server_pid, "VmHWM");
+        idle_done_ = true;
+        Finish();
+      });
+    });
+  }
+
+  // ----- report -----
+  void Finish() {
+    if (finished_) return;
+    finished_ = true;
+    deadline_.cancel();
+    Report();
+    // Close quickly: the sockets are closed by the OS when the process exits.
+    std::fflush(stdout);
+    std::_Exit(exit_code_ ? exit_code_ : (timed_out_ || errors_ || failed_ ? 1 : 0));
+  }
+
+  void Report() {
+    auto now = Clock::now();
+    std::string j = "{";
+    auto kv = [&](const char* k, const std::string& v) {
+      if (j.size() > 1) j += ',';
+      j += '"';
+      j += k;
+      j += "\":";
+      j += v;
+    };
+    auto str = [](const std::string& s) { return "\"" + s + "\""; };
+    kv("scenario", str(o_.scenario));
+    kv("load_avg_1m", Fmt(LoadAvg(), 2));
+    if (o_.scenario == "idle") {
+      double connect_s = std::chrono::duration<double>(t_connected_ - t_start_).count();
+      kv("conns", std::to_string(o_.n));
+      kv("join", std::to_string(o_.join));
+      kv("ok", std::to_string(ok_conns_));
+      kv("failed", std::to_string(failed_));
+      kv("held", idle_done_ && failed_ == 0 ? "true" : "false");
+      kv("connect_s", Fmt(idle_done_ ? connect_s : -1, 2));
+      kv("server_rss_before_kib", std::to_string(rss0_));
+      kv("server_rss_after_kib", std::to_string(rss1_));
+      kv("server_hwm_before_kib", std::to_string(hwm0_));
+      kv("server_hwm_after_kib", std::to_string(hwm1_));
+      kv("server_rss_bytes_per_conn",
+         Fmt(rss1_ > 0 && ok_conns_ > 0 ? double(rss1_ - rss0_) * 1024.0 / ok_conns_ : -1, 0));
+      kv("server_hwm_bytes_per_conn",
+         Fmt(hwm1_ > 0 && ok_conns_ > 0 ? double(hwm1_ - hwm0_) * 1024.0 / ok_conns_ : -1, 0));
+      kv("loadgen_rss_kib", std::to_string(ProcStatusKiB(getpid(), "VmRSS")));
+      double srv = ProcCpuS(o_.server_pid) - srv_cpu0_;
+      kv("server_cpu_us_per_conn", Fmt(o_.server_pid > 0 && ok_conns_ ? srv * 1e6 / ok_conns_ : -1, 1));
+    } else {
+      bool done = stop_sending_;
+      auto t_end = done ? t_end_ops_ : now;
+      double secs = std::chrono::duration<double>(t_end - t0_).count();
+      double secs_drain = std::chrono::duration<double>((drained_ ? t_drained_ : now) - t0_).count();
+      double srv1 = done ? srv_cpu_ops_ : ProcCpuS(o_.server_pid);
+      double self1 = done ? self_cpu_ops_ : SelfCpuS();
+      double srv_cpu = srv1 - srv_cpu0_, self_cpu = self1 - self_cpu0_;
+      double srv_drain = ProcCpuS(o_.server_pid) - srv_cpu0_;
+      int64_t deliveries = int64_t(measured_ops_) * receivers_;
+      kv(o_.scenario == "fanout" ? "readers" : "n", std::to_string(o_.scenario == "fanout" ? o_.n : o_.n));
+      kv("ops", std::to_string(measured_ops_));
+      kv("warmup", std::to_string(o_.warmup));
+      kv("completed", done && !timed_out_ ? "true" : "false");
+      kv("seconds", Fmt(secs, 3));
+      kv("ops_per_s", Fmt(measured_ops_ / secs, 0));
+      if (receivers_ > 0) {
+        kv("deliveries_per_s", Fmt(double(deliveries) / secs_drain, 0));
+        kv("all_received_p50_ms", Fmt(all_lat_.At(0.5) / 1e3));
+        kv("all_received_p90_ms", Fmt(all_lat_.At(0.9) / 1e3));
+        kv("all_received_p99_ms", Fmt(all_lat_.At(0.99) / 1e3));
+        kv("all_received_max_ms", Fmt(all_lat_.Max() / 1e3));
+        kv("all_received_samples", std::to_string(all_lat_.v.size()));
+      }
+      kv("ack_p50_ms", Fmt(ack_lat_.At(0.5) / 1e3));
+      kv("ack_p99_ms", Fmt(ack_lat_.At(0.99) / 1e3));
+      if (o_.server_pid > 0) {
+        kv("server_cpu_s", Fmt(srv_drain, 3));
+        kv("server_cpu_pct", Fmt(100.0 * srv_cpu / secs, 1));
+        kv("server_cpu_us_per_op", Fmt(srv_drain * 1e6 / double(measured_ops_), 2));
+        if (receivers_ > 0) kv("server_cpu_us_per_delivery", Fmt(srv_drain * 1e6 / double(deliveries), 3));
+        kv("server_hwm_kib", std::to_string(ProcStatusKiB(o_.server_pid, "VmHWM")));
+      }
+      kv("loadgen_cpu_pct", Fmt(100.0 * self_cpu / secs, 1));
+      kv("delivered_total", std::to_string(delivered_));
+      kv("missing_deliveries", std::to_string(measured_pending_));
+      kv("order_errors", std::to_string(order_errors_));
+      kv("rejected", std::to_string(rejected_));
+    }
+    kv("errors", std::to_string(errors_));
+    kv("timed_out", timed_out_ ? "true" : "false");
+    j += "}\n";
+    std::fputs(j.c_str(), stdout);
+  }
+
+  static double LoadAvg() {
+    double l[1];
+    return getloadavg(l, 1) == 1 ? l[0] : -1;
+  }
+
+  Options o_;
+  asio::io_context io_{1};
+  std::mt19937_64 rng_;
+  asio::steady_timer deadline_;
+  std::vector<tcp::endpoint> eps_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::function<void()> all_ready_;
+  int target_ = 0, next_connect_ = 0, ready_ = 0, ok_conns_ = 0, failed_ = 0;
+  int writers_ = 0, receivers_ = 0;
+  std::vector<RevRec> recs_;
+  bool measuring_ = false, stop_sending_ = false, finished_ = false, drained_ = false, timed_out_ = false;
+  bool idle_done_ = false;
+  long committed_ = 0, measured_ops_ = 0, measured_pending_ = 0;
+  long delivered_ = 0, order_errors_ = 0, rejected_ = 0, errors_ = 0;
+  int exit_code_ = 0;
+  Clock::time_point t_start_, t_connected_, t0_, t_end_ops_, t_drained_;
+  double srv_cpu0_ = 0, self_cpu0_ = 0, srv_cpu_ops_ = 0, self_cpu_ops_ = 0;
+  long rss0_ = -1, rss1_ = -1, hwm0_ = -1, hwm1_ = -1;
+  Pct all_lat_, ack_lat_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = ParseArgs(argc, argv);
+  RaiseNofile();
+  long need = (o.scenario == "fanout" ? o.n + 1 : o.n) + 64;
+  if (NofileLimit() < need) {
+    std::fprintf(stderr, "RLIMIT_NOFILE %ld is below the %ld needed\n", NofileLimit(), need);
+    return 2;
+  }
+  Runner r(std::move(o));
+  return r.Run();
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Server load benchmarks over the raw WebSocket transport (/collab-ws), see bench/README.md.
+#
+#   bench/run-benchmarks.sh [ours|anchors|all]      (default: all)
+#
+# Environment:
+#   BUILD_DIR=build-bench          build folder with opstream-server and opstream-loadgen
+#   CLIENT_COUNTS="1 8 32 128"  OPS=20000  FANOUT_READERS=500  FANOUT_OPS=2000
+#   IDLE_CONNS="10000 100000"      idle steps (each needs ulimit -n above it, for both processes)
+#   WORKER_THREADS=                OPSTREAM__SERVER__WORKERTHREADS for the server (unset = cores)
+#   ANCHORS_DIR=../shared/anchors  peer harness; copied to a temp folder and `npm ci`-ed there
+#   ANCHOR_DRIVERS="sharedb hocuspocus"  ANCHOR_CLIENT_COUNTS="1 8 32 128"  ANCHOR_OPS=20000
+#   ANCHOR_REPEATS=1  ANCHOR_IDLE_STEPS=5000,10000
+#   OPSTREAM_DRIVER_CHECK=1        also run the anchors' own `opstream` driver against our server
+#   OUT=bench-results/<timestamp>  JSON lines and the Markdown summary
+# Every load is bounded by its op/connection count and by a time limit; servers are stopped by PID.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+what="${1:-all}"
+BUILD_DIR="${BUILD_DIR:-build-bench}"
+CLIENT_COUNTS="${CLIENT_COUNTS:-1 8 32 128}"
+OPS="${OPS:-20000}"
+FANOUT_READERS="${FANOUT_READERS:-500}"
+FANOUT_OPS="${FANOUT_OPS:-2000}"
+IDLE_CONNS="${IDLE_CONNS:-10000 100000}"
+ANCHORS_DIR="${ANCHORS_DIR:-$root/../shared/anchors}"
+ANCHOR_DRIVERS="${ANCHOR_DRIVERS:-sharedb hocuspocus}"
+ANCHOR_CLIENT_COUNTS="${ANCHOR_CLIENT_COUNTS:-1 8 32 128}"
+ANCHOR_OPS="${ANCHOR_OPS:-20000}"
+ANCHOR_REPEATS="${ANCHOR_REPEATS:-1}"
+ANCHOR_IDLE_STEPS="${ANCHOR_IDLE_STEPS:-5000,10000}"
+OPSTREAM_DRIVER_CHECK="${OPSTREAM_DRIVER_CHECK:-1}"
+OUT="${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+server="$root/$BUILD_DIR/opstream-server"
+loadgen="$root/$BUILD_DIR/opstream-loadgen"
+
+# Raise the descriptor limit as far as allowed (the idle steps need it in both processes).
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nofile="$(ulimit -n)"
+echo "# output: $OUT  (ulimit -n $nofile, $(nproc) cores, $(uptime | sed 's/.*load average/load average/'))"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+SERVER_PID=""
+start_server() {  # $1: number of listening ports
+  local nports="${1:-1}" urls="" ports=""
+  for _ in $(seq 1 "$nports"); do
+    local p; p="$(free_port)"
+    urls="${urls:+$urls;}http://127.0.0.1:$p"; ports="${ports:+$ports,}$p"
+  done
+  local log="$OUT/server.log"
+  OPSTREAM__TRANSPORTS=websockets ASPNETCORE_URLS="$urls" \
+    ${WORKER_THREADS:+OPSTREAM__SERVER__WORKERTHREADS=$WORKER_THREADS} \
+    "$server" >>"$log" 2>&1 &
+  SERVER_PID=$!
+  SERVER_PORTS="$ports"
+  for _ in $(seq 1 100); do
+    if python3 - "$SERVER_PORTS" <<'EOF' 2>/dev/null; then break; fi
+import socket, sys
+for p in sys.argv[1].split(","):
+    socket.create_connection(("127.0.0.1", int(p)), timeout=0.2).close()
+EOF
+    sleep 0.1
+  done
+}
+stop_server() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap stop_server EXIT
+
+run_lg() {  # name, time limit, loadgen args...
+  local name="$1" limit="$2"; shift 2
+  echo "## $name  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+  timeout $((limit + 30)) "$loadgen" "$@" --ports "$SERVER_PORTS" --server-pid "$SERVER_PID" \
+    --time-limit-s "$limit" | tee "$OUT/$name.json" || echo "$name failed (exit $?)"
+}
+
+if [ "$what" = all ] || [ "$what" = ours ]; then
+  for n in $CLIENT_COUNTS; do
+    start_server 1
+    run_lg "clients-n$n" 180 clients --n "$n" --ops "$OPS"
+    stop_server
+  done
+  start_server 1
+  run_lg "fanout-r$FANOUT_READERS" 180 fanout --readers "$FANOUT_READERS" --ops "$FANOUT_OPS"
+  stop_server
+  for k in $IDLE_CONNS; do
+    if [ "$k" -ge $((nofile - 256)) ]; then
+      echo "## idle-$k skipped: ulimit -n is $nofile (the hard limit of this environment); $k connections need more"
+      continue
+    fi
+    # Several listening ports and source addresses: one (src, dst) pair has ~28k ephemeral ports.
+    nports=$(( (k + 19999) / 20000 ))
+    for join in 1 0; do
+      start_server "$nports"
+      run_lg "idle-$k-join$join" 300 idle --conns "$k" --join "$join" --src-addrs 4 --inflight 256
+      stop_server
+    done
+  done
+fi
+
+if [ "$what" = all ] || [ "$what" = anchors ]; then
+  tmp="$(mktemp -d)"
+  cp -r "$ANCHORS_DIR/." "$tmp/"
+  chmod -R u+w "$tmp"
+  (cd "$tmp" && npm ci --no-audit --no-fund >"$OUT/npm-ci.log" 2>&1) || echo "npm ci failed, see $OUT/npm-ci.log"
+  trace="$root/../shared/data/automerge-paper.json.gz"
+  (cd "$tmp" && TRACE_FILE="$trace" DRIVERS="$ANCHOR_DRIVERS" CLIENT_COUNTS="$ANCHOR_CLIENT_COUNTS" OPS="$ANCHOR_OPS" \
+     REPEATS="$ANCHOR_REPEATS" REPEATS_HEAVY=1 FANOUT_READERS="$FANOUT_READERS" FANOUT_OPS="$FANOUT_OPS" \
+     IDLE_STEPS="$ANCHOR_IDLE_STEPS" OUT="$OUT/anchors" ./run-all.sh servers) | tee "$OUT/anchors.log" || true
+  if [ "$OPSTREAM_DRIVER_CHECK" = 1 ]; then
+    # The peers' own OpStream driver against our server: an independent protocol check.
+    (cd "$tmp" && OPSTREAM__TRANSPORTS=websockets OPSTREAM_CMD="$server" DRIVERS=opstream CLIENT_COUNTS="1 8 32" \
+       OPS=5000 REPEATS=1 FANOUT_READERS=100 FANOUT_OPS=500 IDLE_STEPS=1000 OUT="$OUT/opstream-driver" \
+       ./run-all.sh servers) | tee "$OUT/opstream-driver.log" || true
+  fi
+  rm -rf "$tmp"
+fi
+
+# Markdown summary of our runs (and ratios against the anchors when their JSON is present).
+python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
+import glob, json, os, sys
+out = sys.argv[1]
+def load(p):
+    try:
+        with open(p) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except Exception:
+        return None
+def anchor(driver, scen, n):
+    best = None
+    for p in glob.glob(os.path.join(out, "anchors", f"server-{driver}-{scen}*.json")):
+        if scen == "clients" and not p.endswith(f"-n{n}-r1.json"): continue
+        d = load(p)
+        if d: best = d
+    return best
+def g(d, *keys):
+    for k in keys:
+        if isinstance(d, dict) and k in d: d = d[k]
+        else: return None
+    return d
+def f(x, p=1):
+    return "–" if x is None else (f"{x:,.{p}f}" if isinstance(x, (int, float)) else str(x))
+def aops(d):
+    if not d: return None
+    for k in ("opsPerSec", "ops_per_s", "committedOpsPerSec"):
+        v = g(d, k) or g(d, "result", k) or g(d, "results", k)
+        if v: return v
+    return None
+print("| scenario | ops/s | deliveries/s | all-recv p50 ms | all-recv p99 ms | ack p50 / p99 ms | server CPU µs/op | µs/delivery | loadgen CPU % | server CPU % | ×ShareDB ops/s | ×Hocuspocus ops/s | load |")
+print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+for p in sorted(glob.glob(os.path.join(out, "clients-n*.json")), key=lambda s: int(s.split("-n")[-1][:-5])) + \
+         sorted(glob.glob(os.path.join(out, "fanout-*.json"))):
+    d = load(p)
+    if not d: continue
+    name = os.path.basename(p)[:-5]
+    scen = d["scenario"]; n = d.get("n") or d.get("readers")
+    ratios = []
+    for drv in ("sharedb", "hocuspocus"):
+        a = aops(anchor(drv, scen, n))
+        ratios.append(f"{d['ops_per_s']/a:.1f}×" if a and d.get("ops_per_s") else "–")
+    print(f"| {name} | {f(d.get('ops_per_s'),0)} | {f(d.get('deliveries_per_s'),0)} | {f(d.get('all_received_p50_ms'),2)} | "
+          f"{f(d.get('all_received_p99_ms'),2)} | {f(d.get('ack_p50_ms'),2)} / {f(d.get('ack_p99_ms'),2)} | "
+          f"{f(d.get('server_cpu_us_per_op'),1)} | {f(d.get('server_cpu_us_per_delivery'),3)} | {f(d.get('loadgen_cpu_pct'))} | "
+          f"{f(d.get('server_cpu_pct'))} | {ratios[0]} | {ratios[1]} | {f(d.get('load_avg_1m'),2)} |")
+print()
+print("| idle scenario | conns held | failed | server RSS before → after MiB | bytes/conn (RSS) | bytes/conn (HWM) | connect s | load |")
+print("|---|---:|---:|---|---:|---:|---:|---:|")
+for p in sorted(glob.glob(os.path.join(out, "idle-*.json"))):
+    d = load(p)
+    if not d: continue
+    print(f"| {os.path.basename(p)[:-5]} | {d['ok']:,} | {d['failed']} | {d['server_rss_before_kib']/1024:.1f} → "
+          f"{d['server_rss_after_kib']/1024:.1f} | {f(d.get('server_rss_bytes_per_conn'),0)} | "
+          f"{f(d.get('server_hwm_bytes_per_conn'),0)} | {f(d.get('connect_s'),2)} | {f(d.get('load_avg_1m'),2)} |")
+EOF
