@@ -5,6 +5,7 @@
 
 #include "common/text.hpp"
 #include "engines/json/json_writer.hpp"
+#include "engines/json/utf16.hpp"
 
 namespace opstream::engines::json {
 namespace {
@@ -41,24 +42,6 @@ inline size_t SkipStringToken(std::string_view s, size_t start) noexcept {
     i += c == '\\' ? 2 : 1;  // an escaped character never ends the token
   }
   return s.size();
-}
-
-void AppendCodePointAsUtf8(uint32_t code_point, std::string& out) {
-  if (code_point < 0x80) {
-    out.push_back(static_cast<char>(code_point));
-  } else if (code_point < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
-    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  } else if (code_point < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (code_point >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  }
 }
 
 // Recursive-descent validator that records one node per value. Depth is bounded by kMaxDepth, so
@@ -435,14 +418,19 @@ bool StringTokensEqual(std::string_view raw_a, std::string_view raw_b) {
   return UnescapeString(raw_a) == UnescapeString(raw_b);
 }
 
-void AppendMinifiedVerbatim(std::string_view s, std::string& out) {
+namespace {
+
+// Walks validated JSON text, dropping insignificant whitespace: string tokens go to
+// `append_string`, every other token is copied as it is.
+template <typename AppendString>
+void WalkWithoutWhitespace(std::string_view s, std::string& out, AppendString&& append_string) {
   out.reserve(out.size() + s.size());
   size_t i = 0;
   while (i < s.size()) {
     const char c = s[i];
     if (c == '"') {
       const size_t end = SkipStringToken(s, i);
-      out.append(s.substr(i, end - i));
+      append_string(s.substr(i, end - i));
       i = end;
     } else if (IsJsonWhitespace(c)) {
       ++i;
@@ -455,33 +443,24 @@ void AppendMinifiedVerbatim(std::string_view s, std::string& out) {
   }
 }
 
+}  // namespace
+
+void AppendMinifiedVerbatim(std::string_view s, std::string& out) {
+  WalkWithoutWhitespace(s, out, [&](std::string_view token) { out.append(token); });
+}
+
 void AppendReserializedValidated(std::string_view s, std::string& out) {
-  out.reserve(out.size() + s.size());
   std::string unescaped;
-  size_t i = 0;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (c == '"') {
-      const size_t end = SkipStringToken(s, i);
-      const std::string_view token = s.substr(i, end - i);
-      const std::string_view inner = token.substr(1, token.size() - 2);
-      if (inner.find('\\') == std::string_view::npos) {
-        AppendJsonString(out, inner);
-      } else {
-        unescaped.clear();
-        AppendUnescapedString(token, unescaped);
-        AppendJsonString(out, unescaped);
-      }
-      i = end;
-    } else if (IsJsonWhitespace(c)) {
-      ++i;
+  WalkWithoutWhitespace(s, out, [&](std::string_view token) {
+    const std::string_view inner = token.substr(1, token.size() - 2);
+    if (inner.find('\\') == std::string_view::npos) {
+      AppendJsonString(out, inner);
     } else {
-      size_t end = i + 1;
-      while (end < s.size() && s[end] != '"' && !IsJsonWhitespace(s[end])) ++end;
-      out.append(s.substr(i, end - i));
-      i = end;
+      unescaped.clear();
+      AppendUnescapedString(token, unescaped);
+      AppendJsonString(out, unescaped);
     }
-  }
+  });
 }
 
 Status AppendReserialized(std::string_view json, std::string& out) {

@@ -26,6 +26,9 @@ std::string Utf16ToUtf8(std::u16string_view utf16);
 
 // Decodes the well-formed multi-byte UTF-8 sequence at utf8[i] (utf8[i] >= 0x80). Returns its length
 // in bytes, or 0 when it is malformed (overlong, encoded surrogate, truncated, above U+10FFFF).
+// Appends one code point (U+0000–U+10FFFF) encoded as UTF-8.
+void AppendCodePointAsUtf8(uint32_t code_point, std::string& out);
+
 size_t DecodeUtf8Sequence(std::string_view utf8, size_t i, uint32_t& code_point) noexcept;
 
 inline bool IsHighSurrogate(char16_t unit) noexcept { return unit >= 0xD800 && unit <= 0xDBFF; }
