@@ -13,6 +13,14 @@ DocumentRouter::DocumentRouter(boost::asio::io_context& io, const engines::Engin
                                storage::DocumentStore& store, backplane::Backplane& backplane, SessionOptions options)
     : io_(io), engines_(engines), store_(store), backplane_(backplane), options_(options) {}
 
+DocumentRouter::~DocumentRouter() {
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (auto& [id, session] : shard.sessions) session->DetachPeers();
+    shard.sessions.clear();
+  }
+}
+
 DocumentRouter::Shard& DocumentRouter::ShardOf(const std::string& document_id) {
   return shards_[std::hash<std::string>{}(document_id) % shards_.size()];
 }

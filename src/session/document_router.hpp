@@ -25,6 +25,9 @@ class DocumentRouter {
 
   DocumentRouter(boost::asio::io_context& io, const engines::EngineRegistry& engines, storage::DocumentStore& store,
                  backplane::Backplane& backplane, SessionOptions options);
+  // Only once the io_context no longer runs: releases every session and its peers (a joined
+  // connection and its session refer to each other).
+  ~DocumentRouter();
 
   void Join(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
             std::string document_type, int64_t protocol_version, Done done);

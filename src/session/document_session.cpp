@@ -478,6 +478,12 @@ void DocumentSession::FlushSnapshot(std::function<void()> done) {
   });
 }
 
+void DocumentSession::DetachPeers() {
+  for (auto& peer : peers_) peer.connection->RemoveJoined(document_id_);
+  peers_.clear();
+  queue_.clear();
+}
+
 void DocumentSession::ScheduleIdleClose() {
   idle_timer_.expires_after(options_.idle_close_delay);
   idle_timer_.async_wait(boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec) {

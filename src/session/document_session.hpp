@@ -48,6 +48,8 @@ class DocumentSession : public std::enable_shared_from_this<DocumentSession> {
   void Leave(std::shared_ptr<Connection> connection);
   // Writes a final snapshot when ops arrived since the last one (graceful shutdown).
   void FlushSnapshot(std::function<void()> done);
+  // Teardown only (no strand): forgets the peers so that sessions and connections can be freed.
+  void DetachPeers();
 
  private:
   enum class Phase { kLoading, kReady, kUnavailable, kClosed };
