@@ -6,7 +6,7 @@
 # Environment:
 #   BUILD_DIR=build-bench          build folder with opstream-server and opstream-loadgen
 #   CLIENT_COUNTS="1 8 32 128"  OPS=20000  FANOUT_READERS=500  FANOUT_OPS=2000
-#   IDLE_CONNS="10000 100000"      idle steps (each needs ulimit -n above it, for both processes)
+#   IDLE_CONNS="10000 19500 100000"  idle steps (each needs ulimit -n above it, for both processes)
 #   WORKER_THREADS=                OPSTREAM__SERVER__WORKERTHREADS for the server (unset = cores)
 #   ANCHORS_DIR=../shared/anchors  peer harness; copied to a temp folder and `npm ci`-ed there
 #   ANCHOR_DRIVERS="sharedb hocuspocus"  ANCHOR_CLIENT_COUNTS="1 8 32 128"  ANCHOR_OPS=20000
@@ -23,7 +23,7 @@ CLIENT_COUNTS="${CLIENT_COUNTS:-1 8 32 128}"
 OPS="${OPS:-20000}"
 FANOUT_READERS="${FANOUT_READERS:-500}"
 FANOUT_OPS="${FANOUT_OPS:-2000}"
-IDLE_CONNS="${IDLE_CONNS:-10000 100000}"
+IDLE_CONNS="${IDLE_CONNS:-10000 19500 100000}"
 ANCHORS_DIR="${ANCHORS_DIR:-$root/../shared/anchors}"
 ANCHOR_DRIVERS="${ANCHOR_DRIVERS:-sharedb hocuspocus}"
 ANCHOR_CLIENT_COUNTS="${ANCHOR_CLIENT_COUNTS:-1 8 32 128}"
@@ -133,13 +133,17 @@ out = sys.argv[1]
 def load(p):
     try:
         with open(p) as f:
-            return json.loads(f.read().strip().splitlines()[-1])
+            text = f.read().strip()
+        try:
+            return json.loads(text)
+        except ValueError:
+            return json.loads(text.splitlines()[-1])
     except Exception:
         return None
 def anchor(driver, scen, n):
     best = None
     for p in glob.glob(os.path.join(out, "anchors", f"server-{driver}-{scen}*.json")):
-        if scen == "clients" and not p.endswith(f"-n{n}-r1.json"): continue
+        if scen == "clients" and f"-n{n}-r" not in p: continue
         d = load(p)
         if d: best = d
     return best
@@ -150,13 +154,19 @@ def g(d, *keys):
     return d
 def f(x, p=1):
     return "–" if x is None else (f"{x:,.{p}f}" if isinstance(x, (int, float)) else str(x))
-def aops(d):
-    if not d: return None
-    for k in ("opsPerSec", "ops_per_s", "committedOpsPerSec"):
-        v = g(d, k) or g(d, "result", k) or g(d, "results", k)
-        if v: return v
-    return None
-print("| scenario | ops/s | deliveries/s | all-recv p50 ms | all-recv p99 ms | ack p50 / p99 ms | server CPU µs/op | µs/delivery | loadgen CPU % | server CPU % | ×ShareDB ops/s | ×Hocuspocus ops/s | load |")
+def ratio(d, drv, scen, n):
+    a = anchor(drv, scen, n)
+    r = g(a, "result") or {}
+    if scen == "fanout":
+        thr, ours_thr = r.get("deliveriesPerSec"), d.get("deliveries_per_s")
+        cpu, ours_cpu = r.get("serverCpuUsPerDelivery"), d.get("server_cpu_us_per_delivery")
+    else:
+        thr, ours_thr = r.get("opsPerSec"), d.get("ops_per_s")
+        cpu, ours_cpu = r.get("serverCpuUsPerOp"), d.get("server_cpu_us_per_op")
+    t = f"{ours_thr/thr:.1f}×" if thr and ours_thr else "–"
+    c = f"{cpu/ours_cpu:.1f}×" if cpu and ours_cpu else "–"
+    return f"{t} / {c}"
+print("| scenario | ops/s | deliveries/s | all-recv p50 ms | all-recv p99 ms | ack p50 / p99 ms | server CPU µs/op | µs/delivery | loadgen CPU % | server CPU % | vs ShareDB: throughput / CPU efficiency | vs Hocuspocus | load |")
 print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
 for p in sorted(glob.glob(os.path.join(out, "clients-n*.json")), key=lambda s: int(s.split("-n")[-1][:-5])) + \
          sorted(glob.glob(os.path.join(out, "fanout-*.json"))):
@@ -164,10 +174,7 @@ for p in sorted(glob.glob(os.path.join(out, "clients-n*.json")), key=lambda s: i
     if not d: continue
     name = os.path.basename(p)[:-5]
     scen = d["scenario"]; n = d.get("n") or d.get("readers")
-    ratios = []
-    for drv in ("sharedb", "hocuspocus"):
-        a = aops(anchor(drv, scen, n))
-        ratios.append(f"{d['ops_per_s']/a:.1f}×" if a and d.get("ops_per_s") else "–")
+    ratios = [ratio(d, drv, scen, n) for drv in ("sharedb", "hocuspocus")]
     print(f"| {name} | {f(d.get('ops_per_s'),0)} | {f(d.get('deliveries_per_s'),0)} | {f(d.get('all_received_p50_ms'),2)} | "
           f"{f(d.get('all_received_p99_ms'),2)} | {f(d.get('ack_p50_ms'),2)} / {f(d.get('ack_p99_ms'),2)} | "
           f"{f(d.get('server_cpu_us_per_op'),1)} | {f(d.get('server_cpu_us_per_delivery'),3)} | {f(d.get('loadgen_cpu_pct'))} | "
