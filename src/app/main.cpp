@@ -2,12 +2,12 @@
 // storage, backplane, session, transports, network), serves until SIGTERM/SIGINT, then shuts down
 // gracefully: stop accepting, close every connection with a close frame, flush appends and
 // snapshots, exit 0.
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -42,13 +42,20 @@ int Fail(const std::string& message) {
 
 spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
   switch (level) {
-    case config::LogLevel::kTrace: return spdlog::level::trace;
-    case config::LogLevel::kDebug: return spdlog::level::debug;
-    case config::LogLevel::kInformation: return spdlog::level::info;
-    case config::LogLevel::kWarning: return spdlog::level::warn;
-    case config::LogLevel::kError: return spdlog::level::err;
-    case config::LogLevel::kCritical: return spdlog::level::critical;
-    case config::LogLevel::kNone: return spdlog::level::off;
+    case config::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case config::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case config::LogLevel::kInformation:
+      return spdlog::level::info;
+    case config::LogLevel::kWarning:
+      return spdlog::level::warn;
+    case config::LogLevel::kError:
+      return spdlog::level::err;
+    case config::LogLevel::kCritical:
+      return spdlog::level::critical;
+    case config::LogLevel::kNone:
+      return spdlog::level::off;
   }
   return spdlog::level::info;
 }
@@ -67,9 +74,10 @@ Status OpenStore(const config::Settings& settings, std::unique_ptr<storage::Docu
     case config::StorageKind::kSqlite:
       return storage::OpenSqliteStore(settings.storage_connection_string, store);
     default:
-      return Status::Error(fmt::format("Storage provider '{}' is not available in this build of OpStream Server. "
-                                       "Available: memory, sqlite.",
-                                       settings.storage_provider));
+      return Status::Error(
+          fmt::format("Storage provider '{}' is not available in this build of OpStream Server. "
+                      "Available: memory, sqlite.",
+                      settings.storage_provider));
   }
 }
 
@@ -82,8 +90,8 @@ Status InitializeStore(storage::DocumentStore& store, std::chrono::milliseconds 
     store.Initialize([&promise](Status status) { promise.set_value(std::move(status)); });
     auto status = promise.get_future().get();
     if (status.ok() || std::chrono::steady_clock::now() + delay > deadline) return status;
-    GetLogger("OpStream.Host.Migrations")->warn("Storage is not ready ({}); retrying in {} ms", status.message(),
-                                                delay.count());
+    GetLogger("OpStream.Host.Migrations")
+        ->warn("Storage is not ready ({}); retrying in {} ms", status.message(), delay.count());
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(4000));
   }
@@ -156,9 +164,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<storage::DocumentStore> store;
   if (auto opened = OpenStore(settings, store); !opened.ok()) return Fail(opened.message());
   if (settings.backplane_kind != config::BackplaneKind::kLocal) {
-    return Fail(fmt::format("Backplane provider '{}' is not available in this build of OpStream Server. "
-                            "Available: local.",
-                            settings.backplane_provider));
+    return Fail(
+        fmt::format("Backplane provider '{}' is not available in this build of OpStream Server. "
+                    "Available: local.",
+                    settings.backplane_provider));
   }
   backplane::LocalBackplane backplane;
 

@@ -10,7 +10,9 @@ namespace opstream {
 
 using Timestamp = std::chrono::time_point<std::chrono::system_clock, std::chrono::nanoseconds>;
 
-inline Timestamp UtcNow() { return std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()); }
+inline Timestamp UtcNow() {
+  return std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+}
 
 // ISO 8601 as System.Text.Json writes DateTimeOffset in UTC: `2025-06-02T09:15:04.5120318+00:00`,
 // fraction of up to 7 digits with trailing zeros removed, omitted when zero (wire-protocol §0.3).

@@ -39,8 +39,8 @@ bool IsBlank(std::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (IsAsciiSpace(static_cast<char>(c))) {
       ++i;
-    } else if (c == 0xC2 && i + 1 < s.size() && (static_cast<unsigned char>(s[i + 1]) == 0x85 ||
-                                                  static_cast<unsigned char>(s[i + 1]) == 0xA0)) {
+    } else if (c == 0xC2 && i + 1 < s.size() &&
+               (static_cast<unsigned char>(s[i + 1]) == 0x85 || static_cast<unsigned char>(s[i + 1]) == 0xA0)) {
       i += 2;  // NEL, NBSP
     } else if (c == 0xE2 && i + 2 < s.size() && static_cast<unsigned char>(s[i + 1]) == 0x80 &&
                ((static_cast<unsigned char>(s[i + 2]) >= 0x80 && static_cast<unsigned char>(s[i + 2]) <= 0x8A) ||

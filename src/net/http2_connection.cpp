@@ -1,12 +1,11 @@
 #include "net/http2_connection.hpp"
 
+#include <array>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-
-#include <array>
 #include <vector>
 
 #include "common/logging.hpp"
@@ -23,8 +22,7 @@ constexpr size_t kMaxRequestBody = 4 << 20;
 
 nghttp2_nv Header(std::string_view name, std::string_view value) {
   return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 }  // namespace
@@ -40,7 +38,8 @@ Http2Connection::Http2Connection(beast::tcp_stream stream, HttpHandler& http, Se
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
   nghttp2_session_server_new(&session_, callbacks, this);
   nghttp2_session_callbacks_del(callbacks);
-  const std::array<nghttp2_settings_entry, 1> settings{{{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}}};
+  const std::array<nghttp2_settings_entry, 1> settings{
+      {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}}};
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
 }
 
@@ -133,9 +132,12 @@ int Http2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, cons
   if (it == self->streams_.end()) return 0;
   const std::string_view key(reinterpret_cast<const char*>(name), namelen);
   const std::string_view val(reinterpret_cast<const char*>(value), valuelen);
-  if (key == ":method") it->second.method = val;
-  else if (key == ":path") it->second.path = val;
-  else if (key == "content-type") it->second.content_type = val;
+  if (key == ":method")
+    it->second.method = val;
+  else if (key == ":path")
+    it->second.path = val;
+  else if (key == "content-type")
+    it->second.content_type = val;
   return 0;
 }
 

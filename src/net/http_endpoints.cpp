@@ -14,9 +14,8 @@ HttpResponse HealthResponse(storage::HealthStatus status) {
   response.body = status == storage::HealthStatus::kHealthy    ? "Healthy"
                   : status == storage::HealthStatus::kDegraded ? "Degraded"
                                                                : "Unhealthy";
-  response.headers = {{"Cache-Control", "no-store, no-cache"},
-                      {"Pragma", "no-cache"},
-                      {"Expires", "Thu, 01 Jan 1970 00:00:00 GMT"}};
+  response.headers = {
+      {"Cache-Control", "no-store, no-cache"}, {"Pragma", "no-cache"}, {"Expires", "Thu, 01 Jan 1970 00:00:00 GMT"}};
   return response;
 }
 
@@ -24,7 +23,8 @@ HttpResponse HealthResponse(storage::HealthStatus status) {
 
 void HttpEndpoints::Handle(const HttpRequest& request, std::function<void(HttpResponse)> respond) {
   if (request.path == "/") {
-    if (request.method != "GET" && request.method != "HEAD") return respond(HttpResponse{405, "", "", {{"Allow", "GET, HEAD"}}});
+    if (request.method != "GET" && request.method != "HEAD")
+      return respond(HttpResponse{405, "", "", {{"Allow", "GET, HEAD"}}});
     return respond(HttpResponse{200, "text/plain", info_text_, {}});
   }
   // Health endpoints answer any method, like ASP.NET's MapHealthChecks.

@@ -69,21 +69,21 @@ class Server::Acceptor : public std::enable_shared_from_this<Server::Acceptor> {
       : server_(server), acceptor_(std::move(acceptor)), backoff_(acceptor_.get_executor()) {}
 
   void Start() {
-    acceptor_.async_accept(asio::make_strand(server_.io_), [self = shared_from_this()](beast::error_code ec,
-                                                                                       tcp::socket socket) {
-      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
-      if (!ec) {
-        socket.set_option(tcp::no_delay(true), ec);
-        self->server_.HandleSocket(std::move(socket));
-        return self->Start();
-      }
-      // Out of file descriptors or memory: back off instead of spinning on the same error.
-      Log()->warn("Accept failed: {}", ec.message());
-      self->backoff_.expires_after(std::chrono::milliseconds(100));
-      self->backoff_.async_wait([self](beast::error_code wait_ec) {
-        if (!wait_ec && self->acceptor_.is_open()) self->Start();
-      });
-    });
+    acceptor_.async_accept(asio::make_strand(server_.io_),
+                           [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+                             if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+                             if (!ec) {
+                               socket.set_option(tcp::no_delay(true), ec);
+                               self->server_.HandleSocket(std::move(socket));
+                               return self->Start();
+                             }
+                             // Out of file descriptors or memory: back off instead of spinning on the same error.
+                             Log()->warn("Accept failed: {}", ec.message());
+                             self->backoff_.expires_after(std::chrono::milliseconds(100));
+                             self->backoff_.async_wait([self](beast::error_code wait_ec) {
+                               if (!wait_ec && self->acceptor_.is_open()) self->Start();
+                             });
+                           });
   }
   void Close() {
     asio::post(acceptor_.get_executor(), [self = shared_from_this()] {

@@ -26,7 +26,7 @@ DocumentRouter::Shard& DocumentRouter::ShardOf(const std::string& document_id) {
 }
 
 std::shared_ptr<DocumentSession> DocumentRouter::GetOrOpen(const std::string& document_id,
-                                                          const engines::Engine& engine) {
+                                                           const engines::Engine& engine) {
   auto& shard = ShardOf(document_id);
   std::shared_ptr<DocumentSession> session;
   {
@@ -86,8 +86,7 @@ void DocumentRouter::SubmitOp(std::shared_ptr<Connection> connection, Correlatio
   if (auto reason = ValidateOp(document_id, payload.size(), base_revision)) return fail(InvalidMessage(*reason));
   auto session = connection->FindJoined(document_id);
   if (!session) return fail(std::string(kNotJoined));
-  session->SubmitOp(std::move(connection), std::move(correlation), std::move(payload), base_revision,
-                    std::move(done));
+  session->SubmitOp(std::move(connection), std::move(correlation), std::move(payload), base_revision, std::move(done));
 }
 
 void DocumentRouter::UpdateAwareness(std::shared_ptr<Connection> connection, CorrelationId correlation,

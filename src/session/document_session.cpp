@@ -1,11 +1,11 @@
 #include "session/document_session.hpp"
 
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 
 #include "common/logging.hpp"
 #include "common/text.hpp"
@@ -25,9 +25,8 @@ constexpr std::string_view kCompactedLog = "Cannot reconstruct transformation pa
 
 }  // namespace
 
-DocumentSession::DocumentSession(boost::asio::io_context& io, std::string document_id,
-                                 const engines::Engine& engine, storage::DocumentStore& store,
-                                 DocumentRouter& router, const SessionOptions& options)
+DocumentSession::DocumentSession(boost::asio::io_context& io, std::string document_id, const engines::Engine& engine,
+                                 storage::DocumentStore& store, DocumentRouter& router, const SessionOptions& options)
     : strand_(boost::asio::make_strand(io)),
       document_id_(std::move(document_id)),
       engine_(engine),
@@ -164,33 +163,32 @@ void DocumentSession::OnLoaded(Status status, storage::LoadedDocument document) 
 
 void DocumentSession::Join(std::shared_ptr<Connection> connection, CorrelationId correlation,
                            std::string requested_type, Done done) {
-  boost::asio::dispatch(strand_, [self = shared_from_this(), connection = std::move(connection),
-                                  correlation = std::move(correlation), requested_type = std::move(requested_type),
-                                  done = std::move(done)]() mutable {
-    if (self->phase_ == Phase::kClosed) {
-      // The session closed after the router handed it out: open a fresh one.
-      return self->router_.Join(std::move(connection), std::move(correlation), self->document_id_,
-                                std::move(requested_type), kProtocolVersion, std::move(done));
-    }
-    self->idle_timer_.cancel();
-    self->queue_.push_back(
-        {Request::Kind::kJoin, std::move(connection), std::move(correlation), std::move(requested_type), 0,
-         std::move(done)});
-    if (self->phase_ == Phase::kUnavailable) return self->Reload();
-    self->ProcessQueue();
-  });
+  boost::asio::dispatch(
+      strand_, [self = shared_from_this(), connection = std::move(connection), correlation = std::move(correlation),
+                requested_type = std::move(requested_type), done = std::move(done)]() mutable {
+        if (self->phase_ == Phase::kClosed) {
+          // The session closed after the router handed it out: open a fresh one.
+          return self->router_.Join(std::move(connection), std::move(correlation), self->document_id_,
+                                    std::move(requested_type), kProtocolVersion, std::move(done));
+        }
+        self->idle_timer_.cancel();
+        self->queue_.push_back({Request::Kind::kJoin, std::move(connection), std::move(correlation),
+                                std::move(requested_type), 0, std::move(done)});
+        if (self->phase_ == Phase::kUnavailable) return self->Reload();
+        self->ProcessQueue();
+      });
 }
 
 void DocumentSession::SubmitOp(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string payload,
                                int64_t base_revision, Done done) {
-  boost::asio::dispatch(strand_, [self = shared_from_this(), connection = std::move(connection),
-                                  correlation = std::move(correlation), payload = std::move(payload), base_revision,
-                                  done = std::move(done)]() mutable {
-    self->queue_.push_back({Request::Kind::kOp, std::move(connection), std::move(correlation), std::move(payload),
-                            base_revision, std::move(done)});
-    if (self->phase_ == Phase::kUnavailable) return self->Reload();
-    self->ProcessQueue();
-  });
+  boost::asio::dispatch(
+      strand_, [self = shared_from_this(), connection = std::move(connection), correlation = std::move(correlation),
+                payload = std::move(payload), base_revision, done = std::move(done)]() mutable {
+        self->queue_.push_back({Request::Kind::kOp, std::move(connection), std::move(correlation), std::move(payload),
+                                base_revision, std::move(done)});
+        if (self->phase_ == Phase::kUnavailable) return self->Reload();
+        self->ProcessQueue();
+      });
 }
 
 void DocumentSession::ProcessQueue() {
@@ -223,20 +221,19 @@ void DocumentSession::ProcessQueue() {
   if (stored.empty()) return OnAppended(std::move(batch), Status::Ok());
 
   append_in_flight_ = true;
-  store_.Append(document_id_, std::move(stored),
-                [self = shared_from_this(), batch = std::move(batch)](Status status) mutable {
-                  boost::asio::post(self->strand_, [self, batch = std::move(batch), status = std::move(status)]() mutable {
-                    self->OnAppended(std::move(batch), std::move(status));
-                  });
-                });
+  store_.Append(
+      document_id_, std::move(stored), [self = shared_from_this(), batch = std::move(batch)](Status status) mutable {
+        boost::asio::post(self->strand_, [self, batch = std::move(batch), status = std::move(status)]() mutable {
+          self->OnAppended(std::move(batch), std::move(status));
+        });
+      });
 }
 
 void DocumentSession::ProcessJoin(Request& request) {
   if (router_.engines().Find(request.payload) != &engine_) {
-    request.connection->Send(ErrorResponse{
-        std::move(request.correlation),
-        fmt::format("Document type mismatch: document '{}' is '{}', not '{}'.", document_id_,
-                    engine_.document_type(), request.payload)});
+    request.connection->Send(ErrorResponse{std::move(request.correlation),
+                                           fmt::format("Document type mismatch: document '{}' is '{}', not '{}'.",
+                                                       document_id_, engine_.document_type(), request.payload)});
     return request.done(false);
   }
   if (auto* peer = FindPeer(*request.connection)) {
@@ -333,8 +330,8 @@ void DocumentSession::OnAppended(std::vector<BatchItem> batch, Status status) {
   Log()->error("Append to document {} failed: {}", document_id_, status.message());
   for (auto& item : batch) {
     const bool own_error = item.outcome == BatchItem::Outcome::kRejected;
-    item.request.connection->Send(OpResponse{std::move(item.request.correlation), false, durable_revision_,
-                                             own_error ? item.error : message});
+    item.request.connection->Send(
+        OpResponse{std::move(item.request.correlation), false, durable_revision_, own_error ? item.error : message});
     item.request.done(false);
   }
   while (!op_log_.empty() && op_log_.back().revision > durable_revision_) op_log_.pop_back();

@@ -9,7 +9,8 @@ namespace opstream {
 namespace {
 
 TEST(Base64, RoundTripsAndRejectsMalformedText) {
-  for (std::string s : std::initializer_list<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)}) {
+  for (std::string s : std::initializer_list<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
+                                                          std::string("\0\xff\x10", 3)}) {
     std::string decoded;
     ASSERT_TRUE(Base64Decode(Base64Encode(s), decoded));
     EXPECT_EQ(decoded, s);
@@ -17,8 +18,8 @@ TEST(Base64, RoundTripsAndRejectsMalformedText) {
   EXPECT_EQ(Base64Encode("foobar"), "Zm9vYmFy");
   EXPECT_EQ(Base64Encode("fo"), "Zm8=");
   std::string out;
-  EXPECT_FALSE(Base64Decode("Zm8", out));     // length
-  EXPECT_FALSE(Base64Decode("Zm=8", out));    // data after padding
+  EXPECT_FALSE(Base64Decode("Zm8", out));       // length
+  EXPECT_FALSE(Base64Decode("Zm=8", out));      // data after padding
   EXPECT_FALSE(Base64Decode("Zm9v$mFy", out));  // alphabet
   EXPECT_FALSE(Base64Decode("Zg==Zg==", out));  // padding in the middle
 }

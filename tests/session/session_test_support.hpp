@@ -43,8 +43,7 @@ std::vector<T> Only(const std::vector<Outbound>& messages) {
 
 struct World {
   explicit World(SessionOptions options = {}, storage::DocumentStore* custom_store = nullptr)
-      : store(custom_store ? *custom_store : memory_store),
-        router(io, MakeEngines(), store, backplane, options) {}
+      : store(custom_store ? *custom_store : memory_store), router(io, MakeEngines(), store, backplane, options) {}
 
   static const engines::EngineRegistry& MakeEngines() {
     static const engines::EngineRegistry registry = [] {

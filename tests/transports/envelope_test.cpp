@@ -60,7 +60,8 @@ TEST(EnvelopeDecode, MalformedInputIsAnsweredWithTheCorrelationIdWhenReadable) {
   EXPECT_EQ(*bad_type.correlation, "k");
   EXPECT_EQ(bad_type.error, "InvalidMessage: Unknown messageType 'Nope'.");
 
-  auto bad_base64 = DecodeInbound(R"({"correlationId":"k","messageType":2,"opRequest":{"documentId":"d","payload":"@@"}})");
+  auto bad_base64 =
+      DecodeInbound(R"({"correlationId":"k","messageType":2,"opRequest":{"documentId":"d","payload":"@@"}})");
   EXPECT_EQ(bad_base64.kind, Kind::kInvalid);
   EXPECT_EQ(bad_base64.error, "InvalidMessage: 'payload' is not valid base64.");
 
@@ -79,7 +80,9 @@ TEST(EnvelopeDecode, MalformedInputIsAnsweredWithTheCorrelationIdWhenReadable) {
 TEST(EnvelopeEncode, ResponsesAndEventsMatchTheReferenceShapes) {
   std::string out;
   EncodeOpResponse({std::string("c"), true, 2, std::nullopt}, out);
-  EXPECT_EQ(out, R"({"correlationId":"c","messageType":3,"opResponse":{"success":true,"newRevision":2,"errorMessage":null}})");
+  EXPECT_EQ(
+      out,
+      R"({"correlationId":"c","messageType":3,"opResponse":{"success":true,"newRevision":2,"errorMessage":null}})");
 
   out.clear();
   EncodeErrorResponse({std::nullopt, "InvalidMessage: \"quoted\""}, out);
@@ -91,22 +94,25 @@ TEST(EnvelopeEncode, ResponsesAndEventsMatchTheReferenceShapes) {
   event.revision = 2;
   event.payload = R"({"components":[{"type":"insert","text":"Hello"}]})";
   EncodeOpEvent(event, out);
-  EXPECT_EQ(out,
-            R"({"correlationId":null,"messageType":5,"receiveOpEvent":{"payload":"eyJjb21wb25lbnRzIjpbeyJ0eXBlIjoiaW5zZXJ0IiwidGV4dCI6IkhlbGxvIn1dfQ==","newRevision":2,"documentId":"doc-1"}})");
+  EXPECT_EQ(
+      out,
+      R"({"correlationId":null,"messageType":5,"receiveOpEvent":{"payload":"eyJjb21wb25lbnRzIjpbeyJ0eXBlIjoiaW5zZXJ0IiwidGV4dCI6IkhlbGxvIn1dfQ==","newRevision":2,"documentId":"doc-1"}})");
 
   out.clear();
   session::JoinResponse join{std::string("j"), "doc-1", 1, R"({"content":""})", {}};
   EncodeJoinResponse(join, "peer", out);
-  EXPECT_EQ(out,
-            R"({"correlationId":"j","messageType":1,"joinResponse":{"revision":1,"snapshot":"eyJjb250ZW50IjoiIn0=","awareness":[],"peerId":"peer"}})");
+  EXPECT_EQ(
+      out,
+      R"({"correlationId":"j","messageType":1,"joinResponse":{"revision":1,"snapshot":"eyJjb250ZW50IjoiIn0=","awareness":[],"peerId":"peer"}})");
 
   out.clear();
   session::AwarenessEvent awareness;
   awareness.document_id = "d";
   awareness.state = {"p", R"({"name":"Alice"})", Timestamp{}};
   EncodeAwarenessEvent(awareness, out);
-  EXPECT_EQ(out,
-            R"({"correlationId":null,"messageType":6,"receiveAwarenessEvent":{"awareness":[{"peerId":"p","data":{"name":"Alice"},"lastUpdated":"1970-01-01T00:00:00+00:00"}],"documentId":"d"}})");
+  EXPECT_EQ(
+      out,
+      R"({"correlationId":null,"messageType":6,"receiveAwarenessEvent":{"awareness":[{"peerId":"p","data":{"name":"Alice"},"lastUpdated":"1970-01-01T00:00:00+00:00"}],"documentId":"d"}})");
 }
 
 }  // namespace

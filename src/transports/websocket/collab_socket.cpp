@@ -90,9 +90,8 @@ void CollabSocket::Close(ws::close_code code, std::string_view reason) {
 
 asio::awaitable<void> CollabSocket::Run(std::shared_ptr<CollabSocket> self, net::UpgradeRequest request) {
   self->ws_.set_option(ws::stream_base::timeout{std::chrono::seconds(30), std::chrono::seconds(120), true});
-  self->ws_.set_option(ws::stream_base::decorator([](ws::response_type& response) {
-    response.set(beast::http::field::server, "OpStream");
-  }));
+  self->ws_.set_option(ws::stream_base::decorator(
+      [](ws::response_type& response) { response.set(beast::http::field::server, "OpStream"); }));
   // The size limit is enforced here rather than by Beast: Beast fails the connection at once, and
   // a client still sending the rest of its message then often sees a reset instead of 1009. We
   // start a clean close handshake and keep discarding input until the client answers it.

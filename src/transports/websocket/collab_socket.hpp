@@ -1,11 +1,11 @@
 #pragma once
 // The raw WebSocket collaboration endpoint (`/collab-ws`, wire-protocol §4): one peer per socket.
 // The socket only adapts frames: every decision is taken by the session layer's DocumentRouter.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
 #include <mutex>

@@ -1,10 +1,10 @@
 #include "transports/websocket/envelope.hpp"
 
-#include <boost/json/parser.hpp>
-#include <boost/json/value.hpp>
 #include <fmt/format.h>
 
 #include <array>
+#include <boost/json/parser.hpp>
+#include <boost/json/value.hpp>
 #include <limits>
 
 #include "common/base64.hpp"
@@ -15,12 +15,23 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::string_view, 17> kTypeNames = {
-    "JoinRequest",         "JoinResponse",      "OpRequest",         "OpResponse",
-    "AwarenessRequest",    "ReceiveOpEvent",    "ReceiveAwarenessEvent", "PeerDisconnectedEvent",
-    "ErrorResponse",       "CreateComment",     "EditComment",       "ResolveComment",
-    "DeleteComment",       "ListOpenComments",  "ReceiveCommentCreated", "ReceiveCommentUpdated",
-    "ReceiveCommentDeleted"};
+constexpr std::array<std::string_view, 17> kTypeNames = {"JoinRequest",
+                                                         "JoinResponse",
+                                                         "OpRequest",
+                                                         "OpResponse",
+                                                         "AwarenessRequest",
+                                                         "ReceiveOpEvent",
+                                                         "ReceiveAwarenessEvent",
+                                                         "PeerDisconnectedEvent",
+                                                         "ErrorResponse",
+                                                         "CreateComment",
+                                                         "EditComment",
+                                                         "ResolveComment",
+                                                         "DeleteComment",
+                                                         "ListOpenComments",
+                                                         "ReceiveCommentCreated",
+                                                         "ReceiveCommentUpdated",
+                                                         "ReceiveCommentDeleted"};
 
 // Case-insensitive property lookup; the last duplicate wins, as System.Text.Json binds.
 const json::value* Find(const json::object& object, std::string_view name) {
@@ -81,13 +92,27 @@ void AppendString(std::string_view s, std::string& out) {
   out += '"';
   for (const char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04X}", static_cast<unsigned>(c));
