@@ -278,17 +278,6 @@ class TreeParser {
   const char* error_ = "";
 };
 
-bool AsciiIEqual(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 template <typename Equal>
 int64_t FindMemberWith(const std::vector<RawJsonNode>& nodes, uint32_t object_index, std::string_view name,
                        Equal equal) {
@@ -343,7 +332,7 @@ int64_t RawJsonTree::FindMember(uint32_t object_index, std::string_view name) co
 }
 
 int64_t RawJsonTree::FindMemberIgnoreCase(uint32_t object_index, std::string_view name) const {
-  return FindMemberWith(nodes_, object_index, name, AsciiIEqual);
+  return FindMemberWith(nodes_, object_index, name, AsciiIEquals);
 }
 
 Status ValidateJson(std::string_view json) {
