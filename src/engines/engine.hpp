@@ -57,6 +57,11 @@ class Engine {
   // Library functions not used by the op pipeline (undo, history, merge). Null means "no effect".
   virtual std::unique_ptr<Op> Compose(const Op& first, const Op& second) const = 0;
   virtual std::unique_ptr<Op> Invert(const Op& op, const DocumentState& pre_state) const = 0;
+  // CRDT engines (engines.md §6.8, §7.5, §8.5): a copy of `op` whose timestamps beat every
+  // timestamp in `state`, so that an undo or merge wins. OT engines return null ("use as is").
+  virtual std::unique_ptr<Op> RestampToWin(const Op& /*op*/, const DocumentState& /*state*/) const {
+    return nullptr;
+  }
 };
 
 }  // namespace opstream::engines
