@@ -29,6 +29,7 @@ namespace {
 
 constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 constexpr auto kHttp1IdleTimeout = std::chrono::seconds(120);
+constexpr auto kSweepInterval = std::chrono::seconds(5);
 constexpr size_t kMaxHttp1Body = 1 << 20;
 
 const std::shared_ptr<spdlog::logger>& Log() {
@@ -102,7 +103,7 @@ class Server::Acceptor : public std::enable_shared_from_this<Server::Acceptor> {
   asio::steady_timer backoff_;
 };
 
-Server::Server(asio::io_context& io, HttpHandler& http) : io_(io), http_(http) {}
+Server::Server(asio::io_context& io, HttpHandler& http) : io_(io), http_(http), sweep_timer_(io) {}
 Server::~Server() = default;
 
 void Server::AddWebSocketRoute(std::string path, WebSocketAcceptor acceptor) {
@@ -130,7 +131,31 @@ Status Server::Listen(const std::vector<ListenEndpoint>& endpoints) {
     acceptors_.push_back(entry);
   }
   for (auto& acceptor : acceptors_) acceptor->Start();
+  ScheduleSweep();
   return Status::Ok();
+}
+
+void Server::ScheduleSweep() {
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    SweepConnections();
+    ScheduleSweep();
+  });
+}
+
+void Server::SweepConnections() {
+  std::vector<std::shared_ptr<LiveConnection>> connections;
+  {
+    std::lock_guard lock(live_mutex_);
+    if (stopping_) return;
+    connections.reserve(live_.size());
+    for (auto& [id, weak] : live_) {
+      if (auto connection = weak.lock()) connections.push_back(std::move(connection));
+    }
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& connection : connections) connection->Sweep(now);
 }
 
 std::vector<tcp::endpoint> Server::BoundEndpoints() const {
@@ -144,6 +169,7 @@ void Server::Stop() {
   {
     std::lock_guard lock(live_mutex_);
     stopping_ = true;
+    sweep_timer_.cancel();
     for (auto& [id, weak] : live_) {
       if (auto connection = weak.lock()) connections.push_back(std::move(connection));
     }

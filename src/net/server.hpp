@@ -6,9 +6,11 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -27,6 +29,8 @@ class LiveConnection {
  public:
   virtual ~LiveConnection() = default;
   virtual void Shutdown() = 0;
+  // Called every few seconds while the server runs (keep-alive, timeouts). Any thread.
+  virtual void Sweep(std::chrono::steady_clock::time_point /*now*/) {}
 };
 
 using UpgradeRequest = boost::beast::http::request<boost::beast::http::string_body>;
@@ -62,6 +66,8 @@ class Server {
  private:
   class Acceptor;
   void HandleSocket(boost::asio::ip::tcp::socket socket);
+  void ScheduleSweep();
+  void SweepConnections();
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
@@ -73,6 +79,7 @@ class Server {
   uint64_t next_id_ = 1;
   bool stopping_ = false;
   std::unordered_map<uint64_t, std::weak_ptr<LiveConnection>> live_;
+  boost::asio::steady_timer sweep_timer_;
 };
 
 }  // namespace opstream::net

@@ -1,0 +1,371 @@
+#include "net/websocket_channel.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <cerrno>
+
+#include "common/logging.hpp"
+#include "net/await.hpp"
+
+namespace opstream::net::websocket {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kReadBufferBytes = 64 * 1024;
+constexpr size_t kMaxIovecs = 64;
+
+const std::shared_ptr<spdlog::logger>& Log() {
+  static const auto logger = GetLogger("OpStream.Net.WebSocket");
+  return logger;
+}
+
+// Input is read into one buffer per thread: an idle connection owns no read buffer.
+char* ThreadReadBuffer() {
+  thread_local std::array<char, kReadBufferBytes> buffer;
+  return buffer.data();
+}
+
+bool IsValidPeerCloseCode(uint16_t code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+asio::awaitable<void> RunHandshake(beast::tcp_stream stream, UpgradeRequest request, HandshakeDone on_open) {
+  beast::websocket::stream<beast::tcp_stream> ws(std::move(stream));
+  ws.set_option(
+      beast::websocket::stream_base::timeout{std::chrono::seconds(30), beast::websocket::stream_base::none(), false});
+  ws.set_option(beast::websocket::stream_base::decorator(
+      [](beast::websocket::response_type& response) { response.set(beast::http::field::server, "OpStream"); }));
+  auto [ec] = co_await ws.async_accept(request, kUseTuple);
+  if (ec) co_return;
+  on_open(ws.next_layer().release_socket());
+}
+
+}  // namespace
+
+OutboundFrame OutboundFrame::Own(std::string bytes) {
+  auto owned = std::make_shared<const std::string>(std::move(bytes));
+  OutboundFrame frame;
+  frame.data = owned->data();
+  frame.size = owned->size();
+  frame.owner = std::move(owned);
+  return frame;
+}
+
+void AcceptHandshake(beast::tcp_stream stream, UpgradeRequest request, HandshakeDone on_open) {
+  auto executor = stream.get_executor();
+  asio::co_spawn(executor, RunHandshake(std::move(stream), std::move(request), std::move(on_open)), asio::detached);
+}
+
+Channel::Channel(tcp::socket socket, const ChannelOptions& options)
+    : socket_(std::move(socket)), fd_(socket_.native_handle()), options_(options), reader_(options.max_message_bytes) {
+  boost::system::error_code ignored;
+  socket_.non_blocking(true, ignored);
+  socket_.set_option(tcp::no_delay(true), ignored);
+  last_input_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+Channel::~Channel() = default;
+
+// ---------------------------------------------------------------------------------------------
+// Read side
+
+void Channel::StartReading() { WaitReadable(); }
+
+void Channel::WaitReadable() {
+  socket_.async_wait(tcp::socket::wait_read,
+                     [self = KeepAlive(), this](const boost::system::error_code& ec) { OnReadable(ec); });
+}
+
+void Channel::OnReadable(const boost::system::error_code& ec) {
+  if (ec) return FinishReading();
+  char* buffer = ThreadReadBuffer();
+  while (true) {
+    const ssize_t n = ::recv(fd_, buffer, kReadBufferBytes, MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return WaitReadable();
+    if (n <= 0) return FinishReading();
+    last_input_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    ping_outstanding_.store(false, std::memory_order_relaxed);
+    if (!ProcessInput(buffer, static_cast<size_t>(n))) return;
+    // A full buffer means more input is probably waiting: read it without another wait.
+    if (static_cast<size_t>(n) < kReadBufferBytes) return WaitReadable();
+  }
+}
+
+bool Channel::ProcessInput(char* data, size_t size) {
+  while (true) {
+    switch (reader_.Next(data, size)) {
+      case MessageReader::Event::kNeedMore:
+        if (reader_.buffered_bytes() == 0) reader_.ReleaseMemory();
+        return true;
+      case MessageReader::Event::kMessage: {
+        bool closing;
+        {
+          std::lock_guard lock(mutex_);
+          closing = close_queued_ || aborted_;
+        }
+        if (closing) continue;  // no new requests once we are closing
+        if (!OnMessage(reader_.payload(), reader_.is_text())) {
+          pending_input_.assign(data, size);
+          return false;
+        }
+        continue;
+      }
+      case MessageReader::Event::kPing: {
+        std::string pong;
+        AppendFrame(pong, Opcode::kPong, reader_.payload());
+        std::unique_lock lock(mutex_);
+        if (!close_queued_) EnqueueLocked(lock, OutboundFrame::Own(std::move(pong)), true);
+        continue;
+      }
+      case MessageReader::Event::kPong:
+        continue;
+      case MessageReader::Event::kClose:
+        OnPeerClose(reader_.close_code());
+        return false;
+      case MessageReader::Event::kError: {
+        Log()->info("Closing WebSocket: {} ({})", reader_.reason(), reader_.close_code());
+        std::unique_lock lock(mutex_);
+        StartCloseLocked(lock, static_cast<CloseCode>(reader_.close_code()), reader_.reason(), false);
+        if (reader_.fatal()) {
+          // The byte stream cannot be parsed any further: close as soon as our frame is out.
+          shut_down_after_flush_ = true;
+          if (!writing_ && head_ == queue_.size()) AbortLocked();
+          lock.unlock();
+          FinishReading();
+          return false;
+        }
+        continue;
+      }
+    }
+  }
+}
+
+void Channel::ResumeReading() {
+  asio::post(socket_.get_executor(), [self = KeepAlive(), this] { ContinueReading(); });
+}
+
+void Channel::ContinueReading() {
+  if (reading_finished_) return;
+  if (!pending_input_.empty()) {
+    std::string input = std::move(pending_input_);
+    pending_input_.clear();
+    if (!ProcessInput(input.data(), input.size())) return;
+  }
+  WaitReadable();
+}
+
+void Channel::OnPeerClose(uint16_t code) {
+  {
+    std::unique_lock lock(mutex_);
+    if (!close_queued_) {
+      // Echo the peer's status (RFC 6455 §5.5.1); answer an invalid one with a protocol error.
+      std::string frame;
+      if (code == 1005) {
+        AppendFrameHeader(frame, Opcode::kClose, 0);
+      } else {
+        AppendCloseFrame(frame, IsValidPeerCloseCode(code) ? static_cast<CloseCode>(code) : CloseCode::kProtocolError,
+                         {});
+      }
+      close_queued_ = true;
+      close_started_ = Clock::now();
+      EnqueueLocked(lock, OutboundFrame::Own(std::move(frame)), true);
+    }
+    // The server closes the TCP connection once its close frame is out (RFC 6455 §7.1.1).
+    shut_down_after_flush_ = true;
+    if (!writing_ && !flush_posted_ && head_ == queue_.size()) AbortLocked();
+  }
+  FinishReading();
+}
+
+void Channel::FinishReading() {
+  if (reading_finished_) return;
+  reading_finished_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    if (!close_queued_ || !shut_down_after_flush_) AbortLocked();
+  }
+  pending_input_.clear();
+  pending_input_.shrink_to_fit();
+  reader_.ReleaseMemory();
+  OnClosed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Write side
+
+bool Channel::Enqueue(OutboundFrame frame) {
+  std::unique_lock lock(mutex_);
+  return EnqueueLocked(lock, std::move(frame), false);
+}
+
+bool Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control) {
+  if (aborted_ || (close_queued_ && !control)) return false;
+  queued_bytes_ += frame.size;
+  if (!control && queued_bytes_ > options_.max_queued_bytes) {
+    // A reader this slow would hold memory without bound: drop it, never slow the document.
+    queued_bytes_ -= frame.size;
+    Log()->info("Closing WebSocket: outbound queue limit exceeded ({} bytes queued)", queued_bytes_);
+    StartCloseLocked(lock, CloseCode::kPolicyViolation, "Outbound queue limit exceeded", true);
+    return false;
+  }
+  queue_.push_back(std::move(frame));
+  ScheduleFlushLocked(lock);
+  return true;
+}
+
+void Channel::ScheduleFlushLocked(std::unique_lock<std::mutex>&) {
+  if (flush_posted_ || writing_) return;
+  flush_posted_ = true;
+  asio::post(socket_.get_executor(), [self = KeepAlive(), this] { Flush(); });
+}
+
+void Channel::Flush() {
+  std::unique_lock lock(mutex_);
+  flush_posted_ = false;
+  if (writing_) return;
+  WriteLocked(lock);
+}
+
+void Channel::WriteLocked(std::unique_lock<std::mutex>& lock) {
+  writing_ = true;
+  std::array<iovec, kMaxIovecs> iov;
+  while (head_ < queue_.size() && !aborted_) {
+    size_t count = 0;
+    for (size_t i = head_; i < queue_.size() && count < kMaxIovecs; ++i, ++count) {
+      const size_t skip = i == head_ ? head_offset_ : 0;
+      iov[count].iov_base = const_cast<char*>(queue_[i].data + skip);
+      iov[count].iov_len = queue_[i].size - skip;
+    }
+    msghdr message{};
+    message.msg_iov = iov.data();
+    message.msg_iovlen = count;
+    // Frames before queue_.size() are only touched by the writer, so the lock can be released
+    // while the kernel copies them; other threads may append meanwhile.
+    in_flight_end_ = head_ + count;
+    lock.unlock();
+    ssize_t written = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    const int error = errno;
+    lock.lock();
+    in_flight_end_ = 0;
+    if (written < 0) {
+      if (error == EINTR) continue;
+      if (error == EAGAIN || error == EWOULDBLOCK) {
+        socket_.async_wait(tcp::socket::wait_write, [self = KeepAlive(), this](const boost::system::error_code& ec) {
+          std::unique_lock lock(mutex_);
+          if (ec) {
+            writing_ = false;
+            return AbortLocked();
+          }
+          WriteLocked(lock);
+        });
+        return;  // writing_ stays set until the wait completes
+      }
+      writing_ = false;
+      return AbortLocked();
+    }
+    auto remaining = static_cast<size_t>(written);
+    while (remaining > 0) {
+      auto& frame = queue_[head_];
+      const size_t left = frame.size - head_offset_;
+      if (remaining < left) {
+        head_offset_ += remaining;
+        break;
+      }
+      remaining -= left;
+      queued_bytes_ -= frame.size;
+      frame.owner.reset();
+      ++head_;
+      head_offset_ = 0;
+    }
+  }
+  if (aborted_) {
+    queue_.clear();
+    head_ = 0;
+    head_offset_ = 0;
+    queued_bytes_ = 0;
+  }
+  if (head_ == queue_.size()) {
+    queue_.clear();
+    if (queue_.capacity() > 256) std::vector<OutboundFrame>().swap(queue_);
+    head_ = 0;
+  }
+  writing_ = false;
+  if (shut_down_after_flush_ && head_ == queue_.size()) AbortLocked();
+}
+
+void Channel::Close(CloseCode code, std::string_view reason) {
+  std::unique_lock lock(mutex_);
+  StartCloseLocked(lock, code, reason, false);
+}
+
+void Channel::Shutdown() { Close(CloseCode::kGoingAway, "Server shutting down"); }
+
+void Channel::StartCloseLocked(std::unique_lock<std::mutex>& lock, CloseCode code, std::string_view reason,
+                               bool discard_queued) {
+  if (close_queued_ || aborted_) return;
+  if (discard_queued) {
+    // Keep a partly written frame (the stream must stay well-formed) and the frames a writer is
+    // handing to the kernel right now; drop the rest.
+    const size_t keep = std::max(head_ + (head_offset_ > 0 ? 1 : 0), in_flight_end_);
+    for (size_t i = keep; i < queue_.size(); ++i) queued_bytes_ -= queue_[i].size;
+    queue_.resize(keep);
+  }
+  close_queued_ = true;
+  close_started_ = Clock::now();
+  std::string frame;
+  AppendCloseFrame(frame, code, reason);
+  EnqueueLocked(lock, OutboundFrame::Own(std::move(frame)), true);
+}
+
+void Channel::AbortLocked() {
+  if (aborted_) return;
+  aborted_ = true;
+  // shutdown() rather than close(): the descriptor stays valid (and unused by any other socket)
+  // until the last handler is gone, while a pending readiness wait wakes up.
+  ::shutdown(fd_, SHUT_RDWR);
+  // A writer in sendmsg still reads its frames: it releases them when it returns.
+  if (!writing_) {
+    queue_.clear();
+    head_ = 0;
+    head_offset_ = 0;
+    queued_bytes_ = 0;
+  }
+}
+
+void Channel::Sweep(Clock::time_point now) {
+  const auto last_input = Clock::time_point(Clock::duration(last_input_.load(std::memory_order_relaxed)));
+  std::unique_lock lock(mutex_);
+  if (aborted_) return;
+  if (close_queued_) {
+    if (now - close_started_ > options_.close_handshake_timeout) AbortLocked();
+    return;
+  }
+  if (now - last_input > options_.close_after_idle) {
+    Log()->info("Closing WebSocket: no input for {} s", options_.close_after_idle.count());
+    return AbortLocked();
+  }
+  if (now - last_input > options_.ping_after_idle && !ping_outstanding_.exchange(true, std::memory_order_relaxed)) {
+    static const std::string kPing = [] {
+      std::string frame;
+      AppendFrameHeader(frame, Opcode::kPing, 0);
+      return frame;
+    }();
+    OutboundFrame frame;
+    frame.data = kPing.data();
+    frame.size = kPing.size();
+    EnqueueLocked(lock, std::move(frame), true);
+  }
+}
+
+}  // namespace opstream::net::websocket
