@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -208,8 +209,14 @@ int main(int argc, char** argv) {
 
   net::HttpEndpoints endpoints(config::RootEndpointText(settings), *store, backplane);
   net::Server server(io, endpoints);
+  // Broadcast frames are written by threads of their own (half the workers, at least one): reads
+  // and document work go on while a large fan-out is written, so frames gather per receiver.
+  const unsigned writer_threads = std::max(1u, settings.worker_threads / 2);
+  asio::io_context write_io(static_cast<int>(writer_threads));
+  auto write_work = asio::make_work_guard(write_io);
   transports::websocket::CollabSocketOptions socket_options{settings.websocket_max_message_bytes,
                                                             settings.send_queue_limit_bytes};
+  socket_options.write_context = &write_io;
   if (settings.websockets_enabled) {
     server.AddWebSocketRoute(settings.websockets_path, [&](auto stream, auto request) {
       transports::websocket::CollabSocket::Accept(std::move(stream), std::move(request), router, server,
@@ -234,6 +241,7 @@ int main(int argc, char** argv) {
 
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < settings.worker_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  for (unsigned i = 0; i < writer_threads; ++i) threads.emplace_back([&write_io] { write_io.run(); });
 
   stop_requested.get_future().wait();
   lifetime_log->info("Application is shutting down...");
@@ -249,6 +257,7 @@ int main(int argc, char** argv) {
   }
   store->Flush(std::chrono::seconds(5));
   io.stop();
+  write_io.stop();
   for (auto& thread : threads) thread.join();
   return 0;
 }

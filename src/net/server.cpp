@@ -138,17 +138,16 @@ Status Server::Listen(const std::vector<ListenEndpoint>& endpoints) {
 void Server::ScheduleSweep() {
   sweep_timer_.expires_after(kSweepInterval);
   sweep_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (ec) return;
-    SweepConnections();
+    if (ec || !SweepConnections()) return;
     ScheduleSweep();
   });
 }
 
-void Server::SweepConnections() {
+bool Server::SweepConnections() {
   std::vector<std::shared_ptr<LiveConnection>> connections;
   {
     std::lock_guard lock(live_mutex_);
-    if (stopping_) return;
+    if (stopping_) return false;
     connections.reserve(live_.size());
     for (auto& [id, weak] : live_) {
       if (auto connection = weak.lock()) connections.push_back(std::move(connection));
@@ -156,6 +155,7 @@ void Server::SweepConnections() {
   }
   const auto now = std::chrono::steady_clock::now();
   for (auto& connection : connections) connection->Sweep(now);
+  return true;
 }
 
 std::vector<tcp::endpoint> Server::BoundEndpoints() const {
@@ -169,7 +169,6 @@ void Server::Stop() {
   {
     std::lock_guard lock(live_mutex_);
     stopping_ = true;
-    sweep_timer_.cancel();
     for (auto& [id, weak] : live_) {
       if (auto connection = weak.lock()) connections.push_back(std::move(connection));
     }

@@ -67,7 +67,7 @@ class Server {
   class Acceptor;
   void HandleSocket(boost::asio::ip::tcp::socket socket);
   void ScheduleSweep();
-  void SweepConnections();
+  bool SweepConnections();  // false once stopping
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;

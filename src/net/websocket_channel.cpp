@@ -152,6 +152,11 @@ bool Channel::ProcessInput(char* data, size_t size) {
 }
 
 void Channel::ResumeReading() {
+  // Reading is paused, so no read handler runs now. With no buffered input, only the readiness
+  // wait must be re-armed, which is safe from the caller's thread and saves a thread hand-off per
+  // request; buffered input is processed on the connection's executor, never inside the caller
+  // (a document session's strand), which must not see a new request while it is answering one.
+  if (pending_input_.empty() && !reading_finished_) return WaitReadable();
   asio::post(socket_.get_executor(), [self = KeepAlive(), this] { ContinueReading(); });
 }
 
@@ -204,12 +209,12 @@ void Channel::FinishReading() {
 // ---------------------------------------------------------------------------------------------
 // Write side
 
-bool Channel::Enqueue(OutboundFrame frame) {
+bool Channel::Enqueue(OutboundFrame frame, bool urgent) {
   std::unique_lock lock(mutex_);
-  return EnqueueLocked(lock, std::move(frame), false);
+  return EnqueueLocked(lock, std::move(frame), false, urgent);
 }
 
-bool Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control) {
+bool Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control, bool urgent) {
   if (aborted_ || (close_queued_ && !control)) return false;
   queued_bytes_ += frame.size;
   if (!control && queued_bytes_ > options_.max_queued_bytes) {
@@ -220,14 +225,23 @@ bool Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame fr
     return false;
   }
   queue_.push_back(std::move(frame));
-  ScheduleFlushLocked(lock);
+  if (urgent && !writing_ && !flush_posted_ && queue_.size() == head_ + 1) {
+    WriteLocked(lock);
+  } else {
+    ScheduleFlushLocked(lock);
+  }
   return true;
 }
 
 void Channel::ScheduleFlushLocked(std::unique_lock<std::mutex>&) {
   if (flush_posted_ || writing_) return;
   flush_posted_ = true;
-  asio::post(socket_.get_executor(), [self = KeepAlive(), this] { Flush(); });
+  auto flush = [self = KeepAlive(), this] { Flush(); };
+  if (options_.write_context != nullptr) {
+    asio::post(*options_.write_context, std::move(flush));
+  } else {
+    asio::post(socket_.get_executor(), std::move(flush));
+  }
 }
 
 void Channel::Flush() {

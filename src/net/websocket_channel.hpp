@@ -18,6 +18,7 @@
 // whichever thread flushes. The socket is set non-blocking before any operation starts, so the
 // read and write readiness waits never modify shared socket state concurrently.
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <functional>
@@ -38,6 +39,10 @@ struct ChannelOptions {
   std::chrono::seconds ping_after_idle{60};    // keep-alive ping after this long without input
   std::chrono::seconds close_after_idle{120};  // no input at all for this long: the peer is gone
   std::chrono::seconds close_handshake_timeout{5};
+  // Where queued frames are written. A context of its own keeps reads (and so new ops) flowing
+  // while a large fan-out is being written, which is what lets frames accumulate per receiver.
+  // Null: the socket's own executor.
+  boost::asio::io_context* write_context = nullptr;
 };
 
 // Bytes to write, kept alive by `owner` until written.
@@ -57,8 +62,10 @@ class Channel : public LiveConnection {
   Channel& operator=(const Channel&) = delete;
 
   // Queues a complete frame. Returns false when it was dropped: the connection is closing, or
-  // its queue overflowed (which starts a 1008 close).
-  bool Enqueue(OutboundFrame frame);
+  // its queue overflowed (which starts a 1008 close). `urgent` (responses to this connection's
+  // own requests) writes at once from the calling thread when nothing else is queued, so that a
+  // client's next request is not held up behind other connections' broadcasts.
+  bool Enqueue(OutboundFrame frame, bool urgent = false);
   // Starts the close handshake: frames already queued are still written, then the close frame.
   void Close(CloseCode code, std::string_view reason);
   // LiveConnection: server shutdown closes with 1001; the periodic sweep runs the keep-alive.
@@ -91,7 +98,7 @@ class Channel : public LiveConnection {
   void ScheduleFlushLocked(std::unique_lock<std::mutex>& lock);
   void Flush();
   void WriteLocked(std::unique_lock<std::mutex>& lock);
-  bool EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control);
+  bool EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control, bool urgent = false);
   void AbortLocked();
   void StartCloseLocked(std::unique_lock<std::mutex>& lock, CloseCode code, std::string_view reason,
                         bool discard_queued);

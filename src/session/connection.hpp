@@ -89,6 +89,12 @@ struct ErrorResponse {
 using Outbound = std::variant<JoinResponse, OpResponse, ErrorResponse, std::shared_ptr<const OpEvent>,
                               std::shared_ptr<const AwarenessEvent>, std::shared_ptr<const PeerLeftEvent>>;
 
+// Responses answer one connection's own request; the rest are broadcasts.
+inline bool IsResponse(const Outbound& message) {
+  return std::holds_alternative<JoinResponse>(message) || std::holds_alternative<OpResponse>(message) ||
+         std::holds_alternative<ErrorResponse>(message);
+}
+
 // Base of every transport connection. Holds the peer id and the documents this connection joined
 // (membership is checked before ops and awareness are accepted, wire-protocol OP-13).
 class Connection : public std::enable_shared_from_this<Connection> {

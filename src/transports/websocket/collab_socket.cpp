@@ -53,6 +53,8 @@ CollabSocket::CollabSocket(boost::asio::ip::tcp::socket socket, session::Documen
 CollabSocket::~CollabSocket() { server_.Unregister(live_id_); }
 
 void CollabSocket::Send(session::Outbound message) {
+  // Responses go out at once; broadcasts are gathered per receiver by the channel.
+  const bool response = session::IsResponse(message);
   ws::OutboundFrame frame = std::visit(
       [&](const auto& m) -> ws::OutboundFrame {
         using T = std::decay_t<decltype(m)>;
@@ -71,7 +73,7 @@ void CollabSocket::Send(session::Outbound message) {
         }
       },
       message);
-  Enqueue(std::move(frame));
+  Enqueue(std::move(frame), response);
 }
 
 bool CollabSocket::OnMessage(std::string_view payload, bool /*is_text*/) {
