@@ -219,6 +219,11 @@ MessageReader::Event MessageReader::Next(char*& input, size_t& size) {
     Unmask(payload, payload_size, header.mask);
     const auto event = OnFrame(header, std::string_view(payload, payload_size));
     if (event != Event::kNeedMore) return event;
+    // The frame was absorbed (a fragment, or discarded): its buffered bytes are no longer needed.
+    if (partial_done_) {
+      partial_.clear();
+      partial_done_ = false;
+    }
   }
 }
 
