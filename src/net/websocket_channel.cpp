@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <cerrno>
+#include <utility>
 
 #include "common/logging.hpp"
 #include "net/await.hpp"
@@ -115,10 +116,14 @@ bool Channel::ProcessInput(char* data, size_t size) {
           closing = close_queued_ || aborted_;
         }
         if (closing) continue;  // no new requests once we are closing
-        if (!OnMessage(reader_.payload(), reader_.is_text())) {
-          pending_input_.assign(data, size);
-          return false;
-        }
+        read_state_.store(kReading, std::memory_order_relaxed);
+        if (OnMessage(reader_.payload(), reader_.is_text())) continue;
+        // The request may already have completed (even inside OnMessage, on another thread):
+        // whoever comes second resumes.
+        pending_input_.assign(data, size);
+        auto expected = kReading;
+        if (read_state_.compare_exchange_strong(expected, kPaused, std::memory_order_acq_rel)) return false;
+        pending_input_.clear();
         continue;
       }
       case MessageReader::Event::kPing: {
@@ -152,6 +157,7 @@ bool Channel::ProcessInput(char* data, size_t size) {
 }
 
 void Channel::ResumeReading() {
+  if (read_state_.exchange(kResumed, std::memory_order_acq_rel) == kReading) return;  // not paused yet
   // Reading is paused, so no read handler runs now. With no buffered input, only the readiness
   // wait must be re-armed, which is safe from the caller's thread and saves a thread hand-off per
   // request; buffered input is processed on the connection's executor, never inside the caller
@@ -209,28 +215,51 @@ void Channel::FinishReading() {
 // ---------------------------------------------------------------------------------------------
 // Write side
 
-bool Channel::Enqueue(OutboundFrame frame, bool urgent) {
+Channel::EnqueueResult Channel::Enqueue(OutboundFrame frame, WriteMode mode) {
   std::unique_lock lock(mutex_);
-  return EnqueueLocked(lock, std::move(frame), false, urgent);
+  return EnqueueLocked(lock, std::move(frame), false, mode);
 }
 
-bool Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control, bool urgent) {
-  if (aborted_ || (close_queued_ && !control)) return false;
+Channel::EnqueueResult Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control,
+                                              WriteMode mode) {
+  if (aborted_ || (close_queued_ && !control)) return EnqueueResult::kDropped;
   queued_bytes_ += frame.size;
   if (!control && queued_bytes_ > options_.max_queued_bytes) {
     // A reader this slow would hold memory without bound: drop it, never slow the document.
     queued_bytes_ -= frame.size;
     Log()->info("Closing WebSocket: outbound queue limit exceeded ({} bytes queued)", queued_bytes_);
     StartCloseLocked(lock, CloseCode::kPolicyViolation, "Outbound queue limit exceeded", true);
-    return false;
+    return EnqueueResult::kDropped;
   }
   queue_.push_back(std::move(frame));
-  if (urgent && !writing_ && !flush_posted_ && queue_.size() == head_ + 1) {
-    WriteLocked(lock);
-  } else {
-    ScheduleFlushLocked(lock);
+  switch (mode) {
+    case WriteMode::kHeldBack:
+    case WriteMode::kHeldBackResponse:
+      if (control) break;
+      if (mode == WriteMode::kHeldBackResponse) held_back_urgent_ = true;
+      if (held_back_) return EnqueueResult::kQueued;
+      held_back_ = true;
+      return EnqueueResult::kHeldBackFirst;
+    case WriteMode::kUrgent:
+      if (!writing_ && !flush_posted_ && !held_back_ && queue_.size() == head_ + 1) {
+        WriteLocked(lock);
+        return EnqueueResult::kQueued;
+      }
+      break;
+    case WriteMode::kSoon:
+      break;
   }
-  return true;
+  ScheduleFlushLocked(lock);
+  return EnqueueResult::kQueued;
+}
+
+void Channel::FlushHeldBack(bool write_now) {
+  std::unique_lock lock(mutex_);
+  held_back_ = false;
+  const bool urgent = std::exchange(held_back_urgent_, false);
+  if (aborted_ || writing_ || flush_posted_ || head_ == queue_.size()) return;
+  if (write_now || urgent) return WriteLocked(lock);
+  ScheduleFlushLocked(lock);
 }
 
 void Channel::ScheduleFlushLocked(std::unique_lock<std::mutex>&) {

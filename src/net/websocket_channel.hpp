@@ -61,11 +61,21 @@ class Channel : public LiveConnection {
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
-  // Queues a complete frame. Returns false when it was dropped: the connection is closing, or
-  // its queue overflowed (which starts a 1008 close). `urgent` (responses to this connection's
-  // own requests) writes at once from the calling thread when nothing else is queued, so that a
-  // client's next request is not held up behind other connections' broadcasts.
-  bool Enqueue(OutboundFrame frame, bool urgent = false);
+  enum class WriteMode {
+    kSoon,              // a flush is posted to the write context
+    kUrgent,            // written at once from the calling thread when nothing else is queued: a
+                        // response must not wait behind other connections' broadcasts
+    kHeldBack,          // the caller flushes later with FlushHeldBack (end of a document's batch)
+    kHeldBackResponse,  // likewise, and FlushHeldBack writes at once
+  };
+  enum class EnqueueResult { kDropped, kQueued, kHeldBackFirst };
+  // Queues a complete frame. kDropped: the connection is closing, or its queue overflowed (which
+  // starts a 1008 close). kHeldBackFirst: the first held-back frame since the last
+  // FlushHeldBack, so the caller must arrange one.
+  EnqueueResult Enqueue(OutboundFrame frame, WriteMode mode);
+  // Writes held-back frames: now from this thread, or via the write context (a response held
+  // back is always written now).
+  void FlushHeldBack(bool write_now);
   // Starts the close handshake: frames already queued are still written, then the close frame.
   void Close(CloseCode code, std::string_view reason);
   // LiveConnection: server shutdown closes with 1001; the periodic sweep runs the keep-alive.
@@ -98,7 +108,8 @@ class Channel : public LiveConnection {
   void ScheduleFlushLocked(std::unique_lock<std::mutex>& lock);
   void Flush();
   void WriteLocked(std::unique_lock<std::mutex>& lock);
-  bool EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control, bool urgent = false);
+  EnqueueResult EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control,
+                              WriteMode mode = WriteMode::kSoon);
   void AbortLocked();
   void StartCloseLocked(std::unique_lock<std::mutex>& lock, CloseCode code, std::string_view reason,
                         bool discard_queued);
@@ -110,6 +121,9 @@ class Channel : public LiveConnection {
   // ---- read side (one handler at a time) ----
   MessageReader reader_;
   std::string pending_input_;  // input after a message that paused reading
+  // Handshake between a paused reader and ResumeReading, which may run first (see ProcessInput).
+  static constexpr uint8_t kReading = 0, kPaused = 1, kResumed = 2;
+  std::atomic<uint8_t> read_state_{kReading};
   bool reading_finished_ = false;
   std::atomic<int64_t> last_input_{0};  // Clock ticks of the last input
   std::atomic<bool> ping_outstanding_{false};
@@ -122,8 +136,10 @@ class Channel : public LiveConnection {
   size_t queued_bytes_ = 0;
   size_t in_flight_end_ = 0;  // while a writer is in sendmsg: end of the frames it passed
   bool flush_posted_ = false;
-  bool writing_ = false;       // a thread writes, or a writability wait is pending
-  bool close_queued_ = false;  // our close frame is queued: no more data frames
+  bool held_back_ = false;         // frames wait for FlushHeldBack
+  bool held_back_urgent_ = false;  // ... and one of them is a response
+  bool writing_ = false;           // a thread writes, or a writability wait is pending
+  bool close_queued_ = false;      // our close frame is queued: no more data frames
   bool shut_down_after_flush_ = false;
   bool aborted_ = false;  // the socket is shut down
   Clock::time_point close_started_;

@@ -3,6 +3,28 @@
 #include "session/document_session.hpp"
 
 namespace opstream::session {
+namespace {
+thread_local SendBatch* current_batch = nullptr;
+}  // namespace
+
+SendBatch::SendBatch() : outer_(current_batch) {
+  if (outer_ == nullptr) current_batch = this;
+}
+
+SendBatch::~SendBatch() {
+  if (outer_ != nullptr) return;
+  current_batch = nullptr;
+  const bool write_now = held_.size() <= kWriteNowLimit;
+  for (auto& connection : held_) connection->FlushHeldBack(write_now);
+}
+
+bool SendBatch::Active() { return current_batch != nullptr; }
+
+bool SendBatch::HoldBack(const std::shared_ptr<Connection>& connection) {
+  if (current_batch == nullptr) return false;
+  current_batch->held_.push_back(connection);
+  return true;
+}
 
 std::shared_ptr<DocumentSession> Connection::FindJoined(const std::string& document_id) const {
   std::lock_guard lock(membership_mutex_);

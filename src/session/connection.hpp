@@ -109,7 +109,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Queues a message for this connection. Thread-safe; messages are written in call order.
   // A connection that is closed, or whose queue overflowed, silently drops the message.
+  // Inside a SendBatch on the calling thread, a transport may hold the write back until the
+  // batch ends (see SendBatch); otherwise it writes on its own schedule.
   virtual void Send(Outbound message) = 0;
+  // Writes what Send held back during a SendBatch. `write_now`: from this thread at once;
+  // otherwise the transport may hand the write to its writer threads (large fan-outs).
+  virtual void FlushHeldBack(bool /*write_now*/) {}
 
   std::shared_ptr<DocumentSession> FindJoined(const std::string& document_id) const;
   void AddJoined(const std::string& document_id, std::shared_ptr<DocumentSession> session);
@@ -121,6 +126,31 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const TransportKind kind_;
   mutable std::mutex membership_mutex_;
   std::vector<std::pair<std::string, std::shared_ptr<DocumentSession>>> joined_;
+};
+
+// While a document answers a batch of requests on its strand, the connections it sends to are
+// collected here and written once when the batch ends: one write per receiver per batch instead
+// of one per message, and no thread hand-off for small documents. Batches nest; the outermost
+// one flushes. Thread-local: only sends from the thread that opened the batch are held back.
+class SendBatch {
+ public:
+  SendBatch();
+  ~SendBatch();
+  SendBatch(const SendBatch&) = delete;
+  SendBatch& operator=(const SendBatch&) = delete;
+
+  // Called by a transport's Send: true when a batch is open on this thread, which now owns the
+  // flush of `connection` (a transport registers each connection once per batch).
+  static bool HoldBack(const std::shared_ptr<Connection>& connection);
+  static bool Active();
+
+  // Up to this many receivers are written from the batch's own thread; beyond it the writes go
+  // to the transport's writer threads so the document can go on with its next requests.
+  static constexpr size_t kWriteNowLimit = 64;
+
+ private:
+  SendBatch* outer_;
+  std::vector<std::shared_ptr<Connection>> held_;
 };
 
 }  // namespace opstream::session

@@ -297,6 +297,7 @@ DocumentSession::BatchItem DocumentSession::ProcessOp(Request request) {
 }
 
 void DocumentSession::OnAppended(std::vector<BatchItem> batch, Status status) {
+  SendBatch sends;
   append_in_flight_ = false;
   if (status.ok()) {
     for (auto& item : batch) {
@@ -355,6 +356,7 @@ void DocumentSession::FailPending(const std::string& message) {
 void DocumentSession::UpdateAwareness(std::shared_ptr<Connection> connection, std::string data_json, Done done) {
   boost::asio::dispatch(strand_, [self = shared_from_this(), connection = std::move(connection),
                                   data_json = std::move(data_json), done = std::move(done)]() mutable {
+    SendBatch sends;
     if (self->FindPeer(*connection) == nullptr) return done(false);
     const auto now = UtcNow();
     auto existing = std::find_if(self->awareness_.begin(), self->awareness_.end(),
@@ -383,6 +385,7 @@ void DocumentSession::Leave(std::shared_ptr<Connection> connection) {
     auto it = std::find_if(self->peers_.begin(), self->peers_.end(),
                            [&](const Peer& p) { return p.connection == connection; });
     if (it == self->peers_.end()) return;
+    SendBatch sends;
     self->peers_.erase(it);
     std::erase_if(self->awareness_, [&](const AwarenessState& s) { return s.peer_id == connection->peer_id(); });
     Log()->info("Peer {} left document {} (remaining peers={})", connection->peer_id(), self->document_id_,

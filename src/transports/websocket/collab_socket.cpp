@@ -53,7 +53,8 @@ CollabSocket::CollabSocket(boost::asio::ip::tcp::socket socket, session::Documen
 CollabSocket::~CollabSocket() { server_.Unregister(live_id_); }
 
 void CollabSocket::Send(session::Outbound message) {
-  // Responses go out at once; broadcasts are gathered per receiver by the channel.
+  // Responses go out at once; broadcasts are gathered per receiver: until the end of the
+  // document's batch (SendBatch), or while a flush is pending.
   const bool response = session::IsResponse(message);
   ws::OutboundFrame frame = std::visit(
       [&](const auto& m) -> ws::OutboundFrame {
@@ -73,7 +74,15 @@ void CollabSocket::Send(session::Outbound message) {
         }
       },
       message);
-  Enqueue(std::move(frame), response);
+  using Mode = ws::Channel::WriteMode;
+  if (session::SendBatch::Active()) {
+    if (Enqueue(std::move(frame), response ? Mode::kHeldBackResponse : Mode::kHeldBack) ==
+        ws::Channel::EnqueueResult::kHeldBackFirst) {
+      session::SendBatch::HoldBack(shared_from_this());
+    }
+  } else {
+    Enqueue(std::move(frame), response ? Mode::kUrgent : Mode::kSoon);
+  }
 }
 
 bool CollabSocket::OnMessage(std::string_view payload, bool /*is_text*/) {

@@ -23,6 +23,7 @@ class CollabSocket final : public session::Connection, public net::websocket::Ch
   ~CollabSocket() override;
 
   void Send(session::Outbound message) override;
+  void FlushHeldBack(bool write_now) override { Channel::FlushHeldBack(write_now); }
 
  private:
   bool OnMessage(std::string_view payload, bool is_text) override;
