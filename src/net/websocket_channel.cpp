@@ -36,10 +36,6 @@ char* ThreadReadBuffer() {
   return buffer.data();
 }
 
-bool IsValidPeerCloseCode(uint16_t code) {
-  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
-}
-
 asio::awaitable<void> RunHandshake(beast::tcp_stream stream, UpgradeRequest request, HandshakeDone on_open) {
   beast::websocket::stream<beast::tcp_stream> ws(std::move(stream));
   ws.set_option(
@@ -136,7 +132,7 @@ bool Channel::ProcessInput(char* data, size_t size) {
       case MessageReader::Event::kPong:
         continue;
       case MessageReader::Event::kClose:
-        OnPeerClose(reader_.close_code());
+        OnPeerClose();
         return false;
       case MessageReader::Event::kError: {
         Log()->info("Closing WebSocket: {} ({})", reader_.reason(), reader_.close_code());
@@ -176,18 +172,13 @@ void Channel::ContinueReading() {
   WaitReadable();
 }
 
-void Channel::OnPeerClose(uint16_t code) {
+void Channel::OnPeerClose() {
   {
     std::unique_lock lock(mutex_);
     if (!close_queued_) {
-      // Echo the peer's status (RFC 6455 §5.5.1); answer an invalid one with a protocol error.
+      // The reference answers every client close with 1000 "Closing" (wire-protocol §4.2).
       std::string frame;
-      if (code == 1005) {
-        AppendFrameHeader(frame, Opcode::kClose, 0);
-      } else {
-        AppendCloseFrame(frame, IsValidPeerCloseCode(code) ? static_cast<CloseCode>(code) : CloseCode::kProtocolError,
-                         {});
-      }
+      AppendCloseFrame(frame, CloseCode::kNormal, "Closing");
       close_queued_ = true;
       close_started_ = Clock::now();
       EnqueueLocked(lock, OutboundFrame::Own(std::move(frame)), true);

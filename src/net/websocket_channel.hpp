@@ -102,7 +102,7 @@ class Channel : public LiveConnection {
   // Processes input; returns false when reading stops (paused or finished).
   bool ProcessInput(char* data, size_t size);
   void ContinueReading();
-  void OnPeerClose(uint16_t code);
+  void OnPeerClose();
   void FinishReading();
 
   void ScheduleFlushLocked(std::unique_lock<std::mutex>& lock);

@@ -127,13 +127,14 @@ describe('WebSocket framing on /collab-ws', () => {
     }
   });
 
-  it('echoes the client close code and closes the connection', async () => {
+  it('answers a client close with 1000 "Closing" and closes the connection (§4.2)', async () => {
     const raw = await openRaw();
     raw.socket.write(maskedFrame(0x8, Buffer.concat([Buffer.from([0x0f, 0xa0]), Buffer.from('done')])));  // 4000
     await waitFor(() => raw.state.ended, 'the server to close TCP');
     const close = raw.frames().find((f) => f.opcode === 0x8);
     assert.ok(close, 'a close frame was sent back');
-    assert.equal(close.payload.readUInt16BE(0), 4000);
+    assert.equal(close.payload.readUInt16BE(0), 1000);
+    assert.equal(close.payload.subarray(2).toString(), 'Closing');
   });
 
   it('closes with 1002 on an unmasked client frame, 1007 on invalid UTF-8 text; others unaffected', async () => {
