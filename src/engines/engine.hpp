@@ -50,6 +50,12 @@ class Engine {
   // Rewrites `incoming` to apply after `existing` (both against the same base). Returns null when
   // the incoming op disappears entirely.
   virtual std::unique_ptr<Op> Transform(const Op& incoming, const Op& existing, Priority priority) const = 0;
+  // Transform that may build its result in `recycled` (an op of this engine the caller no longer
+  // needs): rebasing an op over many others then allocates once, not once per step.
+  virtual std::unique_ptr<Op> TransformRecycling(const Op& incoming, const Op& existing, Priority priority,
+                                                 std::unique_ptr<Op>& /*recycled*/) const {
+    return Transform(incoming, existing, priority);
+  }
   virtual bool IsNoOp(const Op& op) const = 0;
   // Applies in place. On failure the state is left exactly as it was.
   virtual Status Apply(DocumentState& state, const Op& op) const = 0;
@@ -59,9 +65,7 @@ class Engine {
   virtual std::unique_ptr<Op> Invert(const Op& op, const DocumentState& pre_state) const = 0;
   // CRDT engines (engines.md §6.8, §7.5, §8.5): a copy of `op` whose timestamps beat every
   // timestamp in `state`, so that an undo or merge wins. OT engines return null ("use as is").
-  virtual std::unique_ptr<Op> RestampToWin(const Op& /*op*/, const DocumentState& /*state*/) const {
-    return nullptr;
-  }
+  virtual std::unique_ptr<Op> RestampToWin(const Op& /*op*/, const DocumentState& /*state*/) const { return nullptr; }
 };
 
 }  // namespace opstream::engines

@@ -276,7 +276,9 @@ DocumentSession::BatchItem DocumentSession::ProcessOp(Request request) {
   if (base < revision_) {
     if (op_log_.empty() || op_log_.front().revision > base + 1) return reject(std::string(kCompactedLog));
     for (auto it = op_log_.begin() + (base + 1 - op_log_.front().revision); it != op_log_.end(); ++it) {
-      op = engine_.Transform(*op, *it->op, engines::Priority::kExistingWins);
+      auto rebased = engine_.TransformRecycling(*op, *it->op, engines::Priority::kExistingWins, spare_op_);
+      spare_op_ = std::move(op);
+      op = std::move(rebased);
       if (!op || engine_.IsNoOp(*op)) {
         item.outcome = BatchItem::Outcome::kAbsorbed;
         return item;

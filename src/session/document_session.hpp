@@ -109,9 +109,10 @@ class DocumentSession : public std::enable_shared_from_this<DocumentSession> {
   Phase phase_ = Phase::kLoading;
   std::string unavailable_reason_;
   std::unique_ptr<engines::DocumentState> state_;
-  int64_t revision_ = 0;          // revision of state_ (may include ops not yet durable)
-  int64_t durable_revision_ = 0;  // last revision the store accepted
-  std::deque<LoggedOp> op_log_;   // recent ops, ascending, contiguous, for rebasing stale ops
+  int64_t revision_ = 0;                   // revision of state_ (may include ops not yet durable)
+  int64_t durable_revision_ = 0;           // last revision the store accepted
+  std::deque<LoggedOp> op_log_;            // recent ops, ascending, contiguous, for rebasing stale ops
+  std::unique_ptr<engines::Op> spare_op_;  // reused by rebasing (Engine::TransformRecycling)
   std::deque<Request> queue_;
   bool append_in_flight_ = false;
 

@@ -585,6 +585,22 @@ void TextEngine::SerializeOp(const Op& op, std::string& out) const {
   }
 }
 
+std::unique_ptr<Op> TextEngine::TransformRecycling(const Op& incoming, const Op& existing, Priority priority,
+                                                   std::unique_ptr<Op>& recycled) const {
+  const TextOp* a = AsTextOp(incoming);
+  const TextOp* b = AsTextOp(existing);
+  if (a == nullptr || b == nullptr || !recycled || AsTextOp(*recycled) == nullptr || recycled.get() == &incoming ||
+      recycled.get() == &existing) {
+    return Transform(incoming, existing, priority);
+  }
+  try {
+    TransformTextOp(*a, *b, priority, static_cast<TextOp&>(*recycled));
+    return std::move(recycled);
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
 std::unique_ptr<Op> TextEngine::Transform(const Op& incoming, const Op& existing, Priority priority) const {
   const TextOp* a = AsTextOp(incoming);
   const TextOp* b = AsTextOp(existing);

@@ -144,6 +144,8 @@ class TextEngine final : public Engine {
   void SerializeOp(const Op& op, std::string& out) const override;
 
   std::unique_ptr<Op> Transform(const Op& incoming, const Op& existing, Priority priority) const override;
+  std::unique_ptr<Op> TransformRecycling(const Op& incoming, const Op& existing, Priority priority,
+                                         std::unique_ptr<Op>& recycled) const override;
   bool IsNoOp(const Op& op) const override;
   Status Apply(DocumentState& state, const Op& op) const override;
 

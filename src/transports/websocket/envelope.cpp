@@ -263,8 +263,9 @@ void EncodeJoinResponse(const session::JoinResponse& response, std::string_view 
 
 void EncodeOpResponse(const session::OpResponse& response, std::string& out) {
   AppendCorrelation(response.correlation, out);
-  out += fmt::format(",\"messageType\":3,\"opResponse\":{{\"success\":{},\"newRevision\":{},\"errorMessage\":",
-                     response.success ? "true" : "false", response.new_revision);
+  fmt::format_to(std::back_inserter(out),
+                 ",\"messageType\":3,\"opResponse\":{{\"success\":{},\"newRevision\":{},\"errorMessage\":",
+                 response.success ? "true" : "false", response.new_revision);
   if (response.error) {
     AppendString(*response.error, out);
   } else {
@@ -285,7 +286,7 @@ void EncodeOpEvent(const session::OpEvent& event, std::string& out) {
   out.reserve(out.size() + 96 + event.payload.size() * 4 / 3 + event.document_id.size());
   out += "{\"correlationId\":null,\"messageType\":5,\"receiveOpEvent\":{\"payload\":\"";
   Base64Encode(event.payload, out);
-  out += fmt::format("\",\"newRevision\":{},\"documentId\":", event.revision);
+  fmt::format_to(std::back_inserter(out), "\",\"newRevision\":{},\"documentId\":", event.revision);
   AppendString(event.document_id, out);
   out += "}}";
 }
