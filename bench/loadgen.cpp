@@ -1,7 +1,10 @@
 // Load generator for the raw WebSocket transport (/collab-ws, wire-protocol.md §4).
 //
-// One thread, one io_context, Beast WebSocket clients driven by completion handlers. Frames are
-// built into per-connection strings with std::to_chars; incoming frames are read by scanning for
+// One thread, one io_context, completion handlers. Beast performs the handshake and the join;
+// the op phase writes masked frames with one non-blocking send and parses the server's frames
+// straight from each socket's read buffer, so that the generator costs less per message than the
+// server (it must not be the bottleneck). Frames are built into per-connection strings with
+// std::to_chars; incoming frames are read by scanning for
 // "messageType" / "newRevision" / "revision" (no JSON DOM). Every scenario is bounded by its op or
 // connection count and by --time-limit-s, and prints one JSON line.
 //
@@ -10,10 +13,18 @@
 //   opstream-loadgen idle    --conns K [--join 1|0] [--src-addrs 8] [--hold-s 2]
 // Common: --host 127.0.0.1 --ports 8080[,8081...] --path /collab-ws --server-pid PID
 //         --time-limit-s 120 --seed 42 --inflight 128 (handshakes in flight)
-#include <sys/resource.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -29,13 +40,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/websocket.hpp>
 
 #include "common/base64.hpp"
 
@@ -55,17 +59,17 @@ struct Options {
   std::string host = "127.0.0.1";
   std::vector<uint16_t> ports{8080};
   std::string path = "/collab-ws";
-  int n = 1;            // clients (clients) or readers (fanout) or conns (idle)
+  int n = 1;  // clients (clients) or readers (fanout) or conns (idle)
   long ops = 20000;
-  long warmup = -1;     // default per scenario
+  long warmup = -1;  // default per scenario
   int server_pid = 0;
   double time_limit_s = 120;
   uint64_t seed = 42;
   int inflight = 128;
-  int join = 1;         // idle: join a document per connection
-  int src_addrs = 0;    // idle: bind to 127.0.0.2.. (0 = let the kernel choose)
-  double hold_s = 2;    // idle: settle time before the RSS reading
-  std::string doc;      // document id (default: random per run)
+  int join = 1;       // idle: join a document per connection
+  int src_addrs = 0;  // idle: bind to 127.0.0.2.. (0 = let the kernel choose)
+  double hold_s = 2;  // idle: settle time before the RSS reading
+  std::string doc;    // document id (default: random per run)
 };
 
 [[noreturn]] void Usage(const char* msg) {
@@ -85,25 +89,39 @@ Options ParseArgs(int argc, char** argv) {
     std::string a = argv[i];
     if (i + 1 >= argc) Usage(("missing value for " + a).c_str());
     std::string v = argv[++i];
-    if (a == "--n" || a == "--readers" || a == "--conns") o.n = std::stoi(v);
-    else if (a == "--ops") o.ops = std::stol(v);
-    else if (a == "--warmup") o.warmup = std::stol(v);
-    else if (a == "--host") o.host = v;
+    if (a == "--n" || a == "--readers" || a == "--conns")
+      o.n = std::stoi(v);
+    else if (a == "--ops")
+      o.ops = std::stol(v);
+    else if (a == "--warmup")
+      o.warmup = std::stol(v);
+    else if (a == "--host")
+      o.host = v;
     else if (a == "--port" || a == "--ports") {
       o.ports.clear();
       std::stringstream ss(v);
       std::string p;
       while (std::getline(ss, p, ',')) o.ports.push_back(static_cast<uint16_t>(std::stoi(p)));
-    } else if (a == "--path") o.path = v;
-    else if (a == "--server-pid") o.server_pid = std::stoi(v);
-    else if (a == "--time-limit-s") o.time_limit_s = std::stod(v);
-    else if (a == "--seed") o.seed = std::stoull(v);
-    else if (a == "--inflight") o.inflight = std::stoi(v);
-    else if (a == "--join") o.join = std::stoi(v);
-    else if (a == "--src-addrs") o.src_addrs = std::stoi(v);
-    else if (a == "--hold-s") o.hold_s = std::stod(v);
-    else if (a == "--doc") o.doc = v;
-    else Usage(("unknown option " + a).c_str());
+    } else if (a == "--path")
+      o.path = v;
+    else if (a == "--server-pid")
+      o.server_pid = std::stoi(v);
+    else if (a == "--time-limit-s")
+      o.time_limit_s = std::stod(v);
+    else if (a == "--seed")
+      o.seed = std::stoull(v);
+    else if (a == "--inflight")
+      o.inflight = std::stoi(v);
+    else if (a == "--join")
+      o.join = std::stoi(v);
+    else if (a == "--src-addrs")
+      o.src_addrs = std::stoi(v);
+    else if (a == "--hold-s")
+      o.hold_s = std::stod(v);
+    else if (a == "--doc")
+      o.doc = v;
+    else
+      Usage(("unknown option " + a).c_str());
   }
   if (o.scenario != "clients" && o.scenario != "fanout" && o.scenario != "idle") Usage("unknown scenario");
   if (o.host.rfind("127.", 0) != 0 && o.host != "localhost") Usage("only loopback targets are allowed");
@@ -206,11 +224,15 @@ struct Conn {
   ws::stream<tcp::socket> ws;
   beast::flat_buffer buf;
   std::string out;
+  // Op phase: raw frames on the socket (Beast only for the handshake and the join), so that the
+  // load generator spends as little as possible per message.
+  std::vector<char> rbuf;
+  size_t rlen = 0;
   int id = 0;
   bool joined = false;
   int64_t join_rev = 0;
-  int64_t rev = 0;        // latest revision seen (ack or event)
-  int64_t join_len = 0;   // content length at join (text snapshot)
+  int64_t rev = 0;       // latest revision seen (ack or event)
+  int64_t join_len = 0;  // content length at join (text snapshot)
   Clock::time_point sent_at{};
   bool in_flight = false;
   uint64_t corr = 0;
@@ -233,7 +255,8 @@ class Runner {
       std::mt19937_64 r(std::random_device{}());
       o_.doc = "bench-" + std::to_string(d(r) % 1000000000000ULL);
     }
-    for (uint16_t p : o_.ports) eps_.emplace_back(asio::ip::make_address(o_.host == "localhost" ? "127.0.0.1" : o_.host), p);
+    for (uint16_t p : o_.ports)
+      eps_.emplace_back(asio::ip::make_address(o_.host == "localhost" ? "127.0.0.1" : o_.host), p);
   }
 
   int Run() {
@@ -244,8 +267,10 @@ class Runner {
       Finish();
     });
     t_start_ = Clock::now();
-    if (o_.scenario == "idle") StartIdle();
-    else StartOps();
+    if (o_.scenario == "idle")
+      StartIdle();
+    else
+      StartOps();
     io_.run();
     return exit_code_;
   }
@@ -289,8 +314,10 @@ class Runner {
       std::string host = o_.host + ":" + std::to_string(eps_[size_t(c->id) % eps_.size()].port());
       c->ws.async_handshake(host, o_.path, [this, c](beast::error_code ec) {
         if (ec) return ConnFailed(c, ec, "handshake");
-        if (o_.join) SendJoin(c);
-        else ConnReady(c);
+        if (o_.join)
+          SendJoin(c);
+        else
+          ConnReady(c);
       });
     });
   }
@@ -416,27 +443,92 @@ class Runner {
     c->out += "}}";
     c->in_flight = true;
     c->sent_at = Clock::now();
-    c->ws.async_write(asio::buffer(c->out), [this, c](beast::error_code ec, size_t) {
-      if (ec && !finished_) {
-        ++errors_;
-        std::fprintf(stderr, "write %d: %s\n", c->id, ec.message().c_str());
-        Finish();
-      }
-    });
+    WriteFrame(c);
   }
 
+  // Wraps c->out in a masked client frame (RFC 6455 §5.3) and writes it; a short frame normally
+  // goes out with one non-blocking send.
+  void WriteFrame(Conn* c) {
+    const size_t n = c->out.size();
+    char header[14];
+    size_t h = 0;
+    header[h++] = char(0x81);
+    if (n < 126) {
+      header[h++] = char(0x80 | n);
+    } else if (n <= 0xFFFF) {
+      header[h++] = char(0x80 | 126);
+      header[h++] = char(n >> 8);
+      header[h++] = char(n & 0xFF);
+    } else {
+      header[h++] = char(0x80 | 127);
+      for (int shift = 56; shift >= 0; shift -= 8) header[h++] = char((uint64_t(n) >> shift) & 0xFF);
+    }
+    const uint32_t key = uint32_t(rng_());
+    std::memcpy(header + h, &key, 4);
+    const auto* k = reinterpret_cast<const unsigned char*>(header + h);
+    h += 4;
+    for (size_t i = 0; i < n; ++i) c->out[i] = char(c->out[i] ^ k[i & 3]);
+    c->out.insert(0, header, h);
+    auto& sock = c->ws.next_layer();
+    const ssize_t sent = ::send(sock.native_handle(), c->out.data(), c->out.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent == ssize_t(c->out.size())) return;
+    const size_t done = sent > 0 ? size_t(sent) : 0;
+    asio::async_write(sock, asio::buffer(c->out.data() + done, c->out.size() - done),
+                      [this, c](beast::error_code ec, size_t) {
+                        if (ec && !finished_) {
+                          ++errors_;
+                          std::fprintf(stderr, "write %d: %s\n", c->id, ec.message().c_str());
+                          Finish();
+                        }
+                      });
+  }
+
+  // Reads server frames (unmasked, unfragmented: the server never fragments) from the socket.
   void Read(Conn* c) {
-    c->ws.async_read(c->buf, [this, c](beast::error_code ec, size_t) {
-      if (finished_) return;
-      if (ec) {
-        ++errors_;
-        std::fprintf(stderr, "read %d: %s\n", c->id, ec.message().c_str());
-        return Finish();
-      }
-      OnMessage(c, std::string_view(static_cast<const char*>(c->buf.data().data()), c->buf.size()));
-      c->buf.consume(c->buf.size());
-      if (!finished_) Read(c);
-    });
+    if (c->rbuf.size() < 64 * 1024) c->rbuf.resize(64 * 1024);
+    if (c->rlen == c->rbuf.size()) c->rbuf.resize(c->rbuf.size() * 2);
+    c->ws.next_layer().async_read_some(asio::buffer(c->rbuf.data() + c->rlen, c->rbuf.size() - c->rlen),
+                                       [this, c](beast::error_code ec, size_t n) {
+                                         if (finished_) return;
+                                         if (ec) {
+                                           ++errors_;
+                                           std::fprintf(stderr, "read %d: %s\n", c->id, ec.message().c_str());
+                                           return Finish();
+                                         }
+                                         c->rlen += n;
+                                         size_t pos = 0;
+                                         while (c->rlen - pos >= 2) {
+                                           const auto* b = reinterpret_cast<const unsigned char*>(c->rbuf.data() + pos);
+                                           uint64_t len = b[1] & 0x7F;
+                                           size_t off = 2;
+                                           if (len == 126) {
+                                             if (c->rlen - pos < 4) break;
+                                             len = (uint64_t(b[2]) << 8) | b[3];
+                                             off = 4;
+                                           } else if (len == 127) {
+                                             if (c->rlen - pos < 10) break;
+                                             len = 0;
+                                             for (int i = 2; i < 10; ++i) len = (len << 8) | b[i];
+                                             off = 10;
+                                           }
+                                           if (c->rlen - pos < off + len) break;
+                                           const int opcode = b[0] & 0x0F;
+                                           if (opcode == 0x1 || opcode == 0x2) {
+                                             OnMessage(c, std::string_view(c->rbuf.data() + pos + off, size_t(len)));
+                                             if (finished_) return;
+                                           } else if (opcode == 0x8) {
+                                             ++errors_;
+                                             std::fprintf(stderr, "conn %d closed by the server\n", c->id);
+                                             return Finish();
+                                           }
+                                           pos += off + size_t(len);
+                                         }
+                                         if (pos > 0) {
+                                           std::memmove(c->rbuf.data(), c->rbuf.data() + pos, c->rlen - pos);
+                                           c->rlen -= pos;
+                                         }
+                                         Read(c);
+                                       });
   }
 
   RevRec* Rec(int64_t rev) {
