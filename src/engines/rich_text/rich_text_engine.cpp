@@ -366,6 +366,11 @@ RichTextAttributes InvertAttributes(const RichTextAttributes& applied, const Ric
   return map;
 }
 
+// Growing to the exact size on every op would copy the whole run list each time.
+void ReserveGeometric(std::vector<RichTextRun>& runs, size_t needed) {
+  if (runs.capacity() < needed) runs.reserve(std::max(needed, runs.capacity() * 2));
+}
+
 // A read-only cursor over a document's runs and text (Invert).
 class RunReader {
  public:
@@ -757,8 +762,8 @@ Status ApplyRichTextOp(RichTextDocument& document, const RichTextOp& op) {
   const size_t runs = document.run_count();
   try {
     document.text_.Reserve(inserted);
-    document.left_.reserve(runs + 2 * components.size() + 2);
-    document.right_.reserve(runs + 1);
+    ReserveGeometric(document.left_, runs + 2 * components.size() + 2);
+    ReserveGeometric(document.right_, runs + 1);
   } catch (const std::exception&) {
     return Status::Error("Not enough memory to apply the RichTextOp.");
   }
