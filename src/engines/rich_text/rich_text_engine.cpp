@@ -52,7 +52,25 @@ std::string_view MemberName(std::string_view raw_key, std::string& scratch) {
   return scratch;
 }
 
-std::string_view KindName(JsonKind kind) { return json::JsonKindName(kind); }
+// "a string", "an object", ... for messages.
+std::string_view KindName(JsonKind kind) {
+  switch (kind) {
+    case JsonKind::kNull:
+      return "null";
+    case JsonKind::kFalse:
+    case JsonKind::kTrue:
+      return "a boolean";
+    case JsonKind::kNumber:
+      return "a number";
+    case JsonKind::kString:
+      return "a string";
+    case JsonKind::kArray:
+      return "an array";
+    case JsonKind::kObject:
+      return "an object";
+  }
+  return "a value";
+}
 
 // §1.3 item 5: an integer literal in the 32-bit range; `5.0`, `1e2` and overflow do not bind.
 bool ReadInt32Token(const RawJsonNode& node, int64_t& out) {
