@@ -772,7 +772,10 @@ void SerializeRichTextDocument(const RichTextDocument& document, std::string& ou
 
 Status ApplyRichTextOp(RichTextDocument& document, const RichTextOp& op) {
   const auto& components = op.components_;
-  // Everything that can fail for lack of memory is reserved before the first change.
+  const Status out_of_memory = Status::Error("Not enough memory to apply the RichTextOp.");
+  // Everything that can fail (memory only) happens before the first change: the text buffer and
+  // the run stacks are reserved here, and phase 1 below computes every attribute map the walk
+  // will store. A failure therefore leaves the document exactly as it was.
   size_t inserted = 0;
   for (const auto& c : components) {
     if (c.kind == RichTextComponentKind::kInsert) inserted += static_cast<size_t>(c.count);
@@ -783,11 +786,12 @@ Status ApplyRichTextOp(RichTextDocument& document, const RichTextOp& op) {
     ReserveGeometric(document.left_, runs + 2 * components.size() + 2);
     ReserveGeometric(document.right_, runs + 1);
   } catch (const std::exception&) {
-    return Status::Error("Not enough memory to apply the RichTextOp.");
+    return out_of_memory;
   }
 
   // Leading plain retains only move the editing position (§5.6 pushes those pieces unchanged: the
-  // stored maps carry no null values, so merge(piece, null) is the piece's own map).
+  // stored maps carry no null values, so merge(piece, null) is the piece's own map). Seek only
+  // moves runs between the two stacks (reserved above), which changes no content.
   size_t first = 0;
   int64_t start = 0;
   const auto n = static_cast<int64_t>(document.size());
@@ -797,10 +801,50 @@ Status ApplyRichTextOp(RichTextDocument& document, const RichTextOp& op) {
     ++first;
   }
   document.Seek(start);
-
   auto& right = document.right_;
+
+  // Phase 1 (read-only): the maps that phase 2 pushes, in the order it pushes them.
+  thread_local std::vector<RichTextAttributes> merged;
+  merged.clear();
+  try {
+    size_t next = right.size();  // the run being read is right[next - 1]
+    int64_t offset = 0;          // units of it already read
+    const auto piece = [&](int64_t k, const RichTextAttributes*& attributes) {
+      const RichTextRun& run = right[next - 1];
+      const int64_t length = std::min(k, run.length - offset);
+      attributes = &run.attributes;
+      offset += length;
+      if (offset >= run.length) --next, offset = 0;
+      return length;
+    };
+    for (size_t i = first; i < components.size(); ++i) {
+      const auto& c = components[i];
+      const RichTextAttributes* attributes = nullptr;
+      int64_t k = c.count;
+      switch (c.kind) {
+        case RichTextComponentKind::kInsert:
+          if (c.count > 0) merged.push_back(MergeRichTextAttributes(nullptr, c.attributes));
+          break;
+        case RichTextComponentKind::kRetain:
+          while (k > 0 && next > 0) {
+            k -= piece(k, attributes);
+            if (c.attributes != nullptr) merged.push_back(MergeRichTextAttributes(*attributes, c.attributes));
+          }
+          break;
+        case RichTextComponentKind::kDelete:
+          while (k > 0 && next > 0) k -= piece(k, attributes);
+          break;
+      }
+    }
+  } catch (const std::exception&) {
+    merged.clear();
+    document.JoinAtPosition();  // re-joins a run Seek split; the content never changed
+    return out_of_memory;
+  }
+
+  // Phase 2: the reference's run builder (§5.6) in place; nothing here allocates or throws.
   // Takes a piece of at most `count` units off the run after the editing position.
-  const auto take = [&right](int64_t count, RichTextAttributes& attributes) -> int64_t {
+  const auto take = [&right](int64_t count, RichTextAttributes& attributes) noexcept -> int64_t {
     RichTextRun& next = right.back();
     if (count >= next.length) {
       const int64_t length = next.length;
@@ -812,47 +856,40 @@ Status ApplyRichTextOp(RichTextDocument& document, const RichTextOp& op) {
     attributes = next.attributes;
     return count;
   };
-
-  try {
-    for (size_t i = first; i < components.size(); ++i) {
-      const auto& c = components[i];
-      switch (c.kind) {
-        case RichTextComponentKind::kInsert: {
-          if (c.count == 0) break;
-          document.text_.Insert(static_cast<size_t>(document.left_length_), op.text_.data() + c.text_offset,
-                                static_cast<size_t>(c.count));
-          document.PushLeft(c.count, MergeRichTextAttributes(nullptr, c.attributes));
-          break;
+  size_t m = 0;
+  for (size_t i = first; i < components.size(); ++i) {
+    const auto& c = components[i];
+    switch (c.kind) {
+      case RichTextComponentKind::kInsert: {
+        if (c.count == 0) break;
+        document.text_.Insert(static_cast<size_t>(document.left_length_), op.text_.data() + c.text_offset,
+                              static_cast<size_t>(c.count));
+        document.PushLeft(c.count, std::move(merged[m++]));
+        break;
+      }
+      case RichTextComponentKind::kRetain: {
+        int64_t k = c.count;
+        while (k > 0 && !right.empty()) {
+          RichTextAttributes piece;
+          const int64_t length = take(k, piece);
+          document.PushLeft(length, c.attributes == nullptr ? std::move(piece) : std::move(merged[m++]));
+          k -= length;
         }
-        case RichTextComponentKind::kRetain: {
-          int64_t k = c.count;
-          while (k > 0 && !right.empty()) {
-            RichTextAttributes piece;
-            const int64_t length = take(k, piece);
-            document.PushLeft(
-                length, c.attributes == nullptr ? std::move(piece) : MergeRichTextAttributes(piece, c.attributes));
-            k -= length;
-          }
-          break;
+        break;
+      }
+      case RichTextComponentKind::kDelete: {
+        int64_t k = c.count;
+        while (k > 0 && !right.empty()) {
+          RichTextAttributes piece;
+          const int64_t length = take(k, piece);
+          document.text_.Erase(static_cast<size_t>(document.left_length_), static_cast<size_t>(length));
+          k -= length;
         }
-        case RichTextComponentKind::kDelete: {
-          int64_t k = c.count;
-          while (k > 0 && !right.empty()) {
-            RichTextAttributes piece;
-            const int64_t length = take(k, piece);
-            document.text_.Erase(static_cast<size_t>(document.left_length_), static_cast<size_t>(length));
-            k -= length;
-          }
-          break;
-        }
+        break;
       }
     }
-  } catch (const std::exception&) {
-    // Only the attribute maps of formatted pieces allocate here; the runs stay consistent with the
-    // text (every step above keeps them so), so the document is valid but partly formatted.
-    document.JoinAtPosition();
-    return Status::Error("Not enough memory to apply the RichTextOp.");
   }
+  merged.clear();
   document.JoinAtPosition();
   return Status::Ok();
 }

@@ -153,8 +153,8 @@ Status ParseRichTextOp(std::string_view payload_json, RichTextOp& out);
 void SerializeRichTextOp(const RichTextOp& op, std::string& out);
 Status LoadRichTextDocument(std::string_view snapshot_json, RichTextDocument& out);
 void SerializeRichTextDocument(const RichTextDocument& document, std::string& out);
-// In place. Only memory exhaustion can fail; it is detected before the document is modified
-// except for the small attribute maps of formatted ranges.
+// In place. Only memory exhaustion can fail, and it is detected before the document changes (the
+// document is then exactly as it was).
 Status ApplyRichTextOp(RichTextDocument& document, const RichTextOp& op);
 // Returns false for the reference's null (empty result); `out` is then empty.
 bool TransformRichTextOp(const RichTextOp& incoming, const RichTextOp& existing, Priority priority, RichTextOp& out);
