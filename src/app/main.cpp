@@ -20,6 +20,7 @@
 #include "config/command_line.hpp"
 #include "config/settings.hpp"
 #include "engines/engine_registry.hpp"
+#include "engines/rich_text/rich_text_engine.hpp"
 #include "engines/text/text_engine.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
@@ -64,6 +65,7 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
 // Engines this build provides; configured engines missing here are reported at startup.
 std::shared_ptr<const engines::Engine> MakeEngine(std::string_view name) {
   if (name == "text") return engines::MakeTextEngine();
+  if (name == "rich-text") return engines::MakeRichTextEngine();
   return nullptr;
 }
 
@@ -155,7 +157,9 @@ int main(int argc, char** argv) {
   engines::EngineRegistry engine_registry;
   for (const auto& name : settings.engines) {
     if (auto engine = MakeEngine(name)) {
-      engine_registry.Register(engine);
+      // D9: joins may name rich text "richtext", like the configuration does.
+      engine_registry.Register(engine,
+                               name == "rich-text" ? std::vector<std::string>{"richtext"} : std::vector<std::string>{});
     } else {
       host_log->warn("Engine '{}' is not available in this build; joins of type '{}' are refused.", name, name);
     }
