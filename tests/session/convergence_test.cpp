@@ -125,7 +125,10 @@ void RunCase(uint64_t seed, int peers, int steps) {
       if (join_step[i] == step) world.router.Join(clients[i].connection, std::string("j"), doc, "text", 1, [](bool) {});
     }
     // Let the server run a random amount: some requests overtake others' deliveries.
-    if (rng() % 2 == 0) world.io.poll_one();
+    if (rng() % 2 == 0) {
+      world.io.restart();
+      world.io.poll_one();
+    }
     if (rng() % 4 == 0) world.Drain();
     auto& client = clients[rng() % clients.size()];
     const size_t index = static_cast<size_t>(&client - clients.data());

@@ -54,11 +54,12 @@ struct World {
     return registry;
   }
 
-  // Runs every ready handler (timers that are not due yet do not block).
+  // Runs every ready handler (timers that are not due yet do not block). The io_context stops
+  // whenever it runs out of work (also inside a test's own poll_one), so restart it first.
   void Drain() {
+    io.restart();
     while (io.poll() > 0) {
     }
-    io.restart();
   }
 
   bool Join(const std::shared_ptr<TestConnection>& c, const std::string& doc, const std::string& type = "text") {
