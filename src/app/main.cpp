@@ -19,6 +19,7 @@
 #include "config/command_line.hpp"
 #include "config/settings.hpp"
 #include "engines/engine_registry.hpp"
+#include "engines/form/form_engine.hpp"
 #include "engines/json_crdt/json_crdt_engine.hpp"
 #include "engines/text/text_engine.hpp"
 #include "net/http_endpoints.hpp"
@@ -65,6 +66,7 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
 std::shared_ptr<const engines::Engine> MakeEngine(std::string_view name) {
   if (name == "text") return engines::MakeTextEngine();
   if (name == "json") return engines::MakeJsonCrdtEngine();
+  if (name == "form") return engines::MakeFormEngine();
   return nullptr;
 }
 
