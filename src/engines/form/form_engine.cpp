@@ -28,7 +28,7 @@ inline int64_t PlusOne(int64_t value) noexcept {
 // §1.6: strictly later, or same time and ordinally larger peer.
 inline bool Wins(const FormOperation& op, const FormRegister& reg) noexcept {
   if (op.timestamp != reg.timestamp) return op.timestamp > reg.timestamp;
-  return json::CompareOrdinalUtf16(op.peer, reg.peer) > 0;
+  return json::CompareNullableOrdinalUtf16(op.peer, reg.peer) > 0;
 }
 
 int64_t NowMs() { return std::chrono::duration_cast<std::chrono::milliseconds>(UtcNow().time_since_epoch()).count(); }

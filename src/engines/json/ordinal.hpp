@@ -13,7 +13,8 @@ namespace opstream::engines::json {
 int CompareOrdinalUtf16(std::string_view a, std::string_view b) noexcept;
 
 // A null string (a property absent or null in the JSON) sorts before every string, "" included.
-inline int CompareOrdinalUtf16(const std::optional<std::string>& a, const std::optional<std::string>& b) noexcept {
+inline int CompareNullableOrdinalUtf16(const std::optional<std::string>& a,
+                                       const std::optional<std::string>& b) noexcept {
   if (!a || !b) return a ? 1 : (b ? -1 : 0);
   return CompareOrdinalUtf16(std::string_view(*a), std::string_view(*b));
 }

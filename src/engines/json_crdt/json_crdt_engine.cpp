@@ -45,14 +45,14 @@ inline Stamp StampOf(const JsonRegister& reg) noexcept {
 // wins(new, existing, sameBatch) of §6.3.
 inline bool Wins(const Stamp& incoming, const Stamp& existing, bool same_batch) noexcept {
   if (incoming.timestamp != existing.timestamp) return incoming.timestamp > existing.timestamp;
-  const int peers = json::CompareOrdinalUtf16(*incoming.peer, *existing.peer);
+  const int peers = json::CompareNullableOrdinalUtf16(*incoming.peer, *existing.peer);
   if (peers != 0) return peers > 0;
   if (same_batch) return true;
   return json::CompareOrdinalUtf16(incoming.text, existing.text) > 0;
 }
 
 inline bool SameTimestampAndPeer(const Stamp& a, const Stamp& b) noexcept {
-  return a.timestamp == b.timestamp && json::CompareOrdinalUtf16(*a.peer, *b.peer) == 0;
+  return a.timestamp == b.timestamp && json::CompareNullableOrdinalUtf16(*a.peer, *b.peer) == 0;
 }
 
 // Calls fn(ancestor) for each ancestor of `path`, nearest first (cut at each '.' from the right);
