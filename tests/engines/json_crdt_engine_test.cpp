@@ -142,6 +142,27 @@ TEST(JsonCrdtApply, RawTextTieBreakSeesFormattingAndUtf16Order) {
             R"({"registers":{"k":{"value":"\uE000","timestamp":1,"peerId":"p","isDeleted":false}}})");
 }
 
+// A reference corner kept on purpose (§6.5): `set a` tombstones an existing `a.b` with the
+// batch's own stamp, and `a.b` is not in the batch, so the later `a.b.c` of the same batch meets a
+// same-stamp ancestor outside the batch and falls to the raw-text rule ("x" < null). Without an
+// existing `a.b` the child is written. Concurrent batches can therefore converge differently.
+TEST(JsonCrdtApply, SameStampBatchOverHierarchyIsOrderDependent) {
+  const JsonOpBatch parent_and_grandchild =
+      ParseBatch(R"({"operations":[{"$type":"set","path":"a","value":1,"timestamp":5,"peerId":"p1"},)"
+                 R"({"$type":"set","path":"a.b.c","value":"x","timestamp":5,"peerId":"p1"}]})");
+  const JsonOpBatch older_middle =
+      ParseBatch(R"({"operations":[{"$type":"set","path":"a.b","value":2,"timestamp":3,"peerId":"p3"}]})");
+  JsonDocument first;
+  ASSERT_TRUE(ApplyJsonOpBatch(first, older_middle).ok());
+  ASSERT_TRUE(ApplyJsonOpBatch(first, parent_and_grandchild).ok());
+  JsonDocument second;
+  ASSERT_TRUE(ApplyJsonOpBatch(second, parent_and_grandchild).ok());
+  ASSERT_TRUE(ApplyJsonOpBatch(second, older_middle).ok());
+  EXPECT_EQ(first.registers.Find("a.b.c"), nullptr);
+  ASSERT_NE(second.registers.Find("a.b.c"), nullptr);
+  EXPECT_FALSE(second.registers.Find("a.b.c")->deleted);
+}
+
 TEST(JsonCrdtApply, LoadsSnapshotsWithNullPeersAndDefaults) {
   JsonDocument document = LoadDoc(R"({"Registers":{"a":{"value":1,"timestamp":1,"peerId":null}}})");
   // Any peer beats a null peer at the same timestamp.
