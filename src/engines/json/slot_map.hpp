@@ -3,14 +3,16 @@
 // slots, a removal frees its slot onto a LIFO stack, a new key takes the most recently freed slot
 // (or a new one at the end), and enumeration walks the slots in index order. Copies are compact.
 //
-// Besides exact lookups, keys can be listed by prefix (the JSON engine's "descendants of p"),
-// through a sorted index, so that hierarchy checks cost O(log n + matches) instead of a scan.
+// Exact lookups go through a hash index; keys can also be listed by prefix (the JSON engine's
+// "descendants of p") through a sorted index, so that hierarchy checks cost O(log n + matches)
+// instead of a scan. The hash index holds views of the sorted index's keys (its nodes are stable).
 #include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -41,21 +43,21 @@ class SlotMap {
   bool has_free_slots() const noexcept { return !free_.empty(); }
 
   V* Find(std::string_view key) noexcept {
-    auto it = index_.find(key);
-    return it == index_.end() ? nullptr : &slots_[it->second].value.value();
+    auto it = hash_.find(key);
+    return it == hash_.end() ? nullptr : &*slots_[it->second].value;
   }
   const V* Find(std::string_view key) const noexcept {
-    auto it = index_.find(key);
-    return it == index_.end() ? nullptr : &slots_[it->second].value.value();
+    auto it = hash_.find(key);
+    return it == hash_.end() ? nullptr : &*slots_[it->second].value;
   }
-  bool Contains(std::string_view key) const noexcept { return index_.find(key) != index_.end(); }
+  bool Contains(std::string_view key) const noexcept { return hash_.find(key) != hash_.end(); }
 
   // Inserts a new key (in the most recently freed slot) or replaces the value in place.
   // Returns the slot.
   template <typename T>
   uint32_t InsertOrAssign(std::string_view key, T&& value) {
-    auto it = index_.find(key);
-    if (it != index_.end()) {
+    auto it = hash_.find(key);
+    if (it != hash_.end()) {
       slots_[it->second].value = std::forward<T>(value);
       return it->second;
     }
@@ -64,8 +66,8 @@ class SlotMap {
 
   // Removes `key` if present; its slot goes on the free stack.
   bool Erase(std::string_view key) {
-    auto it = index_.find(key);
-    if (it == index_.end()) return false;
+    auto it = hash_.find(key);
+    if (it == hash_.end()) return false;
     EraseSlot(it->second);
     return true;
   }
@@ -74,6 +76,7 @@ class SlotMap {
     if (!s.value) return;
     free_.push_back(slot);  // may throw before anything changed
     s.value.reset();
+    hash_.erase(std::string_view(s.key->first));
     index_.erase(s.key);
     s.key = index_.end();
   }
@@ -81,7 +84,10 @@ class SlotMap {
   // back an insertion. Never throws.
   void PopBackSlot() noexcept {
     Slot& s = slots_.back();
-    if (s.value) index_.erase(s.key);
+    if (s.value) {
+      hash_.erase(std::string_view(s.key->first));
+      index_.erase(s.key);
+    }
     slots_.pop_back();
   }
 
@@ -91,8 +97,8 @@ class SlotMap {
   const V& ValueAt(uint32_t slot) const noexcept { return *slots_[slot].value; }
   // Slot of `key`, or nullopt.
   std::optional<uint32_t> SlotOf(std::string_view key) const noexcept {
-    auto it = index_.find(key);
-    if (it == index_.end()) return std::nullopt;
+    auto it = hash_.find(key);
+    if (it == hash_.end()) return std::nullopt;
     return it->second;
   }
 
@@ -114,7 +120,10 @@ class SlotMap {
     std::sort(out.begin() + static_cast<std::ptrdiff_t>(first), out.end());
   }
 
-  void Reserve(size_t n) { slots_.reserve(n); }
+  void Reserve(size_t n) {
+    slots_.reserve(n);
+    hash_.reserve(n);
+  }
 
  private:
   struct Slot {
@@ -130,7 +139,13 @@ class SlotMap {
       auto [it, inserted] = index_.emplace(std::string(key), slot);
       (void)inserted;
       try {
-        slots_[slot].value.emplace(std::forward<T>(value));
+        hash_.emplace(std::string_view(it->first), slot);
+        try {
+          slots_[slot].value.emplace(std::forward<T>(value));
+        } catch (...) {
+          hash_.erase(std::string_view(it->first));
+          throw;
+        }
       } catch (...) {
         index_.erase(it);
         throw;
@@ -143,7 +158,13 @@ class SlotMap {
       auto [it, inserted] = index_.emplace(std::string(key), slot);
       (void)inserted;
       try {
-        slots_.push_back(Slot{it, std::optional<V>(std::forward<T>(value))});
+        hash_.emplace(std::string_view(it->first), slot);
+        try {
+          slots_.push_back(Slot{it, std::optional<V>(std::forward<T>(value))});
+        } catch (...) {
+          hash_.erase(std::string_view(it->first));
+          throw;
+        }
       } catch (...) {
         index_.erase(it);
         throw;
@@ -153,6 +174,7 @@ class SlotMap {
   }
 
   Index index_;
+  std::unordered_map<std::string_view, uint32_t> hash_;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
 };
