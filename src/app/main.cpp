@@ -21,6 +21,8 @@
 #include "config/settings.hpp"
 #include "engines/engine_registry.hpp"
 #include "engines/rich_text/rich_text_engine.hpp"
+#include "engines/form/form_engine.hpp"
+#include "engines/json_crdt/json_crdt_engine.hpp"
 #include "engines/text/text_engine.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
@@ -66,6 +68,8 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
 std::shared_ptr<const engines::Engine> MakeEngine(std::string_view name) {
   if (name == "text") return engines::MakeTextEngine();
   if (name == "rich-text") return engines::MakeRichTextEngine();
+  if (name == "json") return engines::MakeJsonCrdtEngine();
+  if (name == "form") return engines::MakeFormEngine();
   return nullptr;
 }
 
