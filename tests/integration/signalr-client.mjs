@@ -18,6 +18,10 @@ export const RS = '\x1e';
 export const b64 = (s) => Buffer.from(s, 'utf8').toString('base64');
 export const unb64 = (s) => Buffer.from(s, 'base64').toString('utf8');
 export const opB64 = (op) => b64(JSON.stringify(op));
+/** A byte-string value as received: base64 text (JSON protocol) or bytes (MessagePack). */
+export const bytesText = (v) => (typeof v === 'string' ? unb64(v) : Buffer.from(v).toString('utf8'));
+/** An op payload in the protocol's natural form. */
+export const opPayload = (op, protocol = 'json') => (protocol === 'messagepack' ? new Uint8Array(Buffer.from(JSON.stringify(op))) : opB64(op));
 
 /** Wraps a hub protocol so that `onMessage` sees every parsed message synchronously, in order. */
 export class TappedProtocol {
@@ -82,6 +86,7 @@ export class SrOtClient {
     this.server = server;
     this.documentId = documentId;
     this.label = label || `${transport}/${protocol}`;
+    this.protocol = protocol;
     this.tap = new TappedProtocol(makeProtocol(protocol));
     this.hub = buildHub(server, { transport, protocol: this.tap });
     this.doc = null;
@@ -127,7 +132,7 @@ export class SrOtClient {
     if (this.failure) return;
     if (m.type === 3 && m.invocationId === this._joinId && this.revision === null) {
       if (m.error) { this._fail(`join failed: ${m.error}`); return; }
-      this.doc = JSON.parse(unb64(m.result.snapshot)).content;
+      this.doc = JSON.parse(bytesText(m.result.snapshot)).content;
       this.revision = m.result.revision;
       this.joinRevision = this.revision;
       if (!Array.isArray(m.result.pendingOps) || m.result.pendingOps.length !== 0) this._fail('pendingOps is not []');
@@ -186,7 +191,7 @@ export class SrOtClient {
 
   _send(op) {
     this.pending = { op, invocationId: undefined, baseRevision: this.revision };
-    this.hub.invoke('SendOp', this.documentId, opB64(op), this.revision).catch((e) => this._fail(`SendOp: ${e.message}`));
+    this.hub.invoke('SendOp', this.documentId, opPayload(op, this.protocol), this.revision).catch((e) => this._fail(`SendOp: ${e.message}`));
   }
 
   edit(op) {

@@ -9,7 +9,7 @@ import { SharedServer, httpRequest, sleep } from './lib/harness.mjs';
 import { uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
 import { seedFromEnv } from './lib/text-ot.mjs';
-import { RS, RawHub, SrOtClient, TRANSPORTS, b64, opB64, startHub, unb64, until } from './signalr-client.mjs';
+import { RS, RawHub, SrOtClient, TRANSPORTS, b64, bytesText, opB64, opPayload, startHub, unb64, until } from './signalr-client.mjs';
 
 const SEED = seedFromEnv();
 const ID_RE = /^[A-Za-z0-9_-]{22}$/;
@@ -99,36 +99,41 @@ describe('SignalR negotiate and HTTP surface (§3.1)', () => {
   });
 });
 
-for (const transport of TRANSPORTS) {
-  describe(`SignalR collaboration hub over ${transport} (seed ${SEED})`, () => {
+const CONFIGS = [...TRANSPORTS.map((transport) => ({ transport, protocol: 'json' })),
+  { transport: 'WebSockets', protocol: 'messagepack' }, { transport: 'LongPolling', protocol: 'messagepack' }];
+
+for (const { transport, protocol } of CONFIGS) {
+  const bin = protocol === 'messagepack';
+  describe(`SignalR collaboration hub over ${transport}, ${protocol} protocol (seed ${SEED})`, () => {
     it('§8.1 exchange: join, op, ReceiveOp, awareness, PeerDisconnected', async () => {
       const doc = uniqueDoc('x81');
-      const a = track(await startHub(server, { transport }));
-      const b = track(await startHub(server, { transport }));
+      const a = track(await startHub(server, { transport, protocol }));
+      const b = track(await startHub(server, { transport, protocol }));
       assert.match(a.connectionId, ID_RE);
       const events = [];
-      b.on('ReceiveOp', (p, r) => events.push(['op', unb64(p), r]));
+      b.on('ReceiveOp', (p, r) => events.push(['op', bytesText(p), r]));
       b.on('ReceiveAwarenessUpdate', (s) => events.push(['aw', s]));
       b.on('PeerDisconnected', (id) => events.push(['left', id]));
       a.on('ReceiveOp', () => events.push(['echo']));
       const ja = await a.invoke('JoinDocument', doc, 'text', 1);
-      assert.deepEqual(ja, { revision: 1, snapshot: 'eyJjb250ZW50IjoiIn0=', pendingOps: [], currentAwareness: [] });
+      assert.deepEqual({ ...ja, snapshot: bytesText(ja.snapshot) }, { revision: 1, snapshot: '{"content":""}', pendingOps: [], currentAwareness: [] });
+      if (!bin) assert.equal(ja.snapshot, 'eyJjb250ZW50IjoiIn0=');
       await b.invoke('JoinDocument', doc, 'text', 1);
-      const ack = await a.invoke('SendOp', doc, opB64(HELLO), 1);
+      const ack = await a.invoke('SendOp', doc, opPayload(HELLO, protocol), 1);
       assert.deepEqual(ack, { success: true, newRevision: 2, errorMessage: null });
       await until(() => events.length >= 1, { what: 'ReceiveOp on B' });
       assert.deepEqual(events[0], ['op', JSON.stringify(HELLO), 2]);
-      assert.equal(await a.invoke('UpdateAwareness', doc, { name: 'Alice', cursor: 5 }), null);
+      assert.equal((await a.invoke('UpdateAwareness', doc, { name: 'Alice', cursor: 5 })) ?? null, null);
       await until(() => events.length >= 2, { what: 'awareness on B' });
       const [, state] = events[1];
       assert.equal(state.peerId, a.connectionId);
       assert.deepEqual(state.data, { name: 'Alice', cursor: 5 });
       assert.match(state.lastUpdated, TS_RE);
-      assert.equal(await a.invoke('UpdateAwareness', doc, { name: 'Alice', cursor: 5 }), null, 'unchanged awareness');
-      const c = track(await startHub(server, { transport }));
+      assert.equal((await a.invoke('UpdateAwareness', doc, { name: 'Alice', cursor: 5 })) ?? null, null, 'unchanged awareness');
+      const c = track(await startHub(server, { transport, protocol }));
       const jc = await c.invoke('JoinDocument', doc, 'text', 1);
       assert.equal(jc.revision, 2);
-      assert.equal(unb64(jc.snapshot), '{"content":"Hello"}');
+      assert.equal(bytesText(jc.snapshot), '{"content":"Hello"}');
       assert.equal(jc.currentAwareness.length, 1);
       assert.equal(jc.currentAwareness[0].peerId, a.connectionId);
       const ids = [a.connectionId, c.connectionId].sort();
@@ -144,13 +149,14 @@ for (const transport of TRANSPORTS) {
 
     it('invocation errors carry the exact texts of §3.6', async () => {
       const doc = uniqueDoc('err');
-      const c = track(await startHub(server, { transport }));
+      const c = track(await startHub(server, { transport, protocol }));
       await rejects(c.invoke('JoinDocumnt', doc, 'text', 1),
         "Failed to invoke 'JoinDocumnt' due to an error on the server. HubException: Method does not exist.");
       await rejects(c.invoke('JoinDocument', doc, 'text'), bindError('JoinDocument'));
       await rejects(c.invoke('JoinDocument', doc, 'text', 1, 2), bindError('JoinDocument'));
       await rejects(c.invoke('JoinDocument', doc, 'text', '1'), bindError('JoinDocument'));
       await rejects(c.invoke('SendOp', doc, [1, 2, 3], 1), bindError('SendOp'));
+      await rejects(c.invoke('SendOp', doc, { a: 1 }, 1), bindError('SendOp'));
       await rejects(c.invoke('SendOp', doc, 'not base64!', 1), bindError('SendOp'));
       await rejects(c.invoke('JoinDocument', doc, 'spreadsheet', 1),
         hubError('JoinDocument', 'No session engine registered for document type: spreadsheet'));
@@ -169,7 +175,7 @@ for (const transport of TRANSPORTS) {
       await rejects(c.invoke('SendOp', doc, opB64(HELLO), -1), hubError('SendOp', 'InvalidMessage: Base revision must be non-negative.'));
       await rejects(c.invoke('UpdateAwareness', doc, { big: 'x'.repeat(70000) }),
         hubError('UpdateAwareness', 'InvalidMessage: Awareness payload exceeds 65536 bytes.'));
-      const rejected = await c.invoke('SendOp', doc, b64('{"components":5}'), 1);
+      const rejected = await c.invoke('SendOp', doc, opPayload({ components: 5 }, protocol), 1);
       assert.equal(rejected.success, false);
       assert.equal(rejected.newRevision, 1);
       assert.equal(typeof rejected.errorMessage, 'string');
@@ -181,18 +187,18 @@ for (const transport of TRANSPORTS) {
     });
 
     it('4 concurrent OT clients converge (R1–R3 checked on the wire)', { timeout: 60000 }, async (t) => {
-      const seed = (SEED + TRANSPORTS.indexOf(transport)) >>> 0;
+      const seed = (SEED + CONFIGS.findIndex((c) => c.transport === transport && c.protocol === protocol)) >>> 0;
       t.diagnostic(`seed=${seed}`);
       const doc = uniqueDoc('conv');
       const clients = [];
-      for (let i = 0; i < 4; i++) clients.push(await SrOtClient.connectAndJoin(server, doc, { transport, label: `${transport}-${i}` }));
+      for (let i = 0; i < 4; i++) clients.push(await SrOtClient.connectAndJoin(server, doc, { transport, protocol, label: `${transport}-${protocol}-${i}` }));
       const target = await runRandomEditing(clients, { seed, opsPerClient: transport === 'WebSockets' ? 30 : 15, maxDelayMs: 8 });
       for (const c of clients) c.checkRevisionSequence();
       for (const c of clients) assert.equal(c.doc, clients[0].doc, `seed=${seed}: ${c.label} diverged`);
-      const fresh = track(await startHub(server, { transport }));
+      const fresh = track(await startHub(server, { transport, protocol }));
       const j = await fresh.invoke('JoinDocument', doc, 'text', 1);
       assert.equal(j.revision, target);
-      assert.equal(JSON.parse(unb64(j.snapshot)).content, clients[0].doc, `seed=${seed}: fresh joiner snapshot`);
+      assert.equal(JSON.parse(bytesText(j.snapshot)).content, clients[0].doc, `seed=${seed}: fresh joiner snapshot`);
       await fresh.stop();
       for (const c of clients) await c.close();
     });
@@ -297,12 +303,15 @@ describe('SignalR management hub (§3.8, deny-all)', () => {
 });
 
 describe('SignalR mixed with raw WebSocket clients', () => {
-  it('SignalR (every transport) and /collab-ws clients converge on one document', { timeout: 60000 }, async (t) => {
+  it('SignalR (every transport, JSON and MessagePack) and /collab-ws clients converge on one document', { timeout: 60000 }, async (t) => {
     const seed = (SEED + 11) >>> 0;
     t.diagnostic(`seed=${seed}`);
     const doc = uniqueDoc('mixed');
     const clients = [];
     for (const transport of TRANSPORTS) clients.push(await SrOtClient.connectAndJoin(server, doc, { transport, label: `sr-${transport}` }));
+    for (const transport of ['WebSockets', 'LongPolling']) {
+      clients.push(await SrOtClient.connectAndJoin(server, doc, { transport, protocol: 'messagepack', label: `sr-msgpack-${transport}` }));
+    }
     for (let i = 0; i < 2; i++) clients.push(await OtTextClient.connectAndJoin(server, doc, { label: `ws-${i}` }));
     const target = await runRandomEditing(clients, { seed, opsPerClient: 15, maxDelayMs: 8 });
     for (const c of clients) c.checkRevisionSequence();

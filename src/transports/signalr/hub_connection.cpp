@@ -140,6 +140,11 @@ asio::awaitable<bool> HubConnection::HandleRecord(std::string_view record) {
       error = "Handshake request could not be parsed.";
     } else if (protocol = FindHubProtocol(request.protocol); protocol == nullptr) {
       error = fmt::format("The protocol '{}' is not supported.", request.protocol);
+    } else if (!protocol->is_text() && transport() == TransportType::kServerSentEvents) {
+      error = fmt::format(
+          "Cannot use the '{}' protocol on the current transport. The transport does not support 'Binary' transfer "
+          "format.",
+          request.protocol);
     } else if (request.version < 0 || request.version > protocol->version()) {
       // Older versions are served with our own (every client speaks version 1).
       error = fmt::format("The server does not support version {} of the '{}' protocol.", request.version,

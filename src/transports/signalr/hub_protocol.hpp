@@ -87,6 +87,7 @@ class HubProtocol {
 };
 
 const HubProtocol& JsonHubProtocol();
+const HubProtocol& MessagePackHubProtocol();
 // Null when this build has no such protocol (name compared ordinally, as the reference does).
 const HubProtocol* FindHubProtocol(std::string_view name);
 

@@ -267,6 +267,7 @@ const HubProtocol& JsonHubProtocol() {
 
 const HubProtocol* FindHubProtocol(std::string_view name) {
   if (name == "json") return &JsonHubProtocol();
+  if (name == "messagepack") return &MessagePackHubProtocol();
   return nullptr;
 }
 
