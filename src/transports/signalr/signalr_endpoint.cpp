@@ -69,7 +69,11 @@ asio::awaitable<net::StreamRouteResult> Respond(beast::tcp_stream& stream, const
   http::response<http::string_body> response{status, request.version()};
   response.set(http::field::server, "OpStream");
   if (!content_type.empty()) response.set(http::field::content_type, content_type);
-  if (status == http::status::method_not_allowed) response.set(http::field::allow, "POST");
+  // The negotiate route takes POST only; the connection route GET, POST and DELETE.
+  if (status == http::status::method_not_allowed) {
+    response.set(http::field::allow,
+                 request.target().find("/negotiate") != beast::string_view::npos ? "POST" : "GET, POST, DELETE");
+  }
   response.body() = std::move(body);
   response.keep_alive(request.keep_alive());
   response.prepare_payload();
