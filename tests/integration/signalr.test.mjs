@@ -81,6 +81,25 @@ describe('SignalR negotiate and HTTP surface (§3.1)', () => {
     first.close();
   });
 
+  it('long polling: a send while another send of the connection runs is 409; DELETE ends it with 202', async () => {
+    const neg = await (await fetch(`${server.url}/collab/negotiate?negotiateVersion=1`, { method: 'POST' })).json();
+    const url = `${server.url}/collab?id=${neg.connectionToken}`;
+    assert.equal((await httpRequest(url)).status, 200, 'first poll');
+    const doc = uniqueDoc('lp409');
+    assert.equal((await httpRequest(url, { method: 'POST', body: '{"protocol":"json","version":1}' + RS +
+      JSON.stringify({ type: 1, target: 'JoinDocument', arguments: [doc, 'text', 1] }) + RS })).status, 200);
+    // thousands of invocations run one at a time: the first send is still busy when the second arrives
+    let many = '';
+    for (let i = 0; i < 15000; i++) many += JSON.stringify({ type: 1, target: 'UpdateAwareness', arguments: [doc, { i }] }) + RS;
+    const first = httpRequest(url, { method: 'POST', body: many, timeoutMs: 30000 });
+    await sleep(30);
+    const second = await httpRequest(url, { method: 'POST', body: '{"type":6}' + RS });
+    assert.equal(second.status, 409);
+    assert.equal((await first).status, 200);
+    assert.equal((await httpRequest(url, { method: 'DELETE' })).status, 202);
+    assert.equal((await httpRequest(url)).status, 404, 'the connection is gone');
+  });
+
   it('the official client works with skipNegotiation (WebSocket without id)', async () => {
     const c = track(await startHub(server, { skipNegotiation: true }));
     const r = await c.invoke('JoinDocument', uniqueDoc('skip'), 'text', 1);
