@@ -79,6 +79,8 @@ class MessagePackProtocol final : public HubProtocol {
         if (out.type == static_cast<int64_t>(HubMessageType::kStreamInvocation) && !out.invocation_id) {
           return Status::Error("Invalid payload for StreamInvocation message.");
         }
+        // Every argument takes at least one byte: a larger count is a lie, not an allocation.
+        if (arguments > record.size()) return Status::Error("Invalid argument count in Invocation message.");
         out.arguments.resize(arguments);
         for (auto& argument : out.arguments) {
           if (!reader.ReadValue(argument)) return Status::Error("Invalid argument in Invocation message.");

@@ -152,7 +152,9 @@ TEST(MessagePackHubProtocol, ParsesPingCloseAndRejectsMalformedMessages) {
   EXPECT_EQ(*close.error, "no");
   EXPECT_TRUE(close.allow_reconnect);
   for (const auto& bad : {Bytes({}), Bytes({0x90}), Bytes({0x06}), Bytes({0x91, 0xA1, 'x'}), Bytes({0x92, 0x01, 0x80}),
-                          JsInvocation().substr(0, 10), Bytes({0x93, 0x05, 0x80, 0xC0})}) {
+                          JsInvocation().substr(0, 10), Bytes({0x93, 0x05, 0x80, 0xC0}),
+                          // an argument count of 2^32-1 in an 11-byte record
+                          Bytes({0x95, 0x01, 0x80, 0xC0, 0xA1, 'X', 0xDD, 0xFF, 0xFF, 0xFF, 0xFF})}) {
     HubMessage message;
     EXPECT_FALSE(p.Parse(bad, message).ok());
   }
