@@ -30,6 +30,7 @@
 #include "session/document_router.hpp"
 #include "storage/memory_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
+#include "transports/signalr/signalr_transport.hpp"
 #include "transports/websocket/collab_socket.hpp"
 
 namespace {
@@ -231,7 +232,12 @@ int main(int argc, char** argv) {
                                                   socket_options);
     });
   }
-  if (settings.signalr_enabled) host_log->warn("The SignalR transport is not available in this build yet.");
+  std::optional<transports::signalr::SignalRTransport> signalr;
+  if (settings.signalr_enabled) {
+    transports::signalr::SignalROptions signalr_options;
+    signalr_options.max_queued_bytes = settings.send_queue_limit_bytes;
+    signalr.emplace(io, server, router, settings.signalr_path, settings.signalr_management_path, signalr_options);
+  }
   if (settings.grpc_enabled) host_log->warn("The gRPC transport is not available in this build yet.");
 
   if (auto listening = server.Listen(ToEndpoints(settings.bindings)); !listening.ok()) return Fail(listening.message());

@@ -56,6 +56,7 @@ class Http1Connection final : public LiveConnection {
     });
   }
   void Detach() { *alive_ = false; }
+  void Reattach() { *alive_ = true; }
 
  private:
   beast::tcp_stream& stream_;
@@ -108,6 +109,10 @@ Server::~Server() = default;
 
 void Server::AddWebSocketRoute(std::string path, WebSocketAcceptor acceptor) {
   websocket_routes_[std::move(path)] = std::move(acceptor);
+}
+
+void Server::AddStreamRoute(std::string path, StreamRoute route, size_t max_body_bytes) {
+  stream_routes_[std::move(path)] = {std::move(route), max_body_bytes};
 }
 
 Status Server::Listen(const std::vector<ListenEndpoint>& endpoints) {
@@ -252,7 +257,15 @@ asio::awaitable<void> Server::Serve(tcp::socket socket) {
     http::request_parser<http::string_body> parser;
     parser.body_limit(kMaxHttp1Body);
     stream.expires_after(kHttp1IdleTimeout);
-    auto [ec, ignored] = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    auto [ec, ignored] = co_await http::async_read_header(stream, buffer, parser, kUseTuple);
+    const StreamRoute* stream_route = nullptr;
+    if (!ec) {
+      if (auto found = stream_routes_.find(SplitTarget(parser.get().target()).first); found != stream_routes_.end()) {
+        stream_route = &found->second.first;
+        parser.body_limit(found->second.second);
+      }
+      if (!parser.is_done()) std::tie(ec, ignored) = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    }
     if (ec) {
       if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
           ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
@@ -264,6 +277,20 @@ asio::awaitable<void> Server::Serve(tcp::socket socket) {
       break;
     }
     auto request = parser.release();
+    if (stream_route) {
+      // The handler may keep the connection for minutes (a long poll) or take it over: shutdown
+      // is its business meanwhile.
+      live->Detach();
+      const auto result = co_await (*stream_route)(stream, request);
+      if (result == StreamRouteResult::kTakenOver) co_return;
+      if (result == StreamRouteResult::kClose) break;
+      live->Reattach();
+      {
+        std::lock_guard lock(live_mutex_);
+        if (stopping_) break;
+      }
+      continue;
+    }
     auto [path, query] = SplitTarget(request.target());
     auto route = websocket_routes_.find(path);
     if (route != websocket_routes_.end() && beast::websocket::is_upgrade(request)) {

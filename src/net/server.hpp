@@ -37,6 +37,12 @@ using UpgradeRequest = boost::beast::http::request<boost::beast::http::string_bo
 // Takes ownership of an upgraded stream; registers itself with the server while it lives.
 using WebSocketAcceptor = std::function<void(boost::beast::tcp_stream stream, UpgradeRequest request)>;
 
+// An HTTP/1.1 route whose handler owns the exchange: it writes its own response on `stream`, for
+// as long as it likes (a long poll, an event stream), or moves the stream away (an upgrade).
+enum class StreamRouteResult { kKeepAlive, kClose, kTakenOver };
+using StreamRoute =
+    std::function<boost::asio::awaitable<StreamRouteResult>(boost::beast::tcp_stream& stream, UpgradeRequest& request)>;
+
 struct ListenEndpoint {
   boost::asio::ip::tcp::endpoint endpoint;
   std::string url;          // as configured, for logs
@@ -50,6 +56,8 @@ class Server {
   ~Server();
 
   void AddWebSocketRoute(std::string path, WebSocketAcceptor acceptor);
+  // Any method on `path` (exact match) goes to `route`; request bodies up to `max_body_bytes`.
+  void AddStreamRoute(std::string path, StreamRoute route, size_t max_body_bytes);
   // Binds and listens; fails with a clear message (address in use, permission denied).
   Status Listen(const std::vector<ListenEndpoint>& endpoints);
   // Addresses actually bound (port 0 resolved), for the "Now listening on" log lines.
@@ -73,6 +81,7 @@ class Server {
   boost::asio::io_context& io_;
   HttpHandler& http_;
   std::unordered_map<std::string, WebSocketAcceptor> websocket_routes_;
+  std::unordered_map<std::string, std::pair<StreamRoute, size_t>> stream_routes_;
   std::vector<std::shared_ptr<Acceptor>> acceptors_;
 
   mutable std::mutex live_mutex_;

@@ -1,0 +1,516 @@
+#include "transports/signalr/hub_connection.hpp"
+
+#include <fmt/format.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include "common/logging.hpp"
+#include "net/await.hpp"
+
+namespace opstream::transports::signalr {
+namespace asio = boost::asio;
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& Log() {
+  static const auto logger = GetLogger("OpStream.Transport.SignalR");
+  return logger;
+}
+
+constexpr std::string_view kProtocolError = "Connection closed with an error.";
+// A closing connection whose last records nobody collects (no poll pending) ends after this.
+constexpr auto kClosingGrace = std::chrono::seconds(5);
+
+size_t EstimateSize(const session::Outbound& message) {
+  struct Visitor {
+    size_t operator()(const session::JoinResponse& m) const { return 128 + m.snapshot.size() * 4 / 3; }
+    size_t operator()(const session::OpResponse&) const { return 128; }
+    size_t operator()(const session::ErrorResponse& m) const { return 96 + m.message.size(); }
+    size_t operator()(const std::shared_ptr<const session::OpEvent>& m) const { return 96 + m->payload.size() * 4 / 3; }
+    size_t operator()(const std::shared_ptr<const session::AwarenessEvent>& m) const {
+      return 160 + m->state.data_json.size();
+    }
+    size_t operator()(const std::shared_ptr<const session::PeerLeftEvent>&) const { return 128; }
+  };
+  return std::visit(Visitor{}, message);
+}
+
+const session::CorrelationId* CorrelationOf(const session::Outbound& message) {
+  if (const auto* join = std::get_if<session::JoinResponse>(&message)) return &join->correlation;
+  if (const auto* op = std::get_if<session::OpResponse>(&message)) return &op->correlation;
+  if (const auto* error = std::get_if<session::ErrorResponse>(&message)) return &error->correlation;
+  return nullptr;
+}
+
+}  // namespace
+
+HubConnection::HubConnection(asio::io_context& io, std::string connection_id, Hub& hub, net::Server& server,
+                             const SignalROptions& options, std::function<void(const HubConnection&)> on_end)
+    : session::Connection(std::move(connection_id), session::TransportKind::kSignalRJson),
+      strand_(asio::make_strand(io)),
+      hub_(hub),
+      server_(server),
+      options_(options),
+      on_end_(std::move(on_end)),
+      reader_(options.max_record_bytes),
+      timer_(strand_) {}
+
+HubConnection::~HubConnection() {
+  if (!ended_) server_.Unregister(live_id_);
+}
+
+void HubConnection::Start() {
+  live_id_ = server_.Register(
+      std::static_pointer_cast<net::LiveConnection>(std::static_pointer_cast<HubConnection>(shared_from_this())));
+  asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
+}
+
+bool HubConnection::Attach(TransportType transport) {
+  std::lock_guard lock(mutex_);
+  if (transport_ != TransportType::kNone || ended_) return false;
+  transport_ = transport;
+  attached_at_ = Clock::now();
+  last_received_ = attached_at_;
+  poll_idle_since_ = attached_at_;
+  return true;
+}
+
+TransportType HubConnection::transport() const {
+  std::lock_guard lock(mutex_);
+  return transport_;
+}
+
+const HubProtocol& HubConnection::protocol() const {
+  std::lock_guard lock(mutex_);
+  return protocol_ ? *protocol_ : JsonHubProtocol();
+}
+
+bool HubConnection::ended() const {
+  std::lock_guard lock(mutex_);
+  return ended_;
+}
+
+bool HubConnection::TryBeginReceive() {
+  std::lock_guard lock(mutex_);
+  if (receiving_) return false;
+  receiving_ = true;
+  return true;
+}
+
+void HubConnection::EndReceive() {
+  std::lock_guard lock(mutex_);
+  receiving_ = false;
+}
+
+asio::awaitable<bool> HubConnection::Receive(std::string_view bytes) {
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_ || closing_) co_return false;
+    last_received_ = Clock::now();
+  }
+  reader_.Append(bytes);
+  while (true) {
+    std::string_view record;
+    switch (reader_.Next(record)) {
+      case RecordReader::Result::kNeedMore:
+        co_return true;
+      case RecordReader::Result::kTooLarge:
+        Log()->info("Connection {} sent a record over {} bytes; closing", peer_id(), options_.max_record_bytes);
+        Close(std::string(kProtocolError), false);
+        co_return false;
+      case RecordReader::Result::kMalformed:
+        Log()->info("Connection {} sent a malformed record length; closing", peer_id());
+        Close(std::string(kProtocolError), false);
+        co_return false;
+      case RecordReader::Result::kRecord:
+        if (!co_await HandleRecord(record)) co_return false;
+        break;
+    }
+  }
+}
+
+asio::awaitable<bool> HubConnection::HandleRecord(std::string_view record) {
+  if (!handshake_done_) {
+    HandshakeRequest request;
+    std::optional<std::string> error;
+    const HubProtocol* protocol = nullptr;
+    if (auto parsed = ParseHandshake(record, request); !parsed.ok()) {
+      Log()->info("Connection {} sent an invalid handshake: {}", peer_id(), parsed.message());
+      error = "Handshake request could not be parsed.";
+    } else if (protocol = FindHubProtocol(request.protocol); protocol == nullptr) {
+      error = fmt::format("The protocol '{}' is not supported.", request.protocol);
+    } else if (!protocol->is_text() && transport() == TransportType::kServerSentEvents) {
+      error = fmt::format(
+          "Cannot use the '{}' protocol on the current transport. The transport does not support 'Binary' transfer "
+          "format.",
+          request.protocol);
+    } else if (request.version < 0 || request.version > protocol->version()) {
+      // Older versions are served with our own (every client speaks version 1).
+      error = fmt::format("The server does not support version {} of the '{}' protocol.", request.version,
+                          request.protocol);
+    }
+    std::string response;
+    WriteHandshakeResponse(error, response);
+    if (error) {
+      Enqueue(std::move(response), 0);
+      BeginClosing();
+      co_return false;
+    }
+    handshake_done_ = true;
+    reader_.SetFraming(protocol->framing());
+    {
+      std::lock_guard lock(mutex_);
+      protocol_ = protocol;
+    }
+    Enqueue(std::move(response), 0);
+    co_return true;
+  }
+
+  HubMessage message;
+  if (auto parsed = protocol().Parse(record, message); !parsed.ok()) {
+    Log()->info("Connection {} sent an invalid hub message: {}", peer_id(), parsed.message());
+    Close(std::string(kProtocolError), false);
+    co_return false;
+  }
+  switch (static_cast<HubMessageType>(message.type)) {
+    case HubMessageType::kInvocation: {
+      {
+        std::lock_guard lock(mutex_);
+        current_invocation_ = message.invocation_id;
+        current_target_ = message.target;
+        responded_ = false;
+      }
+      co_await hub_.Invoke(std::static_pointer_cast<HubConnection>(shared_from_this()), std::move(message));
+      std::lock_guard lock(mutex_);
+      current_invocation_.reset();
+      current_target_.clear();
+      co_return !ended_;
+    }
+    case HubMessageType::kStreamInvocation:
+      CompleteError(*message.invocation_id,
+                    fmt::format("The client attempted to invoke the non-streaming '{}' method with a streaming "
+                                "invocation.",
+                                message.target));
+      co_return true;
+    case HubMessageType::kClose:
+      Abort();
+      co_return false;
+    default:
+      // Pings, cancellations (nothing is cancellable), client results, stateful-reconnect
+      // messages and future message types are ignored.
+      co_return true;
+  }
+}
+
+void HubConnection::CompleteNull(const std::string& invocation_id) {
+  std::string bytes;
+  protocol().WriteCompletionNull(invocation_id, bytes);
+  Enqueue(std::move(bytes), 0);
+}
+
+void HubConnection::CompleteJson(const std::string& invocation_id, std::string result_json) {
+  std::string bytes;
+  protocol().WriteCompletionJson(invocation_id, result_json, bytes);
+  Enqueue(std::move(bytes), 0);
+}
+
+void HubConnection::CompleteError(const std::string& invocation_id, std::string error) {
+  std::string bytes;
+  protocol().WriteCompletionError(invocation_id, error, bytes);
+  Enqueue(std::move(bytes), 0);
+}
+
+bool HubConnection::responded() const {
+  std::lock_guard lock(mutex_);
+  return responded_;
+}
+
+void HubConnection::Send(session::Outbound message) {
+  std::unique_lock lock(mutex_);
+  if (ended_ || closing_) return;
+  if (const auto* correlation = CorrelationOf(message)) {
+    // A fire-and-forget invocation is never answered, not even with an error (§3.4).
+    if (!*correlation) return;
+    if (*correlation == current_invocation_) responded_ = true;
+    if (auto* error = std::get_if<session::ErrorResponse>(&message)) {
+      error->message = fmt::format("An unexpected error occurred invoking '{}' on the server. HubException: {}",
+                                   current_target_, error->message);
+    }
+  }
+  const size_t size = EstimateSize(message);
+  queued_bytes_ += size;
+  if (queued_bytes_ > options_.max_queued_bytes) {
+    // A reader this slow would hold memory without bound: drop it, never slow the document. The
+    // session is told from our own strand, never from inside its broadcast loop.
+    Log()->info("Connection {} exceeded its output queue limit; dropping it", peer_id());
+    queue_.clear();
+    queued_bytes_ = 0;
+    closing_ = true;
+    WakeWriterLocked();
+    asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->Abort(); });
+    return;
+  }
+  queue_.emplace_back(std::move(message));
+  last_sent_ = Clock::now();
+  WakeWriterLocked();
+}
+
+void HubConnection::Enqueue(Item item, size_t size) {
+  std::lock_guard lock(mutex_);
+  if (ended_ || closing_) return;
+  if (auto* bytes = std::get_if<std::string>(&item)) size = bytes->size();
+  queued_bytes_ += size;
+  queue_.push_back(std::move(item));
+  last_sent_ = Clock::now();
+  WakeWriterLocked();
+}
+
+void HubConnection::WakeWriterLocked() {
+  if (waiter_) {
+    asio::post(waiter_->get_executor(), [waiter = waiter_] { waiter->cancel(); });
+    waiter_.reset();
+  }
+}
+
+void HubConnection::Shutdown() { Close(std::nullopt, true); }
+
+void HubConnection::Close(std::optional<std::string> error, bool allow_reconnect) {
+  std::unique_lock lock(mutex_);
+  if (ended_ || closing_) return;
+  if (transport_ == TransportType::kNone) {
+    EndLocked(lock);
+    return;
+  }
+  std::string bytes;
+  (protocol_ ? *protocol_ : JsonHubProtocol()).WriteClose(error, allow_reconnect, bytes);
+  queued_bytes_ += bytes.size();
+  queue_.emplace_back(std::move(bytes));
+  lock.unlock();
+  BeginClosing();
+}
+
+void HubConnection::BeginClosing() {
+  std::lock_guard lock(mutex_);
+  if (closing_) return;
+  closing_ = true;
+  closing_since_ = Clock::now();
+  WakeWriterLocked();
+  // Re-arm the timer so that a connection nobody drains (no poll pending) still ends.
+  asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
+}
+
+void HubConnection::Abort() {
+  std::unique_lock lock(mutex_);
+  EndLocked(lock);
+}
+
+void HubConnection::EndLocked(std::unique_lock<std::mutex>& lock) {
+  if (ended_) return;
+  ended_ = true;
+  closing_ = true;
+  queue_.clear();
+  queued_bytes_ = 0;
+  WakeWriterLocked();
+  lock.unlock();
+  auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
+  asio::post(strand_, [self] { self->timer_.cancel(); });
+  server_.Unregister(live_id_);
+  if (on_end_) on_end_(*this);
+  hub_.OnDisconnected(self);
+}
+
+asio::awaitable<HubConnection::Output> HubConnection::NextOutput(Clock::duration max_wait, bool* superseded) {
+  Output output;
+  std::vector<Item> items;
+  auto timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  timer->expires_after(max_wait);
+  uint64_t generation;
+  {
+    std::unique_lock lock(mutex_);
+    // A newer reader replaces a waiting one, which then ends (a superseded poll answers 204).
+    if (waiter_) WakeWriterLocked();
+    generation = ++waiter_generation_;
+  }
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      if (generation != waiter_generation_) {
+        if (superseded) *superseded = true;
+        output.status = Output::Status::kEnd;
+        co_return output;
+      }
+      if (!queue_.empty()) {
+        TakeBatchLocked(output, items);
+        break;
+      }
+      if (closing_) {
+        output.status = Output::Status::kEnd;
+        if (!ended_) EndLocked(lock);
+        co_return output;
+      }
+      if (timer->expiry() <= Clock::now()) {
+        output.status = Output::Status::kTimeout;
+        co_return output;
+      }
+      waiter_ = timer;
+    }
+    co_await timer->async_wait(net::kUseTuple);
+    std::lock_guard lock(mutex_);
+    if (waiter_ == timer) waiter_.reset();
+  }
+  Encode(items, output);
+  output.status = Output::Status::kData;
+  co_return output;
+}
+
+void HubConnection::TakeBatchLocked(Output& output, std::vector<Item>& items) {
+  size_t taken = 0;
+  while (!queue_.empty() && (items.empty() || taken < options_.max_batch_bytes)) {
+    auto& item = queue_.front();
+    const size_t size = std::holds_alternative<std::string>(item) ? std::get<std::string>(item).size()
+                                                                  : EstimateSize(std::get<session::Outbound>(item));
+    taken += size;
+    queued_bytes_ -= std::min(queued_bytes_, size);
+    items.push_back(std::move(item));
+    queue_.pop_front();
+  }
+  (void)output;
+}
+
+void HubConnection::Encode(std::vector<Item>& items, Output& output) {
+  const HubProtocol& hub_protocol = protocol();
+  const auto slot = hub_protocol.cache_slot();
+  std::string* pending = nullptr;  // per-connection records are written together
+  auto own = [&]() -> std::string& {
+    if (!pending) pending = &output.owned.emplace_back();
+    return *pending;
+  };
+  auto flush = [&] {
+    if (pending) {
+      output.buffers.emplace_back(pending->data(), pending->size());
+      output.size += pending->size();
+      pending = nullptr;
+    }
+  };
+  auto shared = [&](const std::string& bytes) {
+    flush();
+    output.buffers.emplace_back(bytes.data(), bytes.size());
+    output.size += bytes.size();
+  };
+  for (auto& item : items) {
+    if (auto* bytes = std::get_if<std::string>(&item)) {
+      own() += *bytes;
+      continue;
+    }
+    auto& message = std::get<session::Outbound>(item);
+    std::visit(
+        [&](const auto& m) {
+          using T = std::decay_t<decltype(m)>;
+          if constexpr (std::is_same_v<T, session::JoinResponse>) {
+            hub_protocol.WriteJoinResult(*m.correlation, m, own());
+          } else if constexpr (std::is_same_v<T, session::OpResponse>) {
+            hub_protocol.WriteOpResult(*m.correlation, m, own());
+          } else if constexpr (std::is_same_v<T, session::ErrorResponse>) {
+            hub_protocol.WriteCompletionError(*m.correlation, m.message, own());
+          } else {
+            shared(m->encodings.Get(slot, [&] {
+              std::string encoded;
+              if constexpr (std::is_same_v<T, std::shared_ptr<const session::OpEvent>>) {
+                hub_protocol.WriteOpEvent(*m, encoded);
+              } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::AwarenessEvent>>) {
+                hub_protocol.WriteAwarenessEvent(*m, encoded);
+              } else {
+                hub_protocol.WritePeerLeftEvent(*m, encoded);
+              }
+              return encoded;
+            }));
+            output.keep.push_back(std::move(message));
+          }
+        },
+        message);
+  }
+  flush();
+}
+
+void HubConnection::BeginPoll() {
+  std::lock_guard lock(mutex_);
+  ++polls_pending_;
+}
+
+void HubConnection::EndPoll() {
+  std::lock_guard lock(mutex_);
+  if (--polls_pending_ == 0) poll_idle_since_ = Clock::now();
+}
+
+void HubConnection::ScheduleTimer() {
+  Clock::time_point deadline;
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_) return;
+    if (closing_) {
+      deadline = closing_since_ + kClosingGrace;
+    } else if (transport_ == TransportType::kNone) {
+      deadline = created_ + options_.negotiate_timeout;
+    } else if (!protocol_) {
+      deadline = attached_at_ + options_.handshake_timeout;
+    } else {
+      deadline = last_received_ + options_.client_timeout;
+      if (transport_ == TransportType::kLongPolling) {
+        if (polls_pending_ == 0) deadline = std::min(deadline, poll_idle_since_ + options_.long_poll_disconnect);
+      } else {
+        deadline = std::min(deadline, last_sent_ + options_.keep_alive_interval);
+      }
+    }
+  }
+  timer_.expires_at(std::max(deadline, Clock::now() + std::chrono::milliseconds(10)));
+  timer_.async_wait([self = std::static_pointer_cast<HubConnection>(shared_from_this())](boost::system::error_code ec) {
+    if (!ec) self->OnTimer();
+  });
+}
+
+void HubConnection::OnTimer() {
+  const auto now = Clock::now();
+  enum class Action { kNone, kAbort, kHandshakeTimeout, kPing } action = Action::kNone;
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_) return;
+    if (closing_) {
+      if (now >= closing_since_ + kClosingGrace) action = Action::kAbort;
+    } else if (transport_ == TransportType::kNone) {
+      if (now >= created_ + options_.negotiate_timeout) action = Action::kAbort;
+    } else if (!protocol_) {
+      if (now >= attached_at_ + options_.handshake_timeout) action = Action::kHandshakeTimeout;
+    } else if (now >= last_received_ + options_.client_timeout) {
+      action = Action::kAbort;
+    } else if (transport_ == TransportType::kLongPolling) {
+      if (polls_pending_ == 0 && now >= poll_idle_since_ + options_.long_poll_disconnect) action = Action::kAbort;
+    } else if (now >= last_sent_ + options_.keep_alive_interval) {
+      action = Action::kPing;
+    }
+  }
+  switch (action) {
+    case Action::kAbort:
+      Log()->info("Connection {} timed out", peer_id());
+      Abort();
+      return;
+    case Action::kHandshakeTimeout: {
+      std::string bytes;
+      WriteHandshakeResponse(std::string("Handshake was canceled."), bytes);
+      Enqueue(std::move(bytes), 0);
+      BeginClosing();
+      return;  // the writer ends the connection once the response is out
+    }
+    case Action::kPing: {
+      std::string bytes;
+      protocol().WritePing(bytes);
+      Enqueue(std::move(bytes), 0);
+      break;
+    }
+    case Action::kNone:
+      break;
+  }
+  ScheduleTimer();
+}
+
+}  // namespace opstream::transports::signalr
