@@ -20,6 +20,7 @@
 #include "config/settings.hpp"
 #include "engines/engine_registry.hpp"
 #include "engines/text/text_engine.hpp"
+#include "engines/table/table_engine.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
 #include "net/server.hpp"
@@ -63,6 +64,7 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
 // Engines this build provides; configured engines missing here are reported at startup.
 std::shared_ptr<const engines::Engine> MakeEngine(std::string_view name) {
   if (name == "text") return engines::MakeTextEngine();
+  if (name == "table") return engines::MakeTableEngine();
   return nullptr;
 }
 
