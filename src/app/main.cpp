@@ -21,6 +21,7 @@
 #include "engines/engine_registry.hpp"
 #include "engines/text/text_engine.hpp"
 #include "engines/table/table_engine.hpp"
+#include "engines/tree/tree_engine.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
 #include "net/server.hpp"
@@ -65,6 +66,7 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel level) {
 std::shared_ptr<const engines::Engine> MakeEngine(std::string_view name) {
   if (name == "text") return engines::MakeTextEngine();
   if (name == "table") return engines::MakeTableEngine();
+  if (name == "tree") return engines::MakeTreeEngine();
   return nullptr;
 }
 
