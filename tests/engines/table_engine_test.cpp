@@ -107,6 +107,22 @@ TEST(TableEngine, SnapshotEscapingAndOpaqueValues) {
                  R"("n":12345678901234567890},"timestamp":1,"peerId":"p"}}}})");
 }
 
+TEST(TableEngine, InvalidSnapshotsAreRejectedWithTheirLocation) {
+  TableDocument doc;
+  const Status cell = LoadTableDocument(R"({"rows":{},"columns":{},"cells":{"R":{"C":{"timestamp":1.5}}}})", doc);
+  EXPECT_FALSE(cell.ok());
+  EXPECT_NE(cell.message().find(R"(cells["R"]["C"].timestamp)"), std::string::npos) << cell.message();
+  const Status row = LoadTableDocument(R"({"rows":{"R":[]}})", doc);
+  EXPECT_FALSE(row.ok());
+  EXPECT_NE(row.message().find(R"(rows["R"] must be an object)"), std::string::npos) << row.message();
+  EXPECT_FALSE(LoadTableDocument(R"({"rows":{},"columns":7})", doc).ok());
+  EXPECT_FALSE(LoadTableDocument(R"({"rows":{}})"
+                                 "\n//",
+                                 doc)
+                   .ok());
+  EXPECT_TRUE(doc.rows.empty());
+}
+
 TEST(CrdtConventions, OrdinalCompareFollowsUtf16CodeUnits) {
   using crdt::OrdinalCompare;
   EXPECT_LT(OrdinalCompare("a", "b"), 0);

@@ -118,5 +118,29 @@ TEST(TreeEngine, UndoRedoReusesFreedSlotsLikeTheDotNetDictionary) {
   EXPECT_EQ(doc.move_log[1].op.node_id, "N");
 }
 
+TEST(TreeEngine, SnapshotsLoadReferenceLogsWithNullPositionsButRejectGarbage) {
+  // The reference accepted moves without position or peer and logged them as null.
+  TreeDocument doc;
+  const Status ok = LoadTreeDocument(
+      R"({"nodes":{"A":{"id":"A","parentId":"__root__","position":null,"payload":null}},"moveLog":[{"op":)"
+      R"({"nodeId":"A","newParentId":"__root__","newPosition":null,"newPayload":null,"timestamp":1,"peerId":null},)"
+      R"("oldNode":null}]})",
+      doc);
+  ASSERT_TRUE(ok.ok()) << ok.message();
+  std::string out;
+  SerializeTreeDocument(doc, out);
+  EXPECT_EQ(out, R"({"nodes":{"A":{"id":"A","parentId":"__root__","position":"","payload":null}},"moveLog":[{"op":)"
+                 R"({"nodeId":"A","newParentId":"__root__","newPosition":"","newPayload":null,"timestamp":1,)"
+                 R"("peerId":""},"oldNode":null}]})");
+  TreeDocument bad;
+  const Status s1 = LoadTreeDocument(R"({"nodes":{},"moveLog":[{"op":{"nodeId":"A","timestamp":"x"}}]})", bad);
+  EXPECT_FALSE(s1.ok());
+  EXPECT_NE(s1.message().find("moveLog[0].op.timestamp"), std::string::npos) << s1.message();
+  const Status s2 = LoadTreeDocument(R"({"nodes":{"A":5},"moveLog":[]})", bad);
+  EXPECT_FALSE(s2.ok());
+  EXPECT_NE(s2.message().find("nodes[\"A\"] must be an object"), std::string::npos) << s2.message();
+  EXPECT_FALSE(LoadTreeDocument(R"({"nodes":{},"moveLog":{}})", bad).ok());
+}
+
 }  // namespace
 }  // namespace opstream::engines

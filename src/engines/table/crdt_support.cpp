@@ -41,8 +41,16 @@ std::optional<uint32_t> FieldReader::Node(std::string_view name) const {
   return static_cast<uint32_t>(found);
 }
 
+std::string Location::Text() const {
+  std::string out(prefix);
+  if (index >= 0) out.append("[").append(std::to_string(index)).append("]");
+  if (has_key) out.append("[\"").append(key).append("\"]");
+  out.append(suffix);
+  return out;
+}
+
 Status FieldReader::Error(std::string_view name, std::string_view problem) const {
-  std::string message = context_;
+  std::string message = where_.Text();
   message.append(".").append(name).append(" ").append(problem);
   return Status::Error(std::move(message));
 }
@@ -125,16 +133,17 @@ Status FindOperations(const json::RawJsonTree& tree, std::string_view type_name,
   return Status::Ok();
 }
 
-Status ReadDiscriminator(const json::RawJsonTree& tree, uint32_t object, const std::string& context, std::string& out) {
+Status ReadDiscriminator(const json::RawJsonTree& tree, uint32_t object, const Location& where, std::string& out) {
   if (tree.node(object).kind != json::JsonKind::kObject) {
-    return Status::Error(context + " must be an object, not " +
+    return Status::Error(where.Text() + " must be an object, not " +
                          std::string(json::JsonKindName(tree.node(object).kind)) + ".");
   }
   const int64_t found = tree.FindMember(object, "$type");
-  if (found < 0) return Status::Error(context + " has no \"$type\" discriminator.");
+  if (found < 0) return Status::Error(where.Text() + " has no \"$type\" discriminator.");
   const auto& n = tree.node(static_cast<uint32_t>(found));
-  if (n.kind != json::JsonKind::kString) return Status::Error(context + ".$type must be a string.");
-  out = json::UnescapeString(n.raw);
+  if (n.kind != json::JsonKind::kString) return Status::Error(where.Text() + ".$type must be a string.");
+  out.clear();
+  json::AppendUnescapedString(n.raw, out);
   return Status::Ok();
 }
 

@@ -9,12 +9,12 @@
 //   reference's normalized form (§1.4).
 //
 // (These live in the table folder; the tree engine includes them too.)
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/status.hpp"
@@ -153,16 +153,36 @@ class SlotMap {
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   // Keys are owned by the slots; std::string moves keep their heap buffers, but short strings live
-  // inside the object, so the index owns copies rather than views.
-  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> index_;
+  // inside the object, so the index owns copies rather than views. An open-addressing map keeps
+  // lookups to about one cache miss on large documents.
+  boost::unordered_flat_map<std::string, uint32_t, StringHash, std::equal_to<>> index_;
+};
+
+// Where a value sits, for error messages: `prefix`, then `[index]` or `["key"]` if given, then
+// `suffix`, e.g. `Invalid TableOpBatch: operations[2]`. Built only when a message is needed, so
+// reading valid input allocates nothing for it.
+struct Location {
+  std::string_view prefix;
+  int64_t index = -1;
+  std::string_view key = {};
+  std::string_view suffix = {};
+  bool has_key = false;
+
+  static Location Indexed(std::string_view prefix, int64_t index, std::string_view suffix = {}) {
+    return Location{prefix, index, {}, suffix, false};
+  }
+  static Location Keyed(std::string_view prefix, std::string_view key, std::string_view suffix = {}) {
+    return Location{prefix, -1, key, suffix, true};
+  }
+  std::string Text() const;
 };
 
 // Field access on one object node of a parsed payload, with the §1.3 binder rules and error
 // messages naming the field (e.g. "operations[2].rowId").
 class FieldReader {
  public:
-  FieldReader(const json::RawJsonTree& tree, uint32_t object, std::string context)
-      : tree_(tree), object_(object), context_(std::move(context)) {}
+  FieldReader(const json::RawJsonTree& tree, uint32_t object, Location where)
+      : tree_(tree), object_(object), where_(where) {}
 
   // Node of the field, or nullopt when absent.
   std::optional<uint32_t> Node(std::string_view name) const;
@@ -180,12 +200,12 @@ class FieldReader {
   void OptionalValue(std::string_view name, std::string& out) const;
 
   Status Error(std::string_view name, std::string_view problem) const;
-  const std::string& context() const noexcept { return context_; }
+  const Location& where() const noexcept { return where_; }
 
  private:
   const json::RawJsonTree& tree_;
   uint32_t object_;
-  std::string context_;
+  Location where_;
 };
 
 // Parses an int64 JSON integer literal token ("5.0", "1e2", out-of-range → false).
@@ -220,6 +240,6 @@ void ForEachElement(const json::RawJsonTree& tree, uint32_t array, F&& f) {
 Status FindOperations(const json::RawJsonTree& tree, std::string_view type_name, uint32_t& array);
 
 // The "$type" discriminator of an op object (name and value exact, anywhere in the object: D8).
-Status ReadDiscriminator(const json::RawJsonTree& tree, uint32_t object, const std::string& context, std::string& out);
+Status ReadDiscriminator(const json::RawJsonTree& tree, uint32_t object, const Location& where, std::string& out);
 
 }  // namespace opstream::engines::crdt

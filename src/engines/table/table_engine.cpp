@@ -35,17 +35,17 @@ bool HasDefinition(TableOpKind k) {
 }
 
 Status ParseItem(const RawJsonTree& tree, uint32_t node, size_t index, TableOpItem& item) {
-  const std::string context = "Invalid TableOpBatch: operations[" + std::to_string(index) + "]";
+  const auto where = crdt::Location::Indexed("Invalid TableOpBatch: operations", static_cast<int64_t>(index));
   std::string type;
-  if (auto s = crdt::ReadDiscriminator(tree, node, context, type); !s.ok()) return s;
+  if (auto s = crdt::ReadDiscriminator(tree, node, where, type); !s.ok()) return s;
   const auto found = std::find(kKindNames.begin(), kKindNames.end(), type);
   if (found == kKindNames.end()) {
-    return Status::Error(context + " has an unknown \"$type\" \"" + type +
+    return Status::Error(where.Text() + " has an unknown \"$type\" \"" + type +
                          "\" (expected ins_row, rm_row, rs_row, mv_row, ins_col, rm_col, rs_col, mv_col, "
                          "upd_col_def, set_cell or clr_cell).");
   }
   item.kind = static_cast<TableOpKind>(found - kKindNames.begin());
-  const FieldReader fields(tree, node, context);
+  const FieldReader fields(tree, node, where);
   if (HasRow(item.kind)) {
     if (auto s = fields.RequiredString("rowId", item.row_id); !s.ok()) return s;
   }
@@ -101,9 +101,8 @@ void AppendItem(std::string& out, const TableOpItem& item) {
 
 // ---- snapshot loading ----
 
-Status ExpectObject(const RawJsonTree& tree, uint32_t node, const std::string& what) {
-  if (tree.node(node).kind != JsonKind::kObject)
-    return Status::Error("Invalid table snapshot: " + what + " must be an object.");
+Status ExpectObject(const RawJsonTree& tree, uint32_t node, const crdt::Location& where) {
+  if (tree.node(node).kind != JsonKind::kObject) return Status::Error(where.Text() + " must be an object.");
   return Status::Ok();
 }
 
@@ -111,17 +110,18 @@ Status ExpectObject(const RawJsonTree& tree, uint32_t node, const std::string& w
 Status MapNode(const RawJsonTree& tree, std::string_view name, std::optional<uint32_t>& out) {
   const int64_t found = tree.FindMemberIgnoreCase(0, name);
   if (found < 0) return Status::Ok();
-  if (auto s = ExpectObject(tree, static_cast<uint32_t>(found), std::string(name)); !s.ok()) return s;
+  const auto where = crdt::Location{"Invalid table snapshot: ", -1, {}, name};
+  if (auto s = ExpectObject(tree, static_cast<uint32_t>(found), where); !s.ok()) return s;
   out = static_cast<uint32_t>(found);
   return Status::Ok();
 }
 
 // Snapshots written by the reference never hold null ids or peers; a null read from an older or
 // foreign snapshot is kept as "" (documented in docs/engines/table-and-tree.md).
-Status LoadRow(const RawJsonTree& tree, uint32_t node, const std::string& key, TableRow& row) {
-  const std::string context = "Invalid table snapshot: rows[\"" + key + "\"]";
-  if (auto s = ExpectObject(tree, node, "rows[\"" + key + "\"]"); !s.ok()) return s;
-  const FieldReader f(tree, node, context);
+Status LoadRow(const RawJsonTree& tree, uint32_t node, std::string_view key, TableRow& row) {
+  const auto where = crdt::Location::Keyed("Invalid table snapshot: rows", key);
+  if (auto s = ExpectObject(tree, node, where); !s.ok()) return s;
+  const FieldReader f(tree, node, where);
   Status s = f.OptionalString("id", row.id, key);
   if (s.ok()) s = f.OptionalString("position", row.position, "");
   if (s.ok()) s = f.Int64("positionTimestamp", row.position_timestamp);
@@ -132,10 +132,10 @@ Status LoadRow(const RawJsonTree& tree, uint32_t node, const std::string& key, T
   return s;
 }
 
-Status LoadColumn(const RawJsonTree& tree, uint32_t node, const std::string& key, TableColumn& column) {
-  const std::string context = "Invalid table snapshot: columns[\"" + key + "\"]";
-  if (auto s = ExpectObject(tree, node, "columns[\"" + key + "\"]"); !s.ok()) return s;
-  const FieldReader f(tree, node, context);
+Status LoadColumn(const RawJsonTree& tree, uint32_t node, std::string_view key, TableColumn& column) {
+  const auto where = crdt::Location::Keyed("Invalid table snapshot: columns", key);
+  if (auto s = ExpectObject(tree, node, where); !s.ok()) return s;
+  const FieldReader f(tree, node, where);
   Status s = f.OptionalString("id", column.id, key);
   if (s.ok()) s = f.OptionalString("position", column.position, "");
   if (s.ok()) s = f.Int64("positionTimestamp", column.position_timestamp);
@@ -149,9 +149,9 @@ Status LoadColumn(const RawJsonTree& tree, uint32_t node, const std::string& key
   return s;
 }
 
-Status LoadCell(const RawJsonTree& tree, uint32_t node, const std::string& where, TableCell& cell) {
+Status LoadCell(const RawJsonTree& tree, uint32_t node, const crdt::Location& where, TableCell& cell) {
   if (auto s = ExpectObject(tree, node, where); !s.ok()) return s;
-  const FieldReader f(tree, node, "Invalid table snapshot: " + where);
+  const FieldReader f(tree, node, where);
   f.OptionalValue("value", cell.value);
   Status s = f.Int64("timestamp", cell.timestamp);
   if (s.ok()) s = f.OptionalString("peerId", cell.peer_id, "");
@@ -187,13 +187,15 @@ Status LoadInto(std::string_view snapshot_json, TableDocument& doc) {
   if (cells && status.ok()) {
     crdt::ForEachMember(tree, *cells, [&](std::string row_id, uint32_t row_node) {
       if (!status.ok()) return;
-      status = ExpectObject(tree, row_node, "cells[\"" + row_id + "\"]");
+      status = ExpectObject(tree, row_node, crdt::Location::Keyed("Invalid table snapshot: cells", row_id));
       if (!status.ok()) return;
       auto& row_cells = doc.cells.GetOrInsert(row_id, [] { return crdt::SlotMap<TableCell>(); });
+      // One message prefix per row; cells of the row add their column id.
+      const std::string prefix = "Invalid table snapshot: cells[\"" + row_id + "\"]";
       crdt::ForEachMember(tree, row_node, [&](std::string column_id, uint32_t cell_node) {
         if (!status.ok()) return;
         TableCell cell;
-        status = LoadCell(tree, cell_node, "cells[\"" + row_id + "\"][\"" + column_id + "\"]", cell);
+        status = LoadCell(tree, cell_node, crdt::Location::Keyed(prefix, column_id), cell);
         if (status.ok()) row_cells.Set(column_id, std::move(cell));
       });
     });

@@ -30,6 +30,18 @@ Status ReadMove(const FieldReader& f, TreeMove& move) {
   return s;
 }
 
+// A logged move of a snapshot. The reference accepted (and logged) moves with a null position or
+// peer id, so those load as "" instead of making the document unreadable; ids are still required.
+Status ReadLoggedMove(const FieldReader& f, TreeMove& move) {
+  Status s = f.RequiredString("nodeId", move.node_id);
+  if (s.ok()) s = f.OptionalString("newParentId", move.new_parent_id, "");
+  if (s.ok()) s = f.OptionalString("newPosition", move.new_position, "");
+  if (s.ok()) f.OptionalValue("newPayload", move.new_payload);
+  if (s.ok()) s = f.Int64("timestamp", move.timestamp);
+  if (s.ok()) s = f.OptionalString("peerId", move.peer_id, "");
+  return s;
+}
+
 void AppendMove(std::string& out, const TreeMove& m, bool with_type) {
   out.append(with_type ? "{\"$type\":\"move\",\"nodeId\":" : "{\"nodeId\":");
   AppendJsonString(out, m.node_id);
@@ -55,12 +67,10 @@ void AppendNode(std::string& out, const TreeNode& n) {
 }
 
 // Snapshot nodes: reference snapshots never hold null ids; a null is read as "" (see the docs).
-Status LoadNode(const RawJsonTree& tree, uint32_t node, const std::string& where, std::string_view fallback_id,
+Status LoadNode(const RawJsonTree& tree, uint32_t node, const crdt::Location& where, std::string_view fallback_id,
                 TreeNode& out) {
-  if (tree.node(node).kind != JsonKind::kObject) {
-    return Status::Error("Invalid tree snapshot: " + where + " must be an object.");
-  }
-  const FieldReader f(tree, node, "Invalid tree snapshot: " + where);
+  if (tree.node(node).kind != JsonKind::kObject) return Status::Error(where.Text() + " must be an object.");
+  const FieldReader f(tree, node, where);
   Status s = f.OptionalString("id", out.id, fallback_id);
   if (s.ok()) s = f.OptionalString("parentId", out.parent_id, "");
   if (s.ok()) s = f.OptionalString("position", out.position, "");
@@ -69,23 +79,25 @@ Status LoadNode(const RawJsonTree& tree, uint32_t node, const std::string& where
 }
 
 Status LoadLogEntry(const RawJsonTree& tree, uint32_t node, size_t index, TreeLogEntry& out) {
-  const std::string where = "moveLog[" + std::to_string(index) + "]";
+  constexpr std::string_view kPrefix = "Invalid tree snapshot: moveLog";
+  const auto i = static_cast<int64_t>(index);
   if (tree.node(node).kind != JsonKind::kObject) {
-    return Status::Error("Invalid tree snapshot: " + where + " must be an object.");
+    return Status::Error(crdt::Location::Indexed(kPrefix, i).Text() + " must be an object.");
   }
   const int64_t op = tree.FindMemberIgnoreCase(node, "op");
+  const auto op_where = crdt::Location::Indexed(kPrefix, i, ".op");
   if (op < 0 || tree.node(static_cast<uint32_t>(op)).kind != JsonKind::kObject) {
-    return Status::Error("Invalid tree snapshot: " + where + ".op must be an object.");
+    return Status::Error(op_where.Text() + " must be an object.");
   }
-  if (auto s =
-          ReadMove(FieldReader(tree, static_cast<uint32_t>(op), "Invalid tree snapshot: " + where + ".op"), out.op);
-      !s.ok()) {
-    return s;
-  }
+  if (auto s = ReadLoggedMove(FieldReader(tree, static_cast<uint32_t>(op), op_where), out.op); !s.ok()) return s;
   const int64_t old = tree.FindMemberIgnoreCase(node, "oldNode");
   if (old >= 0 && tree.node(static_cast<uint32_t>(old)).kind != JsonKind::kNull) {
     TreeNode old_node;
-    if (auto s = LoadNode(tree, static_cast<uint32_t>(old), where + ".oldNode", "", old_node); !s.ok()) return s;
+    if (auto s =
+            LoadNode(tree, static_cast<uint32_t>(old), crdt::Location::Indexed(kPrefix, i, ".oldNode"), "", old_node);
+        !s.ok()) {
+      return s;
+    }
     out.old_node = std::move(old_node);
   }
   return Status::Ok();
@@ -104,7 +116,7 @@ Status LoadInto(std::string_view snapshot_json, TreeDocument& doc) {
     crdt::ForEachMember(tree, index, [&](std::string key, uint32_t node) {
       if (!status.ok()) return;
       TreeNode n;
-      status = LoadNode(tree, node, "nodes[\"" + key + "\"]", key, n);
+      status = LoadNode(tree, node, crdt::Location::Keyed("Invalid tree snapshot: nodes", key), key, n);
       if (status.ok()) doc.nodes.Set(key, std::move(n));
     });
   }
@@ -169,13 +181,14 @@ Status ParseTreeOp(std::string_view payload_json, TreeOp& out) {
   Status status;
   crdt::ForEachElement(tree, array, [&](uint32_t index, uint32_t node) {
     if (!status.ok()) return;
-    const std::string context = "Invalid TreeOpBatch: operations[" + std::to_string(index) + "]";
+    const auto where = crdt::Location::Indexed("Invalid TreeOpBatch: operations", index);
     std::string type;
-    status = crdt::ReadDiscriminator(tree, node, context, type);
+    status = crdt::ReadDiscriminator(tree, node, where, type);
     if (status.ok() && type != "move") {
-      status = Status::Error(context + " has an unknown \"$type\" \"" + type + "\" (the only tree op is \"move\").");
+      status =
+          Status::Error(where.Text() + " has an unknown \"$type\" \"" + type + "\" (the only tree op is \"move\").");
     }
-    if (status.ok()) status = ReadMove(FieldReader(tree, node, context), moves[index]);
+    if (status.ok()) status = ReadMove(FieldReader(tree, node, where), moves[index]);
   });
   if (status.ok()) out.operations = std::move(moves);
   return status;
