@@ -59,6 +59,19 @@ TEST(TableEngineValidation, AcceptsCaseInsensitiveNamesAndDiscriminatorAnywhere)
   EXPECT_EQ(out, R"({"operations":[{"$type":"ins_row","rowId":"R","position":"m","timestamp":-3,"peerId":"p"}]})");
 }
 
+TEST(TableEngineValidation, EscapedAndDuplicateNamesBindLikeTheReference) {
+  TableOp op;
+  // An escaped name (the unescaping lookup) and duplicates in any case (the last one wins).
+  ASSERT_TRUE(ParseTableOp(R"({"operations":[{"$type":"rm_row","row\u0049d":"R","timestamp":1,"peerId":"p"},)"
+                           R"({"$type":"rm_row","rowId":"A","ROWID":"B","timestamp":2,"peerId":"x","PEERID":"q"}]})",
+                           op)
+                  .ok());
+  ASSERT_EQ(op.operations.size(), 2u);
+  EXPECT_EQ(op.operations[0].row_id, "R");
+  EXPECT_EQ(op.operations[1].row_id, "B");
+  EXPECT_EQ(op.operations[1].peer_id, "q");
+}
+
 TEST(TableEngineValidation, RejectedOpLeavesTheDocumentUntouchedThroughTheEngine) {
   TableEngine engine;
   auto state = engine.CreateEmpty();

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <limits>
 
+#include "common/text.hpp"
+
 namespace opstream::engines::crdt {
 
 int64_t WallClockMillis() {
@@ -35,7 +37,30 @@ std::string NormalizedValue(const json::RawJsonTree& tree, uint32_t node) {
   return out;
 }
 
+FieldReader::FieldReader(const json::RawJsonTree& tree, uint32_t object, Location where)
+    : tree_(tree), object_(object), where_(where) {
+  const auto& o = tree.node(object);
+  if (o.kind != json::JsonKind::kObject || o.child_count > kIndexedMembers) return;
+  uint32_t child = object + 1;
+  for (uint32_t k = 0; k < o.child_count; ++k) {
+    const std::string_view raw = tree.node(child).raw_key;
+    if (raw.size() < 2) return;
+    const std::string_view inner = raw.substr(1, raw.size() - 2);
+    if (inner.find('\\') != std::string_view::npos) return;
+    members_[member_count_++] = Member{inner, child};
+    child = tree.node(child).subtree_end;
+  }
+  indexed_ = true;
+}
+
 std::optional<uint32_t> FieldReader::Node(std::string_view name) const {
+  if (indexed_) {
+    // Last duplicate wins, as in RawJsonTree::FindMemberIgnoreCase.
+    for (uint32_t k = member_count_; k-- > 0;) {
+      if (AsciiIEquals(members_[k].name, name)) return members_[k].node;
+    }
+    return std::nullopt;
+  }
   const int64_t found = tree_.FindMemberIgnoreCase(object_, name);
   if (found < 0) return std::nullopt;
   return static_cast<uint32_t>(found);

@@ -181,8 +181,7 @@ struct Location {
 // messages naming the field (e.g. "operations[2].rowId").
 class FieldReader {
  public:
-  FieldReader(const json::RawJsonTree& tree, uint32_t object, Location where)
-      : tree_(tree), object_(object), where_(where) {}
+  FieldReader(const json::RawJsonTree& tree, uint32_t object, Location where);
 
   // Node of the field, or nullopt when absent.
   std::optional<uint32_t> Node(std::string_view name) const;
@@ -203,9 +202,21 @@ class FieldReader {
   const Location& where() const noexcept { return where_; }
 
  private:
+  // The members of a small object whose names have no escapes, scanned once so that each field
+  // lookup compares names in place (snapshot rows and ops have 4–10 members). Other objects use
+  // RawJsonTree::FindMemberIgnoreCase, which unescapes names.
+  struct Member {
+    std::string_view name;  // raw name without its quotes
+    uint32_t node;
+  };
+  static constexpr uint32_t kIndexedMembers = 16;
+
   const json::RawJsonTree& tree_;
   uint32_t object_;
   Location where_;
+  bool indexed_ = false;
+  uint32_t member_count_ = 0;
+  Member members_[kIndexedMembers];
 };
 
 // Parses an int64 JSON integer literal token ("5.0", "1e2", out-of-range → false).
