@@ -24,6 +24,8 @@
 #include "engines/form/form_engine.hpp"
 #include "engines/json_crdt/json_crdt_engine.hpp"
 #include "engines/text/text_engine.hpp"
+#include "engines/table/table_engine.hpp"
+#include "engines/tree/tree_engine.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
 #include "net/server.hpp"
@@ -71,6 +73,8 @@ std::shared_ptr<const engines::Engine> MakeEngine(std::string_view name) {
   if (name == "rich-text") return engines::MakeRichTextEngine();
   if (name == "json") return engines::MakeJsonCrdtEngine();
   if (name == "form") return engines::MakeFormEngine();
+  if (name == "table") return engines::MakeTableEngine();
+  if (name == "tree") return engines::MakeTreeEngine();
   return nullptr;
 }
 
