@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "backplane/local_backplane.hpp"
@@ -21,12 +22,14 @@
 #include "config/settings.hpp"
 #include "engines/engine_registry.hpp"
 #include "engines/text/text_engine.hpp"
+#include "net/http2_connection.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
 #include "net/server.hpp"
 #include "session/document_router.hpp"
 #include "storage/memory_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
+#include "transports/grpc/grpc_service.hpp"
 #include "transports/websocket/collab_socket.hpp"
 
 namespace {
@@ -224,7 +227,12 @@ int main(int argc, char** argv) {
     });
   }
   if (settings.signalr_enabled) host_log->warn("The SignalR transport is not available in this build yet.");
-  if (settings.grpc_enabled) host_log->warn("The gRPC transport is not available in this build yet.");
+  std::optional<transports::grpc::GrpcService> grpc_service;
+  if (settings.grpc_enabled) {
+    grpc_service.emplace(router, endpoints);
+    net::Http2Connection::SetStreamFactory(
+        [&grpc_service](const auto& head, auto stream) { return grpc_service->Open(head, std::move(stream)); });
+  }
 
   if (auto listening = server.Listen(ToEndpoints(settings.bindings)); !listening.ok()) return Fail(listening.message());
   const auto lifetime_log = GetLogger("Microsoft.Hosting.Lifetime");
