@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
   if (settings.signalr_enabled) host_log->warn("The SignalR transport is not available in this build yet.");
   std::optional<transports::grpc::GrpcService> grpc_service;
   if (settings.grpc_enabled) {
-    grpc_service.emplace(router, endpoints);
+    grpc_service.emplace(router, endpoints, transports::grpc::GrpcOptions{settings.send_queue_limit_bytes});
     net::Http2Connection::SetStreamFactory(
         [&grpc_service](const auto& head, auto stream) { return grpc_service->Open(head, std::move(stream)); });
   }

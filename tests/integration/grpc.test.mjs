@@ -303,6 +303,37 @@ describe('gRPC transport', () => {
   });
 });
 
+describe('gRPC flow control', () => {
+  const shared = new SharedServer({ label: 'grpc-slow', env: {
+    OPSTREAM__TRANSPORTS: 'grpc', OPSTREAM__SERVER__SENDQUEUELIMITBYTES: 65536 } });
+  after(async () => { closeAllClients(); await shared.finish(); });
+
+  test('a reader that stops reading is dropped; other streams on its connection keep going', async () => {
+    const server = await shared.get();
+    const doc = uniqueDoc('grpc-slow');
+    const slow = new GrpcConnect(server, { label: 'slow' });
+    await slow.join('j', doc);
+    slow.call.pause();
+    // grpc-js shares one HTTP/2 connection per target: the writer multiplexes with the slow reader.
+    const writer = new GrpcConnect(server, { label: 'writer' });
+    const j = await writer.join('j', doc);
+    let revision = j.joinResponse.revision;
+    const chunk = 'x'.repeat(4000);
+    for (let i = 0; i < 80; i++) {
+      const ack = await writer.op(`o-${i}`, doc, { components: [{ type: 'insert', text: chunk }] }, revision);
+      assert.equal(ack.opResponse.success, true, `op ${i}`);
+      revision = ack.opResponse.newRevision;
+    }
+    slow.call.resume();
+    const status = await Promise.race([slow.ended, sleep(5000).then(() => null)]);
+    assert.ok(status, 'the slow reader was not dropped');
+    assert.equal(status.code, grpc.status.CANCELLED);
+    // It left the document: the writer sees its departure.
+    await writer.next((m) => m.messageType === 'peerDisconnectedEvent');
+    assert.equal((await writer.end()).code, grpc.status.OK);
+  });
+});
+
 describe('gRPC transport disabled', () => {
   test('without grpc in OPSTREAM__TRANSPORTS, gRPC calls answer UNIMPLEMENTED', async () => {
     const shared = new SharedServer({ label: 'no-grpc', env: { OPSTREAM__TRANSPORTS: 'websockets' } });
