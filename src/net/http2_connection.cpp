@@ -239,13 +239,13 @@ void Http2Stream::SendHeaders(Http2Headers headers) {
   Pump();
 }
 
-bool Http2Stream::Write(std::string_view bytes, size_t limit) {
+Http2Stream::WriteResult Http2Stream::Write(std::string_view bytes, size_t limit) {
   std::lock_guard lock(mutex_);
-  if (finished_ || reset_) return false;
-  if (out_.size() - out_offset_ + bytes.size() > limit) return false;
+  if (finished_ || reset_) return WriteResult::kClosed;
+  if (out_.size() - out_offset_ + bytes.size() > limit) return WriteResult::kOverflow;
   out_.append(bytes);
   Pump();
-  return true;
+  return WriteResult::kQueued;
 }
 
 void Http2Stream::Finish(Http2Headers trailers) {

@@ -45,9 +45,10 @@ class Http2Stream {
 
   // Response headers (":status" is added). Sent before the first body bytes.
   void SendHeaders(Http2Headers headers);
-  // Appends body bytes. False when the stream is finished or gone, or when `limit` buffered bytes
-  // would be exceeded (the caller decides what to do about an overflowing stream).
-  bool Write(std::string_view bytes, size_t limit);
+  enum class WriteResult { kQueued, kClosed, kOverflow };
+  // Appends body bytes. kOverflow when `limit` buffered bytes would be exceeded (nothing is
+  // queued; the caller decides what to do about a reader that fell behind).
+  WriteResult Write(std::string_view bytes, size_t limit);
   // Ends the response with trailers; trailers-only (a single HEADERS) if nothing was sent yet.
   void Finish(Http2Headers trailers);
   // RST_STREAM with `error_code`.

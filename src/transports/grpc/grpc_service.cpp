@@ -148,7 +148,7 @@ class Call : public net::Http2StreamHandler {
   virtual void OnEnded() {}
 
   // Thread-safe.
-  bool Write(std::string_view framed, size_t limit) {
+  net::Http2Stream::WriteResult Write(std::string_view framed, size_t limit) {
     if (!headers_sent_.exchange(true)) stream_->SendHeaders(ResponseHeaders());
     return stream_->Write(framed, limit);
   }
@@ -297,7 +297,8 @@ class ConnectCall final : public Call, public session::Connection {
           }
         },
         message);
-    if (!Write(bytes ? *bytes : own, options_.outbound_limit_bytes) && !gone_.exchange(true)) {
+    if (Write(bytes ? *bytes : own, options_.outbound_limit_bytes) == net::Http2Stream::WriteResult::kOverflow &&
+        !gone_.exchange(true)) {
       // The reader fell too far behind: drop the call rather than buffer without bound.
       stream_->Reset(NGHTTP2_CANCEL);
       asio::post(stream_->executor(), [self = self()] {
