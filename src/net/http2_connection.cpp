@@ -47,7 +47,14 @@ Http2Connection::Http2Connection(beast::tcp_stream stream, HttpHandler& http, Se
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
-  nghttp2_session_server_new(&session_, callbacks, this);
+  // Received DATA is acknowledged by hand: at once for the connection window and plain requests,
+  // for a claimed stream only when its handler has taken the bytes (Http2Stream::Consume), so a
+  // stream whose requests pile up stops its own sender without stalling the connection.
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   const std::array<nghttp2_settings_entry, 1> settings{
       {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}}};
@@ -171,12 +178,14 @@ int Http2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, cons
 int Http2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
                                  void* user) {
   auto* self = static_cast<Http2Connection*>(user);
+  nghttp2_session_consume_connection(session, len);
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
   if (auto handler = it->second.handler) {
     handler->OnData(std::string_view(reinterpret_cast<const char*>(data), len));
     return 0;
   }
+  nghttp2_session_consume_stream(session, stream_id, len);
   if (it->second.body.size() + len > kMaxRequestBody) {
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
     return 0;
@@ -262,6 +271,16 @@ void Http2Stream::Reset(uint32_t error_code) {
   reset_ = true;
   reset_code_ = error_code;
   Pump();
+}
+
+void Http2Stream::Consume(size_t bytes) {
+  auto connection = connection_.lock();
+  if (!connection || bytes == 0) return;
+  asio::post(executor_, [connection, id = id_, bytes] {
+    if (connection->closed_ || connection->streams_.find(id) == connection->streams_.end()) return;
+    nghttp2_session_consume_stream(connection->session_, id, bytes);
+    connection->ScheduleWrite();
+  });
 }
 
 size_t Http2Stream::Buffered() const {

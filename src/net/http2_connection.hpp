@@ -54,6 +54,8 @@ class Http2Stream {
   // RST_STREAM with `error_code`.
   void Reset(uint32_t error_code);
   size_t Buffered() const;
+  // Gives `bytes` of received DATA back to the peer's flow-control window of this stream.
+  void Consume(size_t bytes);
   // The connection's strand: handler callbacks run here.
   const boost::asio::any_io_executor& executor() const { return executor_; }
 

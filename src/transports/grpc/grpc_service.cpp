@@ -108,7 +108,9 @@ class Call : public net::Http2StreamHandler {
       End(*error);
       return;
     }
+    unconsumed_ += data.size();
     OnMessages();
+    ReleaseWindow();
   }
 
   void OnEndStream() override {
@@ -153,7 +155,17 @@ class Call : public net::Http2StreamHandler {
     return stream_->Write(framed, limit);
   }
 
+  // Flow control: the client may send more only while few requests wait here.
+  void ReleaseWindow() {
+    if (received_.size() < kMaxQueuedRequests && unconsumed_ > 0) {
+      stream_->Consume(unconsumed_);
+      unconsumed_ = 0;
+    }
+  }
+
+  static constexpr size_t kMaxQueuedRequests = 16;
   std::shared_ptr<net::Http2Stream> stream_;
+  size_t unconsumed_ = 0;
   MessageReader reader_;
   asio::steady_timer timer_;
   std::deque<std::string> received_;
@@ -326,6 +338,7 @@ class ConnectCall final : public Call, public session::Connection {
       Dispatch(message);
     }
     if (!busy_ && !ended_ && received_.empty() && half_closed_) End(Status{});
+    ReleaseWindow();
   }
 
   void Dispatch(opstream::ClientMessage& message) {
