@@ -345,6 +345,10 @@ class ConnectCall final : public Call, public session::Connection {
     auto done = [self = self()](bool) {
       asio::post(self->stream_->executor(), [self] {
         self->busy_ = false;
+        if (self->ended_) {
+          self->OnEnded();
+          return;
+        }
         self->OnMessages();
       });
     };
@@ -380,9 +384,11 @@ class ConnectCall final : public Call, public session::Connection {
   }
 
   // Half-close, cancellation, deadline, overflow: the disconnect procedure runs once (§2.8).
+  // While a request is in flight the disconnect waits for it: a join completing after the
+  // disconnect would leave the peer in the document for good.
   void OnEnded() override {
     gone_ = true;
-    if (!disconnected_) {
+    if (!disconnected_ && !busy_) {
       disconnected_ = true;
       router_.Disconnect(shared_from_this());
     }
