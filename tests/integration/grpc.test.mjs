@@ -197,6 +197,22 @@ describe('gRPC transport', () => {
     await b.end();
   });
 
+  test('gzip-compressed requests are inflated (grpc-encoding: gzip)', async () => {
+    const doc = uniqueDoc('grpc-gzip');
+    // grpc-js compresses every message of this channel with gzip (algorithm 2).
+    const a = new GrpcConnect(server, { label: 'gzip', channelOptions: { 'grpc.default_compression_algorithm': 2 } });
+    const j = await a.join('j', doc);
+    assert.equal(j.messageType, 'joinResponse');
+    const text = 'compressible '.repeat(500);
+    const ack = await a.op('o', doc, { components: [{ type: 'insert', text }] }, j.joinResponse.revision);
+    assert.equal(ack.opResponse.success, true);
+    const probe = new GrpcConnect(server, { label: 'gzip-probe' });
+    const p = await probe.join('p', doc);
+    assert.equal(JSON.parse(Buffer.from(p.joinResponse.snapshot).toString()).content, text);
+    await probe.end();
+    assert.equal((await a.end()).code, grpc.status.OK);
+  });
+
   test('deadlines and cancellation end the call and run the disconnect procedure', async () => {
     const doc = uniqueDoc('grpc-deadline');
     const watcher = new GrpcConnect(server, { label: 'watcher' });

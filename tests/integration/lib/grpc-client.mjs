@@ -27,8 +27,8 @@ const clientOptions = { 'grpc.max_receive_message_length': -1, 'grpc.max_send_me
 
 const openClients = new Set();
 
-export function serviceClient(server, name) {
-  const client = new proto[name](target(server), grpc.credentials.createInsecure(), clientOptions);
+export function serviceClient(server, name, options = {}) {
+  const client = new proto[name](target(server), grpc.credentials.createInsecure(), { ...clientOptions, ...options });
   openClients.add(client);
   return client;
 }
@@ -40,9 +40,9 @@ export function closeAllClients() {
 }
 
 export class GrpcConnect {
-  constructor(server, { label = 'grpc', deadline, metadata } = {}) {
+  constructor(server, { label = 'grpc', deadline, metadata, channelOptions } = {}) {
     this.label = label;
-    this.client = serviceClient(server, 'OpStreamService');
+    this.client = serviceClient(server, 'OpStreamService', channelOptions);
     this.call = this.client.Connect(metadata || new grpc.Metadata(), deadline ? { deadline } : {});
     this.queue = [];
     this.received = [];
