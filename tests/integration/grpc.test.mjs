@@ -6,10 +6,12 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
+import path from 'node:path';
+import protoLoader from '@grpc/proto-loader';
 import { SharedServer, httpRequest, sleep } from './lib/harness.mjs';
 import { WsClient, UUID_RE, uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
-import { GrpcConnect, closeAllClients, grpc, serviceClient, unary } from './lib/grpc-client.mjs';
+import { GrpcConnect, PROTO_FILE, closeAllClients, grpc, serviceClient, unary } from './lib/grpc-client.mjs';
 
 const SEED = Number(process.env.OPSTREAM_TEST_SEED || Date.now() % 1000000);
 const FORBIDDEN = 'Forbidden: Insufficient permissions for this operation.';
@@ -301,6 +303,41 @@ describe('gRPC transport', () => {
     const ended = await new Promise((resolve) => { deadline.on('status', resolve); deadline.on('error', () => {}); });
     assert.equal(ended.code, grpc.status.DEADLINE_EXCEEDED);
     comments.close();
+  });
+
+  test('server reflection lists the services and serves their descriptors', async () => {
+    const reflectionProto = path.resolve(path.dirname(PROTO_FILE), 'reflection.proto');
+    const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionProto, { oneofs: true }));
+    for (const version of ['v1alpha', 'v1']) {
+      const Service = pkg.grpc.reflection.v1alpha.ServerReflection;
+      const client = new grpc.Client(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
+      const def = Service.service.ServerReflectionInfo;
+      const call = client.makeBidiStreamRequest(`/grpc.reflection.${version}.ServerReflection/ServerReflectionInfo`,
+        def.requestSerialize, def.responseDeserialize);
+      const answers = [];
+      call.on('data', (m) => answers.push(m));
+      const status = new Promise((resolve) => call.on('status', resolve));
+      call.write({ listServices: '*' });
+      call.write({ fileContainingSymbol: 'opstream.OpStreamService' });
+      call.write({ fileByFilename: 'opstream.proto' });
+      call.write({ fileContainingSymbol: 'no.Such' });
+      call.end();
+      assert.equal((await status).code, grpc.status.OK, version);
+      assert.equal(answers.length, 4, version);
+      const names = answers[0].listServicesResponse.service.map((x) => x.name);
+      for (const n of ['opstream.OpStreamService', 'opstream.OpStreamManagementService',
+        'opstream.OpStreamVersioningService', 'opstream.OpStreamCommentsService']) assert.ok(names.includes(n), n);
+      for (const a of answers.slice(1, 3)) {
+        const files = a.fileDescriptorResponse.fileDescriptorProto.map((b) => Buffer.from(b).toString('latin1'));
+        assert.ok(files[0].includes('opstream.proto') && files[0].includes('OpStreamService'));
+        // The imports come along: each FileDescriptorProto starts with its name (field 1).
+        assert.equal(files.length, 3);
+        assert.ok(files.some((f) => f.slice(2).startsWith('google/protobuf/timestamp.proto')));
+        assert.ok(files.some((f) => f.slice(2).startsWith('google/protobuf/wrappers.proto')));
+      }
+      assert.equal(answers[3].errorResponse.errorCode, grpc.status.NOT_FOUND);
+      client.close();
+    }
   });
 
   test('grpc.health.v1.Health/Check reflects /health/ready', async () => {

@@ -1,9 +1,12 @@
 #include "transports/grpc/grpc_service.hpp"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/wire_format_lite.h>
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <boost/asio/post.hpp>
@@ -14,6 +17,7 @@
 #include "common/ids.hpp"
 #include "common/logging.hpp"
 #include "opstream.pb.h"
+#include "reflection.pb.h"
 #include "transports/grpc/framing.hpp"
 
 namespace opstream::transports::grpc {
@@ -402,6 +406,81 @@ class ConnectCall final : public Call, public session::Connection {
   std::atomic<Request> current_request_{Request::kNone};
 };
 
+// grpc.reflection.v1alpha / v1 ServerReflectionInfo: answers each request in order from the
+// descriptors compiled into the server.
+class ReflectionCall final : public Call, public std::enable_shared_from_this<ReflectionCall> {
+ public:
+  using Call::Call;
+
+ private:
+  void OnMessages() override {
+    while (!ended_ && !received_.empty()) {
+      ::grpc::reflection::v1alpha::ServerReflectionRequest request;
+      if (!request.ParseFromString(received_.front())) {
+        End(Status{StatusCode::kInternal, "Failed to deserialize request message."});
+        return;
+      }
+      received_.pop_front();
+      const auto response = Answer(request);
+      Write(Framed(response), SIZE_MAX);
+    }
+    if (!ended_ && half_closed_) End(Status{});
+  }
+
+  static ::grpc::reflection::v1alpha::ServerReflectionResponse Answer(
+      const ::grpc::reflection::v1alpha::ServerReflectionRequest& request) {
+    namespace pb = google::protobuf;
+    using Request = ::grpc::reflection::v1alpha::ServerReflectionRequest;
+    ::grpc::reflection::v1alpha::ServerReflectionResponse response;
+    response.set_valid_host(request.host());
+    *response.mutable_original_request() = request;
+    const auto* pool = pb::DescriptorPool::generated_pool();
+    (void)opstream::ClientMessage::descriptor();  // the generated files register on first use
+    const pb::FileDescriptor* file = nullptr;
+    switch (request.message_request_case()) {
+      case Request::kListServices: {
+        auto& list = *response.mutable_list_services_response();
+        for (const auto* descriptor : {opstream::ClientMessage::descriptor()->file(),
+                                       ::grpc::reflection::v1alpha::ServerReflectionRequest::descriptor()->file()}) {
+          for (int i = 0; i < descriptor->service_count(); ++i) {
+            list.add_service()->set_name(descriptor->service(i)->full_name());
+          }
+        }
+        return response;
+      }
+      case Request::kFileByFilename:
+        file = pool->FindFileByName(request.file_by_filename());
+        break;
+      case Request::kFileContainingSymbol:
+        file = pool->FindFileContainingSymbol(request.file_containing_symbol());
+        break;
+      default:
+        break;
+    }
+    if (file == nullptr) {
+      auto& error = *response.mutable_error_response();
+      error.set_error_code(static_cast<int>(StatusCode::kNotFound));
+      error.set_error_message("Not found.");
+      return response;
+    }
+    // The file and everything it imports (clients resolve the imports by name, in any order).
+    std::vector<const pb::FileDescriptor*> files{file};
+    for (size_t i = 0; i < files.size(); ++i) {
+      for (int d = 0; d < files[i]->dependency_count(); ++d) {
+        const auto* dependency = files[i]->dependency(d);
+        if (std::find(files.begin(), files.end(), dependency) == files.end()) files.push_back(dependency);
+      }
+    }
+    auto& descriptors = *response.mutable_file_descriptor_response();
+    for (const auto* f : files) {
+      pb::FileDescriptorProto proto;
+      f->CopyTo(&proto);
+      descriptors.add_file_descriptor_proto(proto.SerializeAsString());
+    }
+    return response;
+  }
+};
+
 constexpr std::array<std::string_view, 8> kManagementMethods = {"ListDocuments",  "GetDocumentInfo", "GetSnapshot",
                                                                 "DeleteDocument", "CompactDocument", "ListMilestones",
                                                                 "PurgeHistory",   "PurgeTenant"};
@@ -504,6 +583,10 @@ std::shared_ptr<net::Http2StreamHandler> GrpcService::Open(const net::Http2Reque
       return fail(Status{StatusCode::kInternal, std::string(kCommentsUnavailable)});
     }
     if (method == "SubscribeComments") return begin(std::make_shared<OpenStreamCall>(head, stream));
+  }
+  if ((service == "grpc.reflection.v1alpha.ServerReflection" || service == "grpc.reflection.v1.ServerReflection") &&
+      method == "ServerReflectionInfo") {
+    return begin(std::make_shared<ReflectionCall>(head, stream));
   }
   if (service == "grpc.health.v1.Health" && (method == "Check" || method == "Watch")) {
     if (method == "Watch") {
