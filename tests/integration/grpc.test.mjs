@@ -387,6 +387,31 @@ describe('gRPC flow control', () => {
   });
 });
 
+describe('gRPC shutdown', () => {
+  test('SIGTERM finishes open calls with UNAVAILABLE and exits 0 promptly', async () => {
+    const shared = new SharedServer({ label: 'grpc-stop', env: { OPSTREAM__TRANSPORTS: 'grpc' } });
+    const server = await shared.get();
+    try {
+      const a = new GrpcConnect(server, { label: 'open-at-stop' });
+      await a.join('j', uniqueDoc('grpc-stop'));
+      const comments = serviceClient(server, 'OpStreamCommentsService');
+      const sub = comments.SubscribeComments({ documentId: 'd' });
+      const subStatus = new Promise((resolve) => { sub.on('status', resolve); sub.on('error', () => {}); });
+      await sleep(100);
+      const started = Date.now();
+      const exit = await server.stop();
+      assert.equal(exit.code, 0);
+      assert.equal(exit.forced, false);
+      assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+      assert.equal((await a.ended).code, grpc.status.UNAVAILABLE);
+      assert.equal((await subStatus).code, grpc.status.UNAVAILABLE);
+    } finally {
+      closeAllClients();
+      await shared.finish();
+    }
+  });
+});
+
 describe('gRPC transport disabled', () => {
   test('without grpc in OPSTREAM__TRANSPORTS, gRPC calls answer UNIMPLEMENTED', async () => {
     const shared = new SharedServer({ label: 'no-grpc', env: { OPSTREAM__TRANSPORTS: 'websockets' } });
