@@ -6,7 +6,6 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -69,7 +68,6 @@ std::string TypeName(const pb::FieldDescriptor& field) {
 TEST(GrpcProtoDescriptor, EveryFieldOfTheSpecTablesMatches) {
   const std::string tables = Section(ReadSpec(), "### 5.3 Message field tables", "### 5.4");
   ASSERT_FALSE(tables.empty());
-  const std::regex oneof_re(R"((\w+) \(oneof `(\w+)`\))");
   std::istringstream lines(tables);
   std::string line;
   size_t rows = 0;
@@ -87,12 +85,13 @@ TEST(GrpcProtoDescriptor, EveryFieldOfTheSpecTablesMatches) {
       continue;
     }
     ++fields_per_message[cells[0]];
+    // "name (oneof `group`)"
     std::string field_name = cells[1];
     std::string oneof;
-    std::smatch match;
-    if (std::regex_match(cells[1], match, oneof_re)) {
-      field_name = match[1];
-      oneof = match[2];
+    if (const auto mark = cells[1].find(" (oneof `"); mark != std::string::npos) {
+      field_name = cells[1].substr(0, mark);
+      const auto begin = mark + 9;
+      oneof = cells[1].substr(begin, cells[1].find('`', begin) - begin);
     }
     const auto* field = message->FindFieldByName(field_name);
     ASSERT_NE(field, nullptr) << cells[0] << "." << field_name;
