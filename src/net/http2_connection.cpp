@@ -47,6 +47,7 @@ Http2Connection::Http2Connection(beast::tcp_stream stream, HttpHandler& http, Se
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &OnFrameSend);
   // Received DATA is acknowledged by hand: at once for the connection window and plain requests,
   // for a claimed stream only when its handler has taken the bytes (Http2Stream::Consume), so a
   // stream whose requests pile up stops its own sender without stalling the connection.
@@ -216,6 +217,20 @@ int Http2Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, v
     } else if (it != self->streams_.end() && !it->second.answered) {
       self->Dispatch(frame->hd.stream_id);
     }
+  }
+  return 0;
+}
+
+// A claimed stream answered in full while the client is still sending (an early error, a
+// deadline): RST_STREAM NO_ERROR tells it to stop (RFC 9113 §8.1) and frees the stream.
+int Http2Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+  auto it = self->streams_.find(frame->hd.stream_id);
+  if (it == self->streams_.end() || (!it->second.handler && !it->second.answered)) return 0;
+  if (nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
   }
   return 0;
 }
