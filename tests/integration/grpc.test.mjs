@@ -352,6 +352,22 @@ describe('gRPC transport', () => {
     assert.deepEqual([...overall.response], [0x08, 0x01]); // SERVING (memory storage: Degraded → 200)
     assert.deepEqual([...(await check('opstream.OpStreamService')).response], [0x08, 0x01]);
     assert.equal((await check('no.such.Service')).error.code, grpc.status.NOT_FOUND);
+    // Watch: the current status at once, the call stays open; an unknown service is SERVICE_UNKNOWN.
+    const watch = (service) => {
+      const call = client.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (x) => x, (x) => x, encode(service));
+      const first = new Promise((resolve) => call.once('data', resolve));
+      const status = new Promise((resolve) => { call.on('status', resolve); call.on('error', () => {}); });
+      return { call, first, status };
+    };
+    const w = watch('');
+    assert.deepEqual([...(await w.first)], [0x08, 0x01]);
+    const u = watch('no.such.Service');
+    assert.deepEqual([...(await u.first)], [0x08, 0x03]);
+    const early = await Promise.race([w.status, sleep(200).then(() => 'open')]);
+    assert.equal(early, 'open');
+    w.call.cancel();
+    u.call.cancel();
+    assert.equal((await w.status).code, grpc.status.CANCELLED);
     client.close();
   });
 });

@@ -225,18 +225,11 @@ class UnaryCall final : public Call, public std::enable_shared_from_this<UnaryCa
 class OpenStreamCall final : public Call, public std::enable_shared_from_this<OpenStreamCall> {
  public:
   using Call::Call;
-  // Written once the request arrived (health Watch).
-  std::optional<std::string> first_message;
 
  private:
   void OnMessages() override {
     if (received_.size() > 1) {
       End(Status{StatusCode::kInternal, "Expected one request message for a server-streaming call."});
-      return;
-    }
-    if (!received_.empty() && first_message) {
-      Write(*first_message, SIZE_MAX);
-      first_message.reset();
     }
   }
 };
@@ -516,7 +509,71 @@ bool KnownHealthService(std::string_view service) {
   return service.empty() || service == "opstream.OpStreamService" || service == "opstream.OpStreamManagementService";
 }
 
-std::string HealthResponse(bool serving) { return std::string("\x08", 1) + (serving ? '\x01' : '\x02'); }
+enum class HealthStatus : char { kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
+
+std::string HealthResponse(HealthStatus status) { return std::string("\x08", 1) + static_cast<char>(status); }
+std::string HealthResponse(bool serving) {
+  return HealthResponse(serving ? HealthStatus::kServing : HealthStatus::kNotServing);
+}
+
+// grpc.health.v1.Health/Watch: the current status at once, then every change (the readiness
+// checks are re-run every few seconds while the call is open).
+class HealthWatchCall final : public Call, public std::enable_shared_from_this<HealthWatchCall> {
+ public:
+  HealthWatchCall(const net::Http2RequestHead& head, std::shared_ptr<net::Http2Stream> stream, net::HttpHandler& health)
+      : Call(head, std::move(stream)), health_(health), poll_(stream_->executor()) {}
+
+  static constexpr std::chrono::seconds kPollInterval{5};
+
+ private:
+  void OnMessages() override {
+    if (received_.size() > 1) {
+      End(Status{StatusCode::kInternal, "Expected one request message for a server-streaming call."});
+      return;
+    }
+    if (received_.empty() || started_) return;
+    started_ = true;
+    const auto name = HealthService(received_.front());
+    if (!name) {
+      End(Status{StatusCode::kInternal, "Failed to deserialize request message."});
+      return;
+    }
+    if (!KnownHealthService(*name)) {
+      Send(HealthStatus::kServiceUnknown);
+      return;
+    }
+    Poll();
+  }
+
+  void OnEnded() override { poll_.cancel(); }
+
+  void Poll() {
+    health_.Handle(net::HttpRequest{"GET", "/health/ready", ""}, [self = shared_from_this()](net::HttpResponse r) {
+      const auto status = r.status < 500 ? HealthStatus::kServing : HealthStatus::kNotServing;
+      asio::post(self->stream_->executor(), [self, status] {
+        if (self->ended_) return;
+        if (status != self->last_) self->Send(status);
+        self->poll_.expires_after(kPollInterval);
+        self->poll_.async_wait([weak = std::weak_ptr<HealthWatchCall>(self)](boost::system::error_code ec) {
+          auto call = weak.lock();
+          if (!ec && call && !call->ended_) call->Poll();
+        });
+      });
+    });
+  }
+
+  void Send(HealthStatus status) {
+    last_ = status;
+    std::string framed;
+    AppendFrame(HealthResponse(status), framed);
+    Write(framed, SIZE_MAX);
+  }
+
+  net::HttpHandler& health_;
+  asio::steady_timer poll_;
+  bool started_ = false;
+  std::optional<HealthStatus> last_;
+};
 
 }  // namespace
 
@@ -589,14 +646,7 @@ std::shared_ptr<net::Http2StreamHandler> GrpcService::Open(const net::Http2Reque
     return begin(std::make_shared<ReflectionCall>(head, stream));
   }
   if (service == "grpc.health.v1.Health" && (method == "Check" || method == "Watch")) {
-    if (method == "Watch") {
-      // Watch: the current status, then the stream stays open (status changes are not pushed).
-      auto call = std::make_shared<OpenStreamCall>(head, stream);
-      std::string framed;
-      AppendFrame(HealthResponse(true), framed);
-      call->first_message = std::move(framed);
-      return begin(call);
-    }
+    if (method == "Watch") return begin(std::make_shared<HealthWatchCall>(head, stream, health_));
     return unary([this](std::string request, auto respond) {
       const auto name = HealthService(request);
       if (!name) return respond(Status{StatusCode::kInternal, "Failed to deserialize request message."});
