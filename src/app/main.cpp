@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "backplane/local_backplane.hpp"
@@ -26,6 +27,7 @@
 #include "engines/text/text_engine.hpp"
 #include "engines/table/table_engine.hpp"
 #include "engines/tree/tree_engine.hpp"
+#include "net/http2_connection.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
 #include "net/server.hpp"
@@ -33,6 +35,7 @@
 #include "storage/memory_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
 #include "transports/signalr/signalr_transport.hpp"
+#include "transports/grpc/grpc_service.hpp"
 #include "transports/websocket/collab_socket.hpp"
 
 namespace {
@@ -242,7 +245,12 @@ int main(int argc, char** argv) {
     signalr_options.max_queued_bytes = settings.send_queue_limit_bytes;
     signalr.emplace(io, server, router, settings.signalr_path, settings.signalr_management_path, signalr_options);
   }
-  if (settings.grpc_enabled) host_log->warn("The gRPC transport is not available in this build yet.");
+  std::optional<transports::grpc::GrpcService> grpc_service;
+  if (settings.grpc_enabled) {
+    grpc_service.emplace(router, endpoints, transports::grpc::GrpcOptions{settings.send_queue_limit_bytes});
+    net::Http2Connection::SetStreamFactory(
+        [&grpc_service](const auto& head, auto stream) { return grpc_service->Open(head, std::move(stream)); });
+  }
 
   if (auto listening = server.Listen(ToEndpoints(settings.bindings)); !listening.ok()) return Fail(listening.message());
   const auto lifetime_log = GetLogger("Microsoft.Hosting.Lifetime");

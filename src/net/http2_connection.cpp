@@ -25,10 +25,21 @@ nghttp2_nv Header(std::string_view name, std::string_view value) {
           reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
+Http2StreamFactory& StreamFactory() {
+  static Http2StreamFactory factory;
+  return factory;
+}
+
+std::vector<nghttp2_nv> StatusAnd(const Http2Headers& headers) {
+  std::vector<nghttp2_nv> nv{Header(":status", "200")};
+  for (const auto& [name, value] : headers) nv.push_back(Header(name, value));
+  return nv;
+}
+
 }  // namespace
 
 Http2Connection::Http2Connection(beast::tcp_stream stream, HttpHandler& http, Server& server)
-    : stream_(std::move(stream)), http_(http), server_(server) {
+    : stream_(std::move(stream)), strand_(asio::make_strand(stream_.get_executor())), http_(http), server_(server) {
   nghttp2_session_callbacks* callbacks;
   nghttp2_session_callbacks_new(&callbacks);
   nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, &OnBeginHeaders);
@@ -36,7 +47,15 @@ Http2Connection::Http2Connection(beast::tcp_stream stream, HttpHandler& http, Se
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, &OnDataChunk);
   nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, &OnFrameRecv);
   nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, &OnStreamClose);
-  nghttp2_session_server_new(&session_, callbacks, this);
+  nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, &OnFrameSend);
+  // Received DATA is acknowledged by hand: at once for the connection window and plain requests,
+  // for a claimed stream only when its handler has taken the bytes (Http2Stream::Consume), so a
+  // stream whose requests pile up stops its own sender without stalling the connection.
+  nghttp2_option* option;
+  nghttp2_option_new(&option);
+  nghttp2_option_set_no_auto_window_update(option, 1);
+  nghttp2_session_server_new2(&session_, callbacks, this, option);
+  nghttp2_option_del(option);
   nghttp2_session_callbacks_del(callbacks);
   const std::array<nghttp2_settings_entry, 1> settings{
       {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, kMaxConcurrentStreams}}};
@@ -50,17 +69,24 @@ Http2Connection::~Http2Connection() {
 
 void Http2Connection::Start(std::string initial_bytes) {
   live_id_ = server_.Register(weak_from_this());
-  asio::co_spawn(stream_.get_executor(), ReadLoop(shared_from_this(), std::move(initial_bytes)), asio::detached);
+  asio::co_spawn(strand_, ReadLoop(shared_from_this(), std::move(initial_bytes)), asio::detached);
 }
 
 void Http2Connection::Shutdown() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  asio::post(strand_, [self = shared_from_this()] {
     if (self->closed_) return;
     nghttp2_submit_goaway(self->session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(self->session_),
                           NGHTTP2_NO_ERROR, nullptr, 0);
+    std::vector<std::shared_ptr<Http2StreamHandler>> handlers;
+    for (auto& [id, stream] : self->streams_) {
+      if (stream.handler) handlers.push_back(stream.handler);
+    }
+    for (auto& handler : handlers) handler->OnShutdown();
     self->ScheduleWrite();
   });
 }
+
+void Http2Connection::SetStreamFactory(Http2StreamFactory factory) { StreamFactory() = std::move(factory); }
 
 asio::awaitable<void> Http2Connection::ReadLoop(std::shared_ptr<Http2Connection> self, std::string initial_bytes) {
   auto feed = [&self](const char* data, size_t size) {
@@ -83,12 +109,18 @@ asio::awaitable<void> Http2Connection::ReadLoop(std::shared_ptr<Http2Connection>
   self->closed_ = true;
   beast::error_code ignored;
   self->stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  // Claimed streams learn that the connection is gone (nghttp2 does not close them for us).
+  auto streams = std::move(self->streams_);
+  self->streams_.clear();
+  for (auto& [id, stream] : streams) {
+    if (stream.handler) stream.handler->OnClose(NGHTTP2_CANCEL);
+  }
 }
 
 void Http2Connection::ScheduleWrite() {
   if (writing_) return;
   writing_ = true;
-  asio::co_spawn(stream_.get_executor(), WriteLoop(shared_from_this()), asio::detached);
+  asio::co_spawn(strand_, WriteLoop(shared_from_this()), asio::detached);
 }
 
 asio::awaitable<void> Http2Connection::WriteLoop(std::shared_ptr<Http2Connection> self) {
@@ -132,20 +164,29 @@ int Http2Connection::OnHeader(nghttp2_session*, const nghttp2_frame* frame, cons
   if (it == self->streams_.end()) return 0;
   const std::string_view key(reinterpret_cast<const char*>(name), namelen);
   const std::string_view val(reinterpret_cast<const char*>(value), valuelen);
+  auto& head = it->second.head;
   if (key == ":method")
-    it->second.method = val;
+    head.method = val;
   else if (key == ":path")
-    it->second.path = val;
-  else if (key == "content-type")
-    it->second.content_type = val;
+    head.path = val;
+  else if (!key.starts_with(':')) {
+    if (key == "content-type") head.content_type = val;
+    if (head.headers.size() < 64) head.headers.emplace_back(key, val);
+  }
   return 0;
 }
 
 int Http2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data, size_t len,
                                  void* user) {
   auto* self = static_cast<Http2Connection*>(user);
+  nghttp2_session_consume_connection(session, len);
   auto it = self->streams_.find(stream_id);
   if (it == self->streams_.end()) return 0;
+  if (auto handler = it->second.handler) {
+    handler->OnData(std::string_view(reinterpret_cast<const char*>(data), len));
+    return 0;
+  }
+  nghttp2_session_consume_stream(session, stream_id, len);
   if (it->second.body.size() + len > kMaxRequestBody) {
     nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
     return 0;
@@ -157,22 +198,195 @@ int Http2Connection::OnDataChunk(nghttp2_session* session, uint8_t, int32_t stre
 int Http2Connection::OnFrameRecv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
   auto* self = static_cast<Http2Connection*>(user);
   const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    self->Claim(frame->hd.stream_id);
+    // An unclaimed gRPC call is refused at once: a streaming client may never half-close.
+    auto it = self->streams_.find(frame->hd.stream_id);
+    if (it != self->streams_.end() && !it->second.handler &&
+        it->second.head.content_type.starts_with("application/grpc")) {
+      self->Dispatch(frame->hd.stream_id);
+      it->second.answered = true;
+      return 0;
+    }
+  }
   if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && end_stream) {
-    self->Dispatch(frame->hd.stream_id);
+    auto it = self->streams_.find(frame->hd.stream_id);
+    if (it != self->streams_.end() && it->second.handler) {
+      auto handler = it->second.handler;
+      handler->OnEndStream();
+    } else if (it != self->streams_.end() && !it->second.answered) {
+      self->Dispatch(frame->hd.stream_id);
+    }
   }
   return 0;
 }
 
-int Http2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t, void* user) {
-  static_cast<Http2Connection*>(user)->streams_.erase(stream_id);
+// A claimed stream answered in full while the client is still sending (an early error, a
+// deadline): RST_STREAM NO_ERROR tells it to stop (RFC 9113 §8.1) and frees the stream.
+int Http2Connection::OnFrameSend(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  if ((frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) return 0;
+  if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
+  auto it = self->streams_.find(frame->hd.stream_id);
+  if (it == self->streams_.end() || (!it->second.handler && !it->second.answered)) return 0;
+  if (nghttp2_session_get_stream_remote_close(session, frame->hd.stream_id) == 0) {
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, frame->hd.stream_id, NGHTTP2_NO_ERROR);
+  }
   return 0;
+}
+
+int Http2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end()) return 0;
+  auto handler = std::move(it->second.handler);
+  self->streams_.erase(it);
+  if (handler) handler->OnClose(error_code);
+  return 0;
+}
+
+void Http2Connection::Claim(int32_t stream_id) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end() || !StreamFactory()) return;
+  auto writer = std::make_shared<Http2Stream>(weak_from_this(), stream_id, asio::any_io_executor(strand_));
+  if (auto handler = StreamFactory()(it->second.head, writer)) {
+    it->second.writer = std::move(writer);
+    it->second.handler = std::move(handler);
+  }
+}
+
+void Http2Stream::SendHeaders(Http2Headers headers) {
+  std::lock_guard lock(mutex_);
+  if (headers_given_ || finished_) return;
+  headers_ = std::move(headers);
+  headers_given_ = true;
+  Pump();
+}
+
+Http2Stream::WriteResult Http2Stream::Write(std::string_view bytes, size_t limit) {
+  std::lock_guard lock(mutex_);
+  if (finished_ || reset_) return WriteResult::kClosed;
+  if (out_.size() - out_offset_ + bytes.size() > limit) return WriteResult::kOverflow;
+  out_.append(bytes);
+  Pump();
+  return WriteResult::kQueued;
+}
+
+void Http2Stream::Finish(Http2Headers trailers) {
+  std::lock_guard lock(mutex_);
+  if (finished_ || reset_) return;
+  trailers_ = std::move(trailers);
+  finished_ = true;
+  Pump();
+}
+
+void Http2Stream::Reset(uint32_t error_code) {
+  std::lock_guard lock(mutex_);
+  if (reset_) return;
+  reset_ = true;
+  reset_code_ = error_code;
+  Pump();
+}
+
+void Http2Stream::Consume(size_t bytes) {
+  auto connection = connection_.lock();
+  if (!connection || bytes == 0) return;
+  asio::post(executor_, [connection, id = id_, bytes] {
+    if (connection->closed_ || connection->streams_.find(id) == connection->streams_.end()) return;
+    nghttp2_session_consume_stream(connection->session_, id, bytes);
+    connection->ScheduleWrite();
+  });
+}
+
+size_t Http2Stream::Buffered() const {
+  std::lock_guard lock(mutex_);
+  return out_.size() - out_offset_;
+}
+
+// Called with mutex_ held: one hand-over to the strand per burst of writes.
+void Http2Stream::Pump() {
+  if (pump_posted_) return;
+  auto connection = connection_.lock();
+  if (!connection) return;
+  pump_posted_ = true;
+  asio::post(executor_, [connection, self = this, id = id_] {
+    auto it = connection->streams_.find(id);
+    if (it == connection->streams_.end() || it->second.writer.get() != self) return;
+    connection->PumpStream(*it->second.writer);
+  });
+}
+
+void Http2Connection::PumpStream(Http2Stream& writer) {
+  {
+    std::lock_guard lock(writer.mutex_);
+    writer.pump_posted_ = false;
+    if (closed_) return;
+    if (writer.reset_) {
+      nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, writer.id_, writer.reset_code_);
+    } else if (!writer.headers_submitted_) {
+      const bool body = writer.headers_given_ || writer.out_offset_ < writer.out_.size();
+      if (writer.finished_ && !body) {
+        // Trailers-only response.
+        const auto nv = StatusAnd(writer.trailers_);
+        nghttp2_submit_response(session_, writer.id_, nv.data(), nv.size(), nullptr);
+        writer.headers_submitted_ = writer.trailers_submitted_ = true;
+      } else if (body) {
+        const auto nv = StatusAnd(writer.headers_);
+        nghttp2_data_provider provider{};
+        provider.read_callback = &ReadStreamBody;
+        nghttp2_submit_response(session_, writer.id_, nv.data(), nv.size(), &provider);
+        writer.headers_submitted_ = true;
+      }
+    } else if (writer.deferred_) {
+      writer.deferred_ = false;
+      nghttp2_session_resume_data(session_, writer.id_);
+    }
+  }
+  ScheduleWrite();
+}
+
+ssize_t Http2Connection::ReadStreamBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
+                                        uint32_t* flags, nghttp2_data_source*, void* user) {
+  auto* self = static_cast<Http2Connection*>(user);
+  auto it = self->streams_.find(stream_id);
+  if (it == self->streams_.end() || !it->second.writer) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  auto& writer = *it->second.writer;
+  std::lock_guard lock(writer.mutex_);
+  const size_t n = std::min(length, writer.out_.size() - writer.out_offset_);
+  std::memcpy(buf, writer.out_.data() + writer.out_offset_, n);
+  writer.out_offset_ += n;
+  if (writer.out_offset_ == writer.out_.size()) {
+    writer.out_.clear();
+    writer.out_offset_ = 0;
+  } else if (writer.out_offset_ > (1u << 20)) {
+    writer.out_.erase(0, writer.out_offset_);
+    writer.out_offset_ = 0;
+  }
+  if (writer.out_.empty() && writer.finished_) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!writer.trailers_submitted_) {
+      writer.trailers_submitted_ = true;
+      std::vector<nghttp2_nv> nv;
+      for (const auto& [name, value] : writer.trailers_) nv.push_back(Header(name, value));
+      if (!nv.empty()) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        nghttp2_submit_trailer(session, stream_id, nv.data(), nv.size());
+      }
+    }
+    return static_cast<ssize_t>(n);
+  }
+  if (n == 0) {
+    writer.deferred_ = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return static_cast<ssize_t>(n);
 }
 
 void Http2Connection::Dispatch(int32_t stream_id) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end()) return;
   const auto& stream = it->second;
-  if (stream.content_type.starts_with("application/grpc")) {
+  if (stream.head.content_type.starts_with("application/grpc")) {
     // Trailers-only response (gRPC over HTTP/2 spec): status 200, grpc-status in the only HEADERS.
     const std::array<nghttp2_nv, 4> headers{Header(":status", "200"), Header("content-type", "application/grpc"),
                                             Header("grpc-status", "12"),
@@ -180,13 +394,13 @@ void Http2Connection::Dispatch(int32_t stream_id) {
     nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(), nullptr);
     return ScheduleWrite();
   }
-  HttpRequest request{stream.method, stream.path, {}};
+  HttpRequest request{stream.head.method, stream.head.path, {}};
   if (const auto q = request.path.find('?'); q != std::string::npos) {
     request.query = request.path.substr(q + 1);
     request.path.resize(q);
   }
   http_.Handle(request, [self = shared_from_this(), stream_id](HttpResponse response) {
-    asio::post(self->stream_.get_executor(), [self, stream_id, response = std::move(response)]() mutable {
+    asio::post(self->strand_, [self, stream_id, response = std::move(response)]() mutable {
       self->Respond(stream_id, std::move(response));
     });
   });
