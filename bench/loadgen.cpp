@@ -422,6 +422,7 @@ class Runner {
     writers_ = o_.scenario == "fanout" ? 1 : o_.n;
     receivers_ = count - 1;
     recs_.resize(size_t(o_.warmup + o_.ops + count + 16));
+    if (sr_) SrKeepAlive();
     OpenConnections(count, [this] {
       if (ok_conns_ != target_) {
         std::fprintf(stderr, "only %d of %d connections joined\n", ok_conns_, target_);
@@ -746,13 +747,15 @@ class Runner {
     ConnReady(c);
   }
 
-  // The server drops a SignalR connection that sent nothing for 30 s (§3.5).
+  // The server drops a SignalR connection that sent nothing for 30 s (§3.5): idle connections and
+  // fan-out readers ping like the real clients. Writers are skipped (their ops keep them alive,
+  // and their output string may still be in a pending write).
   void SrKeepAlive() {
     auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
     t->async_wait([this, t](beast::error_code ec) {
       if (ec || finished_) return;
       for (auto& c : conns_) {
-        if (!c->settled || c->failed) continue;
+        if (!c->settled || c->failed || c->id < writers_) continue;
         c->out.assign("{\"type\":6}\x1e");
         WriteFrame(c.get());
       }
