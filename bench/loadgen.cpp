@@ -1,4 +1,5 @@
-// Load generator for the raw WebSocket transport (/collab-ws, wire-protocol.md §4).
+// Load generator for the raw WebSocket transport (/collab-ws, wire-protocol.md §4) and the SignalR
+// collaboration hub over WebSockets (/collab, §3, --transport signalr).
 //
 // One thread, one io_context, completion handlers. Beast performs the handshake and the join;
 // the op phase writes masked frames with one non-blocking send and parses the server's frames
@@ -8,10 +9,17 @@
 // "messageType" / "newRevision" / "revision" (no JSON DOM). Every scenario is bounded by its op or
 // connection count and by --time-limit-s, and prints one JSON line.
 //
+// SignalR mode: the upgrade carries no `id` (skipNegotiation, §3.1), the handshake record and the
+// JoinDocument invocation go out in one frame, and from then on the same raw frame path is used;
+// incoming data frames are treated as one byte stream split on 0x1E (§3.3), so records packed
+// into one message or split across messages (Beast fragments large messages) are both handled.
+// Acks are SendOp completions, broadcasts are ReceiveOp invocations.
+//
 //   opstream-loadgen clients --n N --ops M [--warmup 1000]
 //   opstream-loadgen fanout  --readers R --ops M [--warmup 200]
 //   opstream-loadgen idle    --conns K [--join 1|0] [--src-addrs 8] [--hold-s 2]
-// Common: --host 127.0.0.1 --ports 8080[,8081...] --path /collab-ws --server-pid PID
+// Common: --transport raw|signalr --host 127.0.0.1 --ports 8080[,8081...] --path /collab-ws|/collab
+//         --server-pid PID
 //         --time-limit-s 120 --seed 42 --inflight 128 (handshakes in flight)
 #include <netinet/in.h>
 #include <sys/resource.h>
@@ -58,8 +66,9 @@ struct Options {
   std::string scenario;
   std::string host = "127.0.0.1";
   std::vector<uint16_t> ports{8080};
-  std::string path = "/collab-ws";
-  int n = 1;  // clients (clients) or readers (fanout) or conns (idle)
+  std::string transport = "raw";  // raw (/collab-ws) or signalr (/collab, JSON hub protocol)
+  std::string path;               // default per transport
+  int n = 1;                      // clients (clients) or readers (fanout) or conns (idle)
   long ops = 20000;
   long warmup = -1;  // default per scenario
   int server_pid = 0;
@@ -76,7 +85,8 @@ struct Options {
   std::fprintf(stderr, "opstream-loadgen: %s\n", msg);
   std::fprintf(stderr,
                "usage: opstream-loadgen clients|fanout|idle [--n N] [--readers R] [--conns K] [--ops M]\n"
-               "  [--warmup W] [--host 127.0.0.1] [--ports P1,P2] [--path /collab-ws] [--server-pid PID]\n"
+               "  [--warmup W] [--transport raw|signalr] [--host 127.0.0.1] [--ports P1,P2]\n"
+               "  [--path /collab-ws|/collab] [--server-pid PID]\n"
                "  [--time-limit-s S] [--seed S] [--inflight H] [--join 1|0] [--src-addrs A] [--hold-s S]\n");
   std::exit(2);
 }
@@ -97,6 +107,8 @@ Options ParseArgs(int argc, char** argv) {
       o.warmup = std::stol(v);
     else if (a == "--host")
       o.host = v;
+    else if (a == "--transport")
+      o.transport = v;
     else if (a == "--port" || a == "--ports") {
       o.ports.clear();
       std::stringstream ss(v);
@@ -126,6 +138,8 @@ Options ParseArgs(int argc, char** argv) {
   if (o.scenario != "clients" && o.scenario != "fanout" && o.scenario != "idle") Usage("unknown scenario");
   if (o.host.rfind("127.", 0) != 0 && o.host != "localhost") Usage("only loopback targets are allowed");
   if (o.ports.empty()) Usage("no port");
+  if (o.transport != "raw" && o.transport != "signalr") Usage("unknown transport");
+  if (o.path.empty()) o.path = o.transport == "signalr" ? "/collab" : "/collab-ws";
   if (o.warmup < 0) o.warmup = o.scenario == "fanout" ? 200 : 1000;
   return o;
 }
@@ -236,6 +250,12 @@ struct Conn {
   Clock::time_point sent_at{};
   bool in_flight = false;
   uint64_t corr = 0;
+  bool settled = false;  // counted as ready or failed
+  bool failed = false;
+  bool stop_reading = false;
+  // SignalR: bytes of an unfinished record (a record may span frames).
+  std::string records;
+  bool handshake_done = false;
 };
 
 struct RevRec {
@@ -314,6 +334,7 @@ class Runner {
       std::string host = o_.host + ":" + std::to_string(eps_[size_t(c->id) % eps_.size()].port());
       c->ws.async_handshake(host, o_.path, [this, c](beast::error_code ec) {
         if (ec) return ConnFailed(c, ec, "handshake");
+        if (sr_) return SrStart(c);
         if (o_.join)
           SendJoin(c);
         else
@@ -323,6 +344,9 @@ class Runner {
   }
 
   void ConnFailed(Conn* c, beast::error_code ec, const char* what) {
+    if (c->settled) return;
+    c->settled = true;
+    c->failed = true;
     ++failed_;
     if (failed_ <= 5) std::fprintf(stderr, "conn %d %s: %s\n", c->id, what, ec.message().c_str());
     ++ready_;
@@ -375,7 +399,8 @@ class Runner {
     return ce == std::string::npos ? 0 : int64_t(ce - c);
   }
 
-  void ConnReady(Conn*) {
+  void ConnReady(Conn* c) {
+    c->settled = true;
     ++ready_;
     ++ok_conns_;
     ConnectNext();
@@ -397,13 +422,15 @@ class Runner {
     writers_ = o_.scenario == "fanout" ? 1 : o_.n;
     receivers_ = count - 1;
     recs_.resize(size_t(o_.warmup + o_.ops + count + 16));
+    if (sr_) SrKeepAlive();
     OpenConnections(count, [this] {
       if (ok_conns_ != target_) {
         std::fprintf(stderr, "only %d of %d connections joined\n", ok_conns_, target_);
         exit_code_ = 1;
         return Finish();
       }
-      for (auto& c : conns_) Read(c.get());
+      if (!sr_)
+        for (auto& c : conns_) Read(c.get());
       if (o_.warmup == 0) BeginMeasure();
       for (int i = 0; i < writers_; ++i) SendOp(conns_[size_t(i)].get());
     });
@@ -429,18 +456,32 @@ class Runner {
     else
       pl = std::snprintf(payload, sizeof payload, R"({"components":[{"type":"insert","text":"x"}]})");
     c->out.clear();
-    c->out += R"({"correlationId":"o)";
-    char num[24];
-    auto r = std::to_chars(num, num + sizeof num, ++c->corr);
-    c->out.append(num, r.ptr);
-    c->out += R"(","messageType":2,"opRequest":{"documentId":")";
-    c->out += o_.doc;
-    c->out += R"(","payload":")";
-    opstream::Base64Encode(std::string_view(payload, size_t(pl)), c->out);
-    c->out += R"(","baseRevision":)";
-    r = std::to_chars(num, num + sizeof num, c->rev);
-    c->out.append(num, r.ptr);
-    c->out += "}}";
+    char corr[24], base[24];
+    const std::string_view corr_s(corr, size_t(std::to_chars(corr, corr + sizeof corr, ++c->corr).ptr - corr));
+    const std::string_view base_s(base, size_t(std::to_chars(base, base + sizeof base, c->rev).ptr - base));
+    const std::string_view op(payload, size_t(pl));
+    if (sr_) {
+      // §3.7 SendOp(documentId, payload: base64, baseRevision); the completion is the ack.
+      c->out += R"({"type":1,"invocationId":")";
+      c->out += corr_s;
+      c->out += R"(","target":"SendOp","arguments":[")";
+      c->out += o_.doc;
+      c->out += R"(",")";
+      opstream::Base64Encode(op, c->out);
+      c->out += R"(",)";
+      c->out += base_s;
+      c->out += "]}\x1e";
+    } else {
+      c->out += R"({"correlationId":"o)";
+      c->out += corr_s;
+      c->out += R"(","messageType":2,"opRequest":{"documentId":")";
+      c->out += o_.doc;
+      c->out += R"(","payload":")";
+      opstream::Base64Encode(op, c->out);
+      c->out += R"(","baseRevision":)";
+      c->out += base_s;
+      c->out += "}}";
+    }
     c->in_flight = true;
     c->sent_at = Clock::now();
     WriteFrame(c);
@@ -485,12 +526,14 @@ class Runner {
 
   // Reads server frames (unmasked, unfragmented: the server never fragments) from the socket.
   void Read(Conn* c) {
-    if (c->rbuf.size() < 64 * 1024) c->rbuf.resize(64 * 1024);
+    // Idle SignalR connections read only their handshake and join: start small.
+    if (c->rbuf.empty()) c->rbuf.resize(o_.scenario == "idle" ? 4096 : 64 * 1024);
     if (c->rlen == c->rbuf.size()) c->rbuf.resize(c->rbuf.size() * 2);
     c->ws.next_layer().async_read_some(asio::buffer(c->rbuf.data() + c->rlen, c->rbuf.size() - c->rlen),
                                        [this, c](beast::error_code ec, size_t n) {
                                          if (finished_) return;
                                          if (ec) {
+                                           if (!c->settled) return ConnFailed(c, ec, "read");
                                            ++errors_;
                                            std::fprintf(stderr, "read %d: %s\n", c->id, ec.message().c_str());
                                            return Finish();
@@ -513,7 +556,10 @@ class Runner {
                                            }
                                            if (c->rlen - pos < off + len) break;
                                            const int opcode = b[0] & 0x0F;
-                                           if (opcode == 0x1 || opcode == 0x2) {
+                                           if (sr_ && opcode <= 0x2) {
+                                             SrData(c, std::string_view(c->rbuf.data() + pos + off, size_t(len)));
+                                             if (finished_) return;
+                                           } else if (opcode == 0x1 || opcode == 0x2) {
                                              OnMessage(c, std::string_view(c->rbuf.data() + pos + off, size_t(len)));
                                              if (finished_) return;
                                            } else if (opcode == 0x8) {
@@ -526,6 +572,11 @@ class Runner {
                                          if (pos > 0) {
                                            std::memmove(c->rbuf.data(), c->rbuf.data() + pos, c->rlen - pos);
                                            c->rlen -= pos;
+                                         }
+                                         if (c->stop_reading) {
+                                           std::vector<char>().swap(c->rbuf);
+                                           c->rlen = 0;
+                                           return;
                                          }
                                          Read(c);
                                        });
@@ -543,50 +594,10 @@ class Runner {
     FindInt(s, "\"messageType\"", mt);
     if (mt == 5) {
       if (!FindInt(s, "\"newRevision\"", rev)) return Bad(s, "event without newRevision");
-      if (rev <= c->rev) ++order_errors_;
-      c->rev = std::max(c->rev, rev);
-      ++delivered_;
-      if (RevRec* r = Rec(rev)) {
-        ++r->received;
-        r->last_recv = now;
-        MaybeComplete(r);
-      }
+      OnEvent(c, rev, now);
     } else if (mt == 3) {
       if (!FindInt(s, "\"newRevision\"", rev)) return Bad(s, "ack without newRevision");
-      if (s.find("\"success\":true") == std::string_view::npos) {
-        ++rejected_;
-        if (rejected_ <= 5) std::fprintf(stderr, "rejected: %.*s\n", int(std::min<size_t>(s.size(), 300)), s.data());
-      }
-      if (rev <= c->rev) ++order_errors_;
-      c->rev = std::max(c->rev, rev);
-      c->in_flight = false;
-      double ack_us = std::chrono::duration<double, std::micro>(now - c->sent_at).count();
-      ++committed_;
-      if (measuring_) {
-        ++measured_ops_;
-        ack_lat_.Add(ack_us);
-      }
-      if (RevRec* r = Rec(rev)) {
-        r->acked = true;
-        r->send = c->sent_at;
-        r->measured = measuring_ && c->sent_at >= t0_;
-        if (r->measured) ++measured_pending_;
-        MaybeComplete(r);
-      }
-      if (!measuring_ && committed_ >= o_.warmup) BeginMeasure();
-      if (measuring_ && measured_ops_ >= o_.ops && !stop_sending_) {
-        stop_sending_ = true;
-        t_end_ops_ = now;
-        srv_cpu_ops_ = ProcCpuS(o_.server_pid);
-        self_cpu_ops_ = SelfCpuS();
-        MaybeDrained();
-        if (!finished_) {
-          // Wait at most 5 s for the last deliveries.
-          auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(5));
-          t->async_wait([this, t](beast::error_code) { Finish(); });
-        }
-      }
-      SendOp(c);
+      OnAck(c, s, rev, now);
     } else if (mt == 8) {
       Bad(s, "error response");
     } else if (mt == 6 || mt == 7) {
@@ -594,6 +605,162 @@ class Runner {
     } else {
       Bad(s, "unexpected message");
     }
+  }
+
+  // A broadcast of revision `rev` reached `c`.
+  void OnEvent(Conn* c, int64_t rev, Clock::time_point now) {
+    if (rev <= c->rev) ++order_errors_;
+    c->rev = std::max(c->rev, rev);
+    ++delivered_;
+    if (RevRec* r = Rec(rev)) {
+      ++r->received;
+      r->last_recv = now;
+      MaybeComplete(r);
+    }
+  }
+
+  // The op of `c` was acknowledged with revision `rev`; `s` is the ack message.
+  void OnAck(Conn* c, std::string_view s, int64_t rev, Clock::time_point now) {
+    if (s.find("\"success\":true") == std::string_view::npos) {
+      ++rejected_;
+      if (rejected_ <= 5) std::fprintf(stderr, "rejected: %.*s\n", int(std::min<size_t>(s.size(), 300)), s.data());
+    }
+    if (rev <= c->rev) ++order_errors_;
+    c->rev = std::max(c->rev, rev);
+    c->in_flight = false;
+    double ack_us = std::chrono::duration<double, std::micro>(now - c->sent_at).count();
+    ++committed_;
+    if (measuring_) {
+      ++measured_ops_;
+      ack_lat_.Add(ack_us);
+    }
+    if (RevRec* r = Rec(rev)) {
+      r->acked = true;
+      r->send = c->sent_at;
+      r->measured = measuring_ && c->sent_at >= t0_;
+      if (r->measured) ++measured_pending_;
+      MaybeComplete(r);
+    }
+    if (!measuring_ && committed_ >= o_.warmup) BeginMeasure();
+    if (measuring_ && measured_ops_ >= o_.ops && !stop_sending_) {
+      stop_sending_ = true;
+      t_end_ops_ = now;
+      srv_cpu_ops_ = ProcCpuS(o_.server_pid);
+      self_cpu_ops_ = SelfCpuS();
+      MaybeDrained();
+      if (!finished_) {
+        // Wait at most 5 s for the last deliveries.
+        auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(5));
+        t->async_wait([this, t](beast::error_code) { Finish(); });
+      }
+    }
+    SendOp(c);
+  }
+
+  // ----- SignalR (wire-protocol.md §3) -----
+  void SrStart(Conn* c) {
+    c->out.assign("{\"protocol\":\"json\",\"version\":1}\x1e");
+    if (o_.join) {
+      c->out += R"({"type":1,"invocationId":"j","target":"JoinDocument","arguments":[")";
+      c->out += o_.scenario == "idle" ? o_.doc + "-" + std::to_string(c->id) : o_.doc;
+      c->out += R"(","text",1]})";
+      c->out += '\x1e';
+    }
+    WriteFrame(c);
+    Read(c);
+  }
+
+  // Payload of one data frame: part of the record stream.
+  void SrData(Conn* c, std::string_view data) {
+    if (c->records.empty()) {
+      // Common case: the frame holds whole records; scan it in place.
+      size_t start = 0;
+      for (size_t e; (e = data.find('\x1e', start)) != std::string_view::npos; start = e + 1) {
+        SrRecord(c, data.substr(start, e - start));
+        if (finished_) return;
+      }
+      c->records.assign(data.substr(start));
+      return;
+    }
+    c->records.append(data);
+    size_t start = 0;
+    for (size_t e; (e = c->records.find('\x1e', start)) != std::string::npos; start = e + 1) {
+      SrRecord(c, std::string_view(c->records).substr(start, e - start));
+      if (finished_) return;
+    }
+    c->records.erase(0, start);
+  }
+
+  void SrRecord(Conn* c, std::string_view s) {
+    auto now = Clock::now();
+    if (!c->handshake_done) {
+      if (s != "{}") {
+        Bad(s, "handshake failed");
+        return ConnFailed(c, {}, "handshake response");
+      }
+      c->handshake_done = true;
+      if (!o_.join) SrReady(c);
+      return;
+    }
+    int64_t type = -1, rev = 0;
+    FindInt(s, "\"type\"", type);  // the server writes `type` first
+    if (type == 3) {
+      if (s.find("\"error\"") != std::string_view::npos) {
+        Bad(s, c->joined ? "SendOp failed" : "JoinDocument failed");
+        if (!c->joined) return ConnFailed(c, {}, "join");
+        return;
+      }
+      if (!c->joined) {
+        if (!FindInt(s, "\"revision\"", rev)) {
+          Bad(s, "join result without revision");
+          return ConnFailed(c, {}, "join");
+        }
+        c->join_rev = c->rev = rev;
+        c->join_len = SnapshotLen(s);
+        c->joined = true;
+        return SrReady(c);
+      }
+      if (!FindInt(s, "\"newRevision\"", rev)) return Bad(s, "ack without newRevision");
+      OnAck(c, s, rev, now);
+    } else if (type == 1) {
+      constexpr std::string_view kReceiveOp = R"("target":"ReceiveOp","arguments":[")";
+      size_t p = s.find(kReceiveOp);
+      if (p == std::string_view::npos) return;  // awareness / peer disconnected: not used here
+      p = s.find('"', p + kReceiveOp.size());   // end of the base64 payload
+      if (p == std::string_view::npos || p + 2 > s.size() || s[p + 1] != ',') return Bad(s, "malformed ReceiveOp");
+      auto r = std::from_chars(s.data() + p + 2, s.data() + s.size(), rev);
+      if (r.ec != std::errc()) return Bad(s, "ReceiveOp without revision");
+      OnEvent(c, rev, now);
+    } else if (type == 6) {
+      // keep-alive
+    } else if (type == 7) {
+      Bad(s, "closed by the server");
+      Finish();
+    } else {
+      Bad(s, "unexpected record");
+    }
+  }
+
+  void SrReady(Conn* c) {
+    // Idle connections stop reading (as in raw mode); the keep-alive timer pings for them.
+    if (o_.scenario == "idle") c->stop_reading = true;
+    ConnReady(c);
+  }
+
+  // The server drops a SignalR connection that sent nothing for 30 s (§3.5): idle connections and
+  // fan-out readers ping like the real clients. Writers are skipped (their ops keep them alive,
+  // and their output string may still be in a pending write).
+  void SrKeepAlive() {
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(10));
+    t->async_wait([this, t](beast::error_code ec) {
+      if (ec || finished_) return;
+      for (auto& c : conns_) {
+        if (!c->settled || c->failed || c->id < writers_) continue;
+        c->out.assign("{\"type\":6}\x1e");
+        WriteFrame(c.get());
+      }
+      SrKeepAlive();
+    });
   }
 
   void Bad(std::string_view s, const char* what) {
@@ -624,6 +791,7 @@ class Runner {
     hwm0_ = ProcStatusKiB(o_.server_pid, "VmHWM");
     srv_cpu0_ = ProcCpuS(o_.server_pid);
     self_cpu0_ = SelfCpuS();
+    if (sr_) SrKeepAlive();
     OpenConnections(o_.n, [this] {
       auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(long(o_.hold_s * 1000)));
       t->async_wait([this, t](beast::error_code) {
@@ -658,6 +826,7 @@ class Runner {
     };
     auto str = [](const std::string& s) { return "\"" + s + "\""; };
     kv("scenario", str(o_.scenario));
+    kv("transport", str(o_.transport));
     kv("load_avg_1m", Fmt(LoadAvg(), 2));
     if (o_.scenario == "idle") {
       double connect_s = std::chrono::duration<double>(t_connected_ - t_start_).count();
@@ -729,6 +898,7 @@ class Runner {
   }
 
   Options o_;
+  bool sr_ = o_.transport == "signalr";
   asio::io_context io_{1};
   std::mt19937_64 rng_;
   asio::steady_timer deadline_;

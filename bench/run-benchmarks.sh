@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Server load benchmarks over the raw WebSocket transport (/collab-ws), see bench/README.md.
 #
-#   bench/run-benchmarks.sh [ours|anchors|all]      (default: all)
+#   bench/run-benchmarks.sh [ours|anchors|signalr|all]      (default: all)
+#
+# `signalr`: raw WebSocket vs the SignalR collaboration hub over WebSockets (/collab), the same
+# loads alternated run by run on a server with both transports, and the throughput ratio.
 #
 # Environment:
 #   BUILD_DIR=build-bench          build folder with opstream-server and opstream-loadgen
 #   CLIENT_COUNTS="1 8 32 128"  OPS=20000  FANOUT_READERS=500  FANOUT_OPS=2000
 #   IDLE_CONNS="10000 19500 100000"  idle steps (each needs ulimit -n above it, for both processes)
+#   SR_IDLE_CONNS="10000"          idle steps of the signalr comparison (join=1)
 #   WORKER_THREADS=                OPSTREAM__SERVER__WORKERTHREADS for the server (unset = cores)
 #   ANCHORS_DIR=../shared/anchors  peer harness; copied to a temp folder and `npm ci`-ed there
 #   ANCHOR_DRIVERS="sharedb hocuspocus"  ANCHOR_CLIENT_COUNTS="1 8 32 128"  ANCHOR_OPS=20000
@@ -24,6 +28,7 @@ OPS="${OPS:-20000}"
 FANOUT_READERS="${FANOUT_READERS:-500}"
 FANOUT_OPS="${FANOUT_OPS:-2000}"
 IDLE_CONNS="${IDLE_CONNS:-10000 19500 100000}"
+SR_IDLE_CONNS="${SR_IDLE_CONNS:-10000}"
 ANCHORS_DIR="${ANCHORS_DIR:-$root/../shared/anchors}"
 ANCHOR_DRIVERS="${ANCHOR_DRIVERS:-sharedb hocuspocus}"
 ANCHOR_CLIENT_COUNTS="${ANCHOR_CLIENT_COUNTS:-1 8 32 128}"
@@ -52,7 +57,7 @@ start_server() {  # $1: number of listening ports
     urls="${urls:+$urls;}http://127.0.0.1:$p"; ports="${ports:+$ports,}$p"
   done
   local log="$OUT/server.log"
-  OPSTREAM__TRANSPORTS=websockets ASPNETCORE_URLS="$urls" \
+  OPSTREAM__TRANSPORTS="${SERVER_TRANSPORTS:-websockets}" ASPNETCORE_URLS="$urls" \
     ${WORKER_THREADS:+OPSTREAM__SERVER__WORKERTHREADS=$WORKER_THREADS} \
     "$server" >>"$log" 2>&1 &
   SERVER_PID=$!
@@ -108,6 +113,62 @@ if [ "$what" = all ] || [ "$what" = ours ]; then
   done
 fi
 
+if [ "$what" = all ] || [ "$what" = signalr ]; then
+  # Alternating raw and SignalR run by run spreads the noise of a shared machine over both.
+  SERVER_TRANSPORTS=websockets,signalr
+  for n in $CLIENT_COUNTS; do
+    for t in raw signalr; do
+      start_server 1
+      run_lg "sr-$t-clients-n$n" 180 clients --n "$n" --ops "$OPS" --transport "$t"
+      stop_server
+    done
+  done
+  for t in raw signalr; do
+    start_server 1
+    run_lg "sr-$t-fanout-r$FANOUT_READERS" 180 fanout --readers "$FANOUT_READERS" --ops "$FANOUT_OPS" --transport "$t"
+    stop_server
+  done
+  for k in $SR_IDLE_CONNS; do
+    if [ "$k" -ge $((nofile - 256)) ]; then echo "## sr idle-$k skipped: ulimit -n is $nofile"; continue; fi
+    for t in raw signalr; do
+      start_server $(( (k + 19999) / 20000 ))
+      run_lg "sr-$t-idle-$k" 300 idle --conns "$k" --join 1 --src-addrs 4 --inflight 256 --transport "$t"
+      stop_server
+    done
+  done
+  unset SERVER_TRANSPORTS
+  python3 - "$OUT" <<'EOF' | tee "$OUT/summary-signalr.md"
+import glob, json, os, sys
+out = sys.argv[1]
+def load(name):
+    try:
+        with open(os.path.join(out, name + ".json")) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except Exception:
+        return None
+def f(x, p=1):
+    return "–" if x is None else f"{x:,.{p}f}"
+def key(s):
+    digits = "".join(c for c in s.split("-")[-1] if c.isdigit())
+    return (s.split("-")[0], int(digits or 0))
+names = sorted({os.path.basename(p)[len("sr-raw-"):-5] for p in glob.glob(os.path.join(out, "sr-raw-*.json"))}, key=key)
+print("| scenario | raw ops/s | SignalR ops/s | SignalR / raw | deliveries/s raw / SignalR | server CPU µs/op raw / SignalR | µs/delivery | ack p50 ms | all-recv p99 ms | load raw / SignalR |")
+print("|---|---:|---:|---:|---|---|---|---|---|---|")
+for name in names:
+    r, s = load("sr-raw-" + name), load("sr-signalr-" + name)
+    if not r or not s: continue
+    pair = lambda k, p=1: f"{f(r.get(k), p)} / {f(s.get(k), p)}"
+    if r["scenario"] == "idle":
+        print(f"| {name} | held {r.get('ok')} | held {s.get('ok')} | – | – | RSS bytes/conn {pair('server_rss_bytes_per_conn', 0)} | – | "
+              f"connect s {pair('connect_s', 2)} | – | {pair('load_avg_1m', 2)} |")
+        continue
+    ratio = s["ops_per_s"] / r["ops_per_s"] if r.get("ops_per_s") and s.get("ops_per_s") else None
+    print(f"| {name} | {f(r.get('ops_per_s'),0)} | {f(s.get('ops_per_s'),0)} | {f(ratio,2)} | {pair('deliveries_per_s', 0)} | "
+          f"{pair('server_cpu_us_per_op')} | {pair('server_cpu_us_per_delivery', 2)} | {pair('ack_p50_ms', 2)} | "
+          f"{pair('all_received_p99_ms', 2)} | {pair('load_avg_1m', 2)} |")
+EOF
+fi
+
 if [ "$what" = all ] || [ "$what" = anchors ]; then
   tmp="$(mktemp -d)"
   cp -r "$ANCHORS_DIR/." "$tmp/"
@@ -126,6 +187,7 @@ if [ "$what" = all ] || [ "$what" = anchors ]; then
   rm -rf "$tmp"
 fi
 
+[ "$what" = signalr ] && exit 0
 # Markdown summary of our runs (and ratios against the anchors when their JSON is present).
 python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
 import glob, json, os, sys
