@@ -8,6 +8,7 @@
 
 #include "common/clock.hpp"
 #include "engines/json/json_writer.hpp"
+#include "engines/json/lww_batch.hpp"
 #include "engines/json/ordinal.hpp"
 #include "engines/json/raw_fields.hpp"
 #include "engines/json/raw_json.hpp"
@@ -18,6 +19,7 @@ namespace {
 using json::JsonKind;
 using json::RawJsonNode;
 using json::RawJsonTree;
+using json::WritePeer;
 
 Status Invalid(std::string message) { return Status::Error("Invalid FormOpBatch: " + std::move(message)); }
 
@@ -102,43 +104,14 @@ void WriteValue(json::JsonWriter& writer, const std::optional<std::string>& valu
   }
 }
 
-void WritePeer(json::JsonWriter& writer, const std::optional<std::string>& peer) {
-  if (peer) {
-    writer.String(std::string_view(*peer));
-  } else {
-    writer.Null();
-  }
-}
-
 }  // namespace
 
 Status ParseFormOpBatch(std::string_view payload_json, FormOpBatch& out) {
-  out.operations.clear();
-  RawJsonTree tree;
-  Status status = tree.Parse(payload_json);
-  if (!status.ok()) return Invalid(status.message());
-  if (tree.root().kind != JsonKind::kObject) {
-    return Invalid("the op must be a JSON object, not " + std::string(json::KindArticle(tree.root().kind)) + ".");
-  }
-  const int64_t list = tree.FindMemberIgnoreCase(0, "operations");
-  if (list < 0) return Invalid("\"operations\" is missing.");
-  const RawJsonNode& array = tree.node(static_cast<uint32_t>(list));
-  if (array.kind != JsonKind::kArray) {
-    return Invalid("\"operations\" must be an array, not " + std::string(json::KindArticle(array.kind)) + ".");
-  }
-  out.operations.reserve(array.child_count);
-  size_t position = 0;
-  for (uint32_t child = static_cast<uint32_t>(list) + 1; child < array.subtree_end;
-       child = tree.node(child).subtree_end) {
-    FormOperation op;
-    status = ParseOperation(tree, child, position++, op);
-    if (!status.ok()) {
-      out.operations.clear();
-      return status;
-    }
-    out.operations.push_back(std::move(op));
-  }
-  return Status::Ok();
+  return json::ParseOperationsBatch(
+      payload_json, out.operations, [](std::string message) { return Invalid(std::move(message)); },
+      [](const RawJsonTree& tree, uint32_t index, size_t position, FormOperation& op) {
+        return ParseOperation(tree, index, position, op);
+      });
 }
 
 void SerializeFormOpBatch(const FormOpBatch& batch, std::string& out) {

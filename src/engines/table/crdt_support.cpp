@@ -1,34 +1,15 @@
 #include "engines/table/crdt_support.hpp"
 
 #include <chrono>
-#include <limits>
 
 #include "common/text.hpp"
+#include "engines/json/raw_fields.hpp"
 
 namespace opstream::engines::crdt {
 
 int64_t WallClockMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-bool ParseInt64Token(std::string_view token, int64_t& out) noexcept {
-  size_t i = 0;
-  const bool negative = !token.empty() && token[0] == '-';
-  if (negative) ++i;
-  if (i >= token.size()) return false;
-  // Magnitudes are accumulated as unsigned so that INT64_MIN is representable.
-  uint64_t magnitude = 0;
-  const uint64_t limit = negative ? uint64_t{1} << 63 : static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
-  for (; i < token.size(); ++i) {
-    const char c = token[i];
-    if (c < '0' || c > '9') return false;  // fraction or exponent: not an integer literal
-    const auto digit = static_cast<uint64_t>(c - '0');
-    if (magnitude > (limit - digit) / 10) return false;
-    magnitude = magnitude * 10 + digit;
-  }
-  out = negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
-  return true;
 }
 
 std::string NormalizedValue(const json::RawJsonTree& tree, uint32_t node) {
@@ -109,7 +90,7 @@ Status FieldReader::Int64(std::string_view name, int64_t& out) const {
     return Status::Ok();
   }
   const auto& n = tree_.node(*node);
-  if (n.kind != json::JsonKind::kNumber || !ParseInt64Token(n.raw, out)) {
+  if (n.kind != json::JsonKind::kNumber || !json::ParseInt64Literal(n.raw, out)) {
     return Error(name, "must be a 64-bit integer literal.");
   }
   return Status::Ok();

@@ -219,9 +219,6 @@ class FieldReader {
   Member members_[kIndexedMembers];
 };
 
-// Parses an int64 JSON integer literal token ("5.0", "1e2", out-of-range → false).
-bool ParseInt64Token(std::string_view token, int64_t& out) noexcept;
-
 // Normalized (§1.4) text of the opaque value at `node`.
 std::string NormalizedValue(const json::RawJsonTree& tree, uint32_t node);
 
