@@ -9,6 +9,7 @@
 
 #include "common/text.hpp"
 #include "engines/json/json_writer.hpp"
+#include "engines/json/raw_fields.hpp"
 #include "engines/json/raw_json.hpp"
 #include "engines/json/utf16.hpp"
 
@@ -50,26 +51,6 @@ std::string_view MemberName(std::string_view raw_key, std::string& scratch) {
   scratch.clear();
   json::AppendUnescapedString(raw_key, scratch);
   return scratch;
-}
-
-// "a string", "an object", ... for messages.
-std::string_view KindName(JsonKind kind) {
-  switch (kind) {
-    case JsonKind::kNull:
-      return "null";
-    case JsonKind::kFalse:
-    case JsonKind::kTrue:
-      return "a boolean";
-    case JsonKind::kNumber:
-      return "a number";
-    case JsonKind::kString:
-      return "a string";
-    case JsonKind::kArray:
-      return "an array";
-    case JsonKind::kObject:
-      return "an object";
-  }
-  return "a value";
 }
 
 // §1.3 item 5: an integer literal in the 32-bit range; `5.0`, `1e2` and overflow do not bind.
@@ -132,7 +113,8 @@ Status ParseComponent(const RawJsonTree& tree, uint32_t index, size_t position, 
   const RawJsonNode& node = tree.node(index);
   if (node.kind == JsonKind::kNull) return Invalid(ComponentName(position) + " is null.");
   if (node.kind != JsonKind::kObject) {
-    return Invalid(ComponentName(position) + " must be an object, not " + std::string(KindName(node.kind)) + ".");
+    return Invalid(ComponentName(position) + " must be an object, not " + std::string(json::KindArticle(node.kind)) +
+                   ".");
   }
   int discriminators = 0;
   const RawJsonNode* discriminator = nullptr;
@@ -182,7 +164,7 @@ Status ParseComponent(const RawJsonTree& tree, uint32_t index, size_t position, 
   if (discriminators > 1) return Invalid(ComponentName(position) + " has more than one \"$type\" property.");
   if (discriminator->kind != JsonKind::kString) {
     return Invalid(ComponentName(position) + ".$type must be a string, not " +
-                   std::string(KindName(discriminator->kind)) + ".");
+                   std::string(json::KindArticle(discriminator->kind)) + ".");
   }
   std::string type_scratch;
   json::AppendUnescapedString(discriminator->raw, type_scratch);
@@ -195,7 +177,7 @@ Status ParseComponent(const RawJsonTree& tree, uint32_t index, size_t position, 
   }
   if ((is_insert || is_retain) && bad_attributes != nullptr) {
     return Invalid(ComponentName(position) + ".attributes must be an object or null, not " +
-                   std::string(KindName(bad_attributes->kind)) + ".");
+                   std::string(json::KindArticle(bad_attributes->kind)) + ".");
   }
   RichTextAttributes attributes;
   if ((is_insert || is_retain) && attributes_index >= 0) {
@@ -203,8 +185,8 @@ Status ParseComponent(const RawJsonTree& tree, uint32_t index, size_t position, 
   }
   if (is_insert) {
     if (bad_text != nullptr) {
-      return Invalid(ComponentName(position) + ".text must be a string, not " + std::string(KindName(bad_text->kind)) +
-                     ".");
+      return Invalid(ComponentName(position) + ".text must be a string, not " +
+                     std::string(json::KindArticle(bad_text->kind)) + ".");
     }
     // D4 (§5.12): the reference stores a null text, which breaks every later transform.
     if (!has_text) return Invalid(ComponentName(position) + " is an insert without text.");
@@ -214,10 +196,10 @@ Status ParseComponent(const RawJsonTree& tree, uint32_t index, size_t position, 
     return Status::Ok();
   }
   if (bad_count != nullptr) {
-    return Invalid(
-        ComponentName(position) + ".count must be a 32-bit integer literal, not " +
-        (bad_count->kind == JsonKind::kNumber ? std::string(bad_count->raw) : std::string(KindName(bad_count->kind))) +
-        ".");
+    return Invalid(ComponentName(position) + ".count must be a 32-bit integer literal, not " +
+                   (bad_count->kind == JsonKind::kNumber ? std::string(bad_count->raw)
+                                                         : std::string(json::KindArticle(bad_count->kind))) +
+                   ".");
   }
   // §5.12: the reference ignores negative counts in Apply but mis-transforms them.
   if (count < 0) {
@@ -235,7 +217,7 @@ Status ParseComponents(const RawJsonTree& tree, uint32_t index, RichTextOp& op) 
   const RawJsonNode& node = tree.node(index);
   if (node.kind == JsonKind::kNull) return Invalid("\"components\" must not be null.");
   if (node.kind != JsonKind::kArray) {
-    return Invalid("\"components\" must be an array, not " + std::string(KindName(node.kind)) + ".");
+    return Invalid("\"components\" must be an array, not " + std::string(json::KindArticle(node.kind)) + ".");
   }
   uint32_t child = index + 1;
   for (uint32_t i = 0; i < node.child_count; ++i) {
@@ -626,7 +608,7 @@ Status ParseRichTextOp(std::string_view payload_json, RichTextOp& out) {
   if (!status.ok()) return Invalid(status.message());
   const RawJsonNode& root = tree.root();
   if (root.kind != JsonKind::kObject) {
-    return Invalid("the op must be a JSON object, not " + std::string(KindName(root.kind)) + ".");
+    return Invalid("the op must be a JSON object, not " + std::string(json::KindArticle(root.kind)) + ".");
   }
   bool found = false;
   std::string scratch;
@@ -699,7 +681,7 @@ Status LoadRichTextDocument(std::string_view snapshot_json, RichTextDocument& ou
     } else if (node.kind == JsonKind::kArray) {
       content = member;
     } else {
-      return InvalidSnapshot("\"content\" must be an array, not " + std::string(KindName(node.kind)) + ".");
+      return InvalidSnapshot("\"content\" must be an array, not " + std::string(json::KindArticle(node.kind)) + ".");
     }
   }
   RichTextDocument document;
@@ -713,7 +695,7 @@ Status LoadRichTextDocument(std::string_view snapshot_json, RichTextDocument& ou
       run = node.subtree_end;
       if (node.kind != JsonKind::kObject) {
         return InvalidSnapshot("content[" + std::to_string(i) + "] must be an object, not " +
-                               std::string(KindName(node.kind)) + ".");
+                               std::string(json::KindArticle(node.kind)) + ".");
       }
       text.clear();
       RichTextAttributes attributes;
