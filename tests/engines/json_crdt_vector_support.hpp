@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <cctype>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +19,7 @@
 #include "engines/engine.hpp"
 #include "engines/json/raw_json.hpp"
 #include "ot_test_support.hpp"
+#include "vector_test_support.hpp"
 
 namespace opstream::engines::testing {
 
@@ -237,22 +237,6 @@ class CrdtVectorTest : public ::testing::Test {
   CrdtVectorCase case_;
 };
 
-inline std::string VectorTestName(std::string id) {
-  for (char& c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return id;
-}
-
-class CrdtVectorLoadFailure : public ::testing::Test {
- public:
-  explicit CrdtVectorLoadFailure(std::string message) : message_(std::move(message)) {}
-  void TestBody() override { FAIL() << message_; }
-
- private:
-  std::string message_;
-};
-
 class CrdtVectorCount : public ::testing::Test {
  public:
   CrdtVectorCount(size_t found, size_t minimum) : found_(found), minimum_(minimum) {}
@@ -270,20 +254,16 @@ inline bool RegisterCrdtVectorTests(const char* suite, const std::string& engine
                                     std::shared_ptr<const Engine> engine, size_t minimum) {
   auto fail = [&](const std::string& message) {
     ::testing::RegisterTest(suite, "Load", nullptr, nullptr, __FILE__, __LINE__,
-                            [message]() -> ::testing::Test* { return new CrdtVectorLoadFailure(message); });
+                            [message]() -> ::testing::Test* { return new FailingVectorTest(message); });
     return false;
   };
   const std::string path = SharedPath("spec/engine-vectors.json");
   std::string text;
-  if (!ReadWholeFile(path, text)) return fail("cannot read " + path);
-  bj::error_code error;
-  const bj::value root = bj::parse(text, error);
+  bj::value root;
+  std::string problem;
+  if (!ReadVectorFile(text, root, problem)) return fail(problem);
   json::RawJsonTree tree;
-  const Status raw_status = tree.Parse(text);
-  if (error || !raw_status.ok() || !root.is_object() || !root.as_object().contains("cases") ||
-      !root.at("cases").is_array()) {
-    return fail(path + " is not a vector file");
-  }
+  if (!tree.Parse(text).ok()) return fail(path + " is not a vector file");
   const int64_t cases_index = tree.FindMember(0, "cases");
   if (cases_index < 0) return fail(path + " has no cases");
   const bj::array& cases = root.at("cases").as_array();

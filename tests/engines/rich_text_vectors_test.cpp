@@ -14,11 +14,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <cctype>
 #include <map>
 
 #include "engines/rich_text/rich_text_engine.hpp"
 #include "ot_test_support.hpp"
+#include "vector_test_support.hpp"
 
 namespace opstream::engines {
 namespace {
@@ -305,22 +305,6 @@ class RichTextVectorTest : public ::testing::Test {
 // ------------------------------------------------------------------------------------------------
 // Registration
 
-std::string TestName(std::string id) {
-  for (char& c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return id;
-}
-
-class Failing : public ::testing::Test {
- public:
-  explicit Failing(std::string message) : message_(std::move(message)) {}
-  void TestBody() override { FAIL() << message_; }
-
- private:
-  std::string message_;
-};
-
 class Coverage : public ::testing::Test {
  public:
   Coverage(size_t registered, std::map<std::string, size_t> kinds)
@@ -340,20 +324,15 @@ class Coverage : public ::testing::Test {
 
 void RegisterFailure(const std::string& name, const std::string& message) {
   ::testing::RegisterTest("RichTextVectors", name.c_str(), nullptr, nullptr, __FILE__, __LINE__,
-                          [message]() -> ::testing::Test* { return new Failing(message); });
+                          [message]() -> ::testing::Test* { return new testing::FailingVectorTest(message); });
 }
 
 bool RegisterRichTextVectorTests() {
-  const std::string path = testing::SharedPath("spec/engine-vectors.json");
   std::string text;
-  if (!testing::ReadWholeFile(path, text)) {
-    RegisterFailure("Load", "cannot read " + path);
-    return false;
-  }
-  bj::error_code error;
-  bj::value root = bj::parse(text, error);
-  if (error || !root.is_object() || !root.as_object().contains("cases") || !root.at("cases").is_array()) {
-    RegisterFailure("Load", path + " is not a vector file: " + error.message());
+  bj::value root;
+  std::string problem;
+  if (!testing::ReadVectorFile(text, root, problem)) {
+    RegisterFailure("Load", problem);
     return false;
   }
   size_t registered = 0;
@@ -367,8 +346,8 @@ bool RegisterRichTextVectorTests() {
     }
     ++registered;
     ++kinds[c.kind];
-    ::testing::RegisterTest("RichTextVectors", TestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__, __LINE__,
-                            [c]() -> ::testing::Test* { return new RichTextVectorTest(c); });
+    ::testing::RegisterTest("RichTextVectors", testing::VectorTestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__,
+                            __LINE__, [c]() -> ::testing::Test* { return new RichTextVectorTest(c); });
   }
   ::testing::RegisterTest("RichTextVectors", "Coverage", nullptr, nullptr, __FILE__, __LINE__,
                           [registered, kinds]() -> ::testing::Test* { return new Coverage(registered, kinds); });

@@ -5,12 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
-#include <fstream>
 #include <functional>
-#include <sstream>
 #include <string>
 
 #include "engines/engine.hpp"
+#include "vector_test_support.hpp"
 
 namespace opstream::engines::vectors {
 
@@ -30,15 +29,6 @@ struct VectorCase {
   }
 };
 
-class LoadFailureTest : public ::testing::Test {
- public:
-  explicit LoadFailureTest(std::string message) : message_(std::move(message)) {}
-  void TestBody() override { FAIL() << message_; }
-
- private:
-  std::string message_;
-};
-
 class CountTest : public ::testing::Test {
  public:
   CountTest(size_t found, size_t minimum) : found_(found), minimum_(minimum) {}
@@ -50,28 +40,16 @@ class CountTest : public ::testing::Test {
   size_t found_, minimum_;
 };
 
-// gtest test names must be identifiers.
-inline std::string TestName(std::string id) {
-  for (char& c : id) {
-    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
-  }
-  return id;
-}
-
 // Registers one test per case of `engine` in `suite`, plus `<suite>.Coverage` checking that at
 // least `minimum` cases were found. `make` builds the test object of a case.
 inline bool RegisterEngineVectors(const char* suite, std::string_view engine, size_t minimum,
                                   std::function<::testing::Test*(VectorCase)> make) {
-  const std::string path = std::string(OPSTREAM_SHARED_DIR) + "/spec/engine-vectors.json";
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  bj::error_code error;
-  const bj::value root = bj::parse(buffer.str(), error);
-  if (!in || error || !root.is_object() || !root.as_object().contains("cases") || !root.at("cases").is_array()) {
-    const std::string message = "cannot read the vectors from " + path;
+  std::string text;
+  bj::value root;
+  std::string problem;
+  if (!testing::ReadVectorFile(text, root, problem)) {
     ::testing::RegisterTest(suite, "Load", nullptr, nullptr, __FILE__, __LINE__,
-                            [message]() -> ::testing::Test* { return new LoadFailureTest(message); });
+                            [problem]() -> ::testing::Test* { return new testing::FailingVectorTest(problem); });
     return false;
   }
   size_t found = 0;
@@ -87,7 +65,7 @@ inline bool RegisterEngineVectors(const char* suite, std::string_view engine, si
     }
     c.data = object;
     ++found;
-    ::testing::RegisterTest(suite, TestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__, __LINE__,
+    ::testing::RegisterTest(suite, testing::VectorTestName(c.id).c_str(), nullptr, c.kind.c_str(), __FILE__, __LINE__,
                             [make, c]() { return make(c); });
   }
   ::testing::RegisterTest(suite, "Coverage", nullptr, nullptr, __FILE__, __LINE__,
