@@ -7,6 +7,7 @@
 #include <typeinfo>
 
 #include "common/clock.hpp"
+#include "engines/engine_adapter.hpp"
 #include "engines/json/json_writer.hpp"
 #include "engines/json/lww_batch.hpp"
 #include "engines/json/ordinal.hpp"
@@ -281,23 +282,14 @@ const FormOpBatch* AsFormOpBatch(const Op& op) noexcept {
 std::unique_ptr<DocumentState> FormEngine::CreateEmpty() const { return std::make_unique<FormDocument>(); }
 
 Status FormEngine::LoadState(std::string_view snapshot_json, std::unique_ptr<DocumentState>& out) const {
-  try {
-    auto document = std::make_unique<FormDocument>();
-    Status status = LoadFormDocument(snapshot_json, *document);
-    if (status.ok()) out = std::move(document);
-    return status;
-  } catch (const std::exception&) {
-    return Status::Error("Not enough memory to load the form snapshot.");
-  }
+  return ParseIntoNew<FormDocument>(snapshot_json, out, LoadFormDocument,
+                                    "Not enough memory to load the form snapshot.");
 }
 
 void FormEngine::SerializeState(const DocumentState& state, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const FormDocument* document = AsFormDocument(state)) SerializeFormDocument(*document, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 Status FormEngine::ParseOp(std::string_view payload_json, std::unique_ptr<Op>& out) const {
@@ -312,12 +304,9 @@ Status FormEngine::ParseOp(std::string_view payload_json, std::unique_ptr<Op>& o
 }
 
 void FormEngine::SerializeOp(const Op& op, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const FormOpBatch* batch = AsFormOpBatch(op)) SerializeFormOpBatch(*batch, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 std::unique_ptr<Op> FormEngine::Transform(const Op& incoming, const Op& /*existing*/, Priority /*priority*/) const {

@@ -6,6 +6,7 @@
 #include <typeinfo>
 
 #include "common/clock.hpp"
+#include "engines/engine_adapter.hpp"
 #include "engines/json/json_writer.hpp"
 #include "engines/json/lww_batch.hpp"
 #include "engines/json/ordinal.hpp"
@@ -422,23 +423,14 @@ const JsonOpBatch* AsJsonOpBatch(const Op& op) noexcept {
 std::unique_ptr<DocumentState> JsonCrdtEngine::CreateEmpty() const { return std::make_unique<JsonDocument>(); }
 
 Status JsonCrdtEngine::LoadState(std::string_view snapshot_json, std::unique_ptr<DocumentState>& out) const {
-  try {
-    auto document = std::make_unique<JsonDocument>();
-    Status status = LoadJsonDocument(snapshot_json, *document);
-    if (status.ok()) out = std::move(document);
-    return status;
-  } catch (const std::exception&) {
-    return Status::Error("Not enough memory to load the json snapshot.");
-  }
+  return ParseIntoNew<JsonDocument>(snapshot_json, out, LoadJsonDocument,
+                                    "Not enough memory to load the json snapshot.");
 }
 
 void JsonCrdtEngine::SerializeState(const DocumentState& state, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const JsonDocument* document = AsJsonDocument(state)) SerializeJsonDocument(*document, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 Status JsonCrdtEngine::ParseOp(std::string_view payload_json, std::unique_ptr<Op>& out) const {
@@ -453,12 +445,9 @@ Status JsonCrdtEngine::ParseOp(std::string_view payload_json, std::unique_ptr<Op
 }
 
 void JsonCrdtEngine::SerializeOp(const Op& op, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const JsonOpBatch* batch = AsJsonOpBatch(op)) SerializeJsonOpBatch(*batch, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 std::unique_ptr<Op> JsonCrdtEngine::Transform(const Op& incoming, const Op& /*existing*/, Priority /*priority*/) const {

@@ -8,6 +8,7 @@
 #include <typeinfo>
 
 #include "common/text.hpp"
+#include "engines/engine_adapter.hpp"
 #include "engines/json/json_writer.hpp"
 #include "engines/json/raw_fields.hpp"
 #include "engines/json/raw_json.hpp"
@@ -1064,43 +1065,25 @@ const RichTextOp* AsRichTextOp(const Op& op) noexcept {
 std::unique_ptr<DocumentState> RichTextEngine::CreateEmpty() const { return std::make_unique<RichTextDocument>(); }
 
 Status RichTextEngine::LoadState(std::string_view snapshot_json, std::unique_ptr<DocumentState>& out) const {
-  try {
-    auto document = std::make_unique<RichTextDocument>();
-    Status status = LoadRichTextDocument(snapshot_json, *document);
-    if (status.ok()) out = std::move(document);
-    return status;
-  } catch (const std::exception&) {
-    return Status::Error("Not enough memory to load the rich-text snapshot.");
-  }
+  return ParseIntoNew<RichTextDocument>(snapshot_json, out, LoadRichTextDocument,
+                                        "Not enough memory to load the rich-text snapshot.");
 }
 
 void RichTextEngine::SerializeState(const DocumentState& state, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const RichTextDocument* document = AsRichTextDocument(state)) SerializeRichTextDocument(*document, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 Status RichTextEngine::ParseOp(std::string_view payload_json, std::unique_ptr<Op>& out) const {
-  try {
-    auto op = std::make_unique<RichTextOp>();
-    Status status = ParseRichTextOp(payload_json, *op);
-    if (status.ok()) out = std::move(op);
-    return status;
-  } catch (const std::exception&) {
-    return Status::Error("Invalid RichTextOp: not enough memory to read the op.");
-  }
+  return ParseIntoNew<RichTextOp>(payload_json, out, ParseRichTextOp,
+                                  "Invalid RichTextOp: not enough memory to read the op.");
 }
 
 void RichTextEngine::SerializeOp(const Op& op, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const RichTextOp* rich = AsRichTextOp(op)) SerializeRichTextOp(*rich, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 std::unique_ptr<Op> RichTextEngine::Transform(const Op& incoming, const Op& existing, Priority priority) const {

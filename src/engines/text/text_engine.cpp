@@ -6,6 +6,7 @@
 #include <new>
 #include <typeinfo>
 
+#include "engines/engine_adapter.hpp"
 #include "engines/json/json_reader.hpp"
 #include "engines/json/json_writer.hpp"
 #include "engines/json/utf16.hpp"
@@ -546,43 +547,24 @@ const TextOp* AsTextOp(const Op& op) noexcept {
 std::unique_ptr<DocumentState> TextEngine::CreateEmpty() const { return std::make_unique<TextDocument>(); }
 
 Status TextEngine::LoadState(std::string_view snapshot_json, std::unique_ptr<DocumentState>& out) const {
-  try {
-    auto document = std::make_unique<TextDocument>();
-    Status status = LoadTextDocument(snapshot_json, *document);
-    if (status.ok()) out = std::move(document);
-    return status;
-  } catch (const std::exception&) {
-    return Status::Error("Not enough memory to load the text snapshot.");
-  }
+  return ParseIntoNew<TextDocument>(snapshot_json, out, LoadTextDocument,
+                                    "Not enough memory to load the text snapshot.");
 }
 
 void TextEngine::SerializeState(const DocumentState& state, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const TextDocument* document = AsTextDocument(state)) SerializeTextDocument(*document, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 Status TextEngine::ParseOp(std::string_view payload_json, std::unique_ptr<Op>& out) const {
-  try {
-    auto op = std::make_unique<TextOp>();
-    Status status = ParseTextOp(payload_json, *op);
-    if (status.ok()) out = std::move(op);
-    return status;
-  } catch (const std::exception&) {
-    return Status::Error("Invalid TextOp: not enough memory to read the op.");
-  }
+  return ParseIntoNew<TextOp>(payload_json, out, ParseTextOp, "Invalid TextOp: not enough memory to read the op.");
 }
 
 void TextEngine::SerializeOp(const Op& op, std::string& out) const {
-  const size_t original_size = out.size();
-  try {
+  AppendOrRollBack(out, [&] {
     if (const TextOp* text_op = AsTextOp(op)) SerializeTextOp(*text_op, out);
-  } catch (const std::exception&) {
-    out.resize(original_size);
-  }
+  });
 }
 
 std::unique_ptr<Op> TextEngine::TransformRecycling(const Op& incoming, const Op& existing, Priority priority,
