@@ -25,7 +25,8 @@ fs::path g_out;
 void Write(const std::string& target, const std::string& name, std::string_view bytes) {
   const auto dir = g_out / target;
   fs::create_directories(dir);
-  std::ofstream(dir / name, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(dir / name, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::string Mode(char mode, std::string_view rest) { return std::string(1, mode) + std::string(rest); }
@@ -88,8 +89,8 @@ int main(int argc, char** argv) {
   }
 
   // ---- engines: mode byte 0 = op, 1 = snapshot, 2 = snapshot \0 op (see engine_fuzz.cpp) ----
-  const std::map<std::string, std::string> engines = {{"text", "engine_text"}, {"rich-text", "engine_rich_text"},
-                                                      {"json", "engine_json"}, {"form", "engine_form"},
+  const std::map<std::string, std::string> engines = {{"text", "engine_text"},   {"rich-text", "engine_rich_text"},
+                                                      {"json", "engine_json"},   {"form", "engine_form"},
                                                       {"table", "engine_table"}, {"tree", "engine_tree"}};
   std::vector<std::string> sample_ops;  // for the transport seeds
   size_t written = 0;
@@ -140,27 +141,37 @@ int main(int argc, char** argv) {
   // ---- raw WebSocket envelopes ----
   const std::string join =
       R"({"messageType":0,"correlationId":"c1","joinRequest":{"documentId":"doc-1","documentType":"text","clientProtoVersion":1}})";
-  const std::string aware = R"({"messageType":"AwarenessRequest","awarenessRequest":{"documentId":"doc-1","dataJson":")" +
-                            std::string(R"({\"cursor\":5})") + R"("}})";
+  const std::string aware =
+      R"({"messageType":"AwarenessRequest","awarenessRequest":{"documentId":"doc-1","dataJson":")" +
+      std::string(R"({\"cursor\":5})") + R"("}})";
   Write("websocket_envelope", "join", join);
-  Write("websocket_envelope", "join-lenient", R"({"MESSAGETYPE":"joinrequest","JoinRequest":{"DocumentId":"d","documentType":"json","clientProtoVersion":2}})");
+  Write(
+      "websocket_envelope", "join-lenient",
+      R"({"MESSAGETYPE":"joinrequest","JoinRequest":{"DocumentId":"d","documentType":"json","clientProtoVersion":2}})");
   Write("websocket_envelope", "awareness", aware);
   Write("websocket_envelope", "comment", R"({"messageType":9,"correlationId":null})");
   Write("websocket_envelope", "null", "null");
-  Write("websocket_envelope", "bad-base64", R"({"messageType":2,"opRequest":{"documentId":"d","payload":"@@","baseRevision":1}})");
-  for (size_t i = 0; i < sample_ops.size(); ++i) Write("websocket_envelope", "op" + std::to_string(i), OpEnvelope(sample_ops[i]));
+  Write("websocket_envelope", "bad-base64",
+        R"({"messageType":2,"opRequest":{"documentId":"d","payload":"@@","baseRevision":1}})");
+  for (size_t i = 0; i < sample_ops.size(); ++i)
+    Write("websocket_envelope", "op" + std::to_string(i), OpEnvelope(sample_ops[i]));
 
   // ---- WebSocket frames: byte 0 = size limit selector, byte 1 = read size seed ----
   const std::string header("\x06\x2b", 2);  // 1 KiB limit
   Write("websocket_frame", "text", header + ClientFrame(0x81, join));
-  Write("websocket_frame", "fragmented",
-        header + ClientFrame(0x01, join.substr(0, 20)) + ClientFrame(0x89, "ping") + ClientFrame(0x80, join.substr(20)));
+  Write(
+      "websocket_frame", "fragmented",
+      header + ClientFrame(0x01, join.substr(0, 20)) + ClientFrame(0x89, "ping") + ClientFrame(0x80, join.substr(20)));
   Write("websocket_frame", "binary-126", header + ClientFrame(0x82, std::string(300, 'x')));
-  Write("websocket_frame", "too-big", std::string("\x00\x05", 2) + ClientFrame(0x81, std::string(200, 'y')) +
-                                          ClientFrame(0x88, std::string("\x03\xe8" "bye", 5)));
+  Write("websocket_frame", "too-big",
+        std::string("\x00\x05", 2) + ClientFrame(0x81, std::string(200, 'y')) +
+            ClientFrame(0x88, std::string("\x03\xe8"
+                                          "bye",
+                                          5)));
   Write("websocket_frame", "close", header + ClientFrame(0x8A, "pong") + ClientFrame(0x88, std::string("\x03\xe9", 2)));
   Write("websocket_frame", "unmasked", header + std::string("\x81\x02hi", 4));
-  Write("websocket_frame", "len-127", std::string("\x0b\x07", 2) + ClientFrame(0x81, std::string(70000, 'z')).substr(0, 40));
+  Write("websocket_frame", "len-127",
+        std::string("\x0b\x07", 2) + ClientFrame(0x81, std::string(70000, 'z')).substr(0, 40));
   for (size_t i = 0; i < sample_ops.size() && i < 4; ++i) {
     Write("websocket_frame", "op" + std::to_string(i), header + ClientFrame(0x81, OpEnvelope(sample_ops[i])));
   }
@@ -226,16 +237,18 @@ int main(int argc, char** argv) {
                                            R"("\ud83d\ude00 \u0000")", "-9223372036854775808"};
   for (size_t i = 0; i < values.size(); ++i) {
     std::string packed;
-    if (mp::AppendJson(packed, values[i])) Write("signalr_msgpack_hub", "value" + std::to_string(i), Mode('\1', packed));
+    if (mp::AppendJson(packed, values[i]))
+      Write("signalr_msgpack_hub", "value" + std::to_string(i), Mode('\1', packed));
   }
   for (size_t i = 0; i < sample_ops.size() && i < 6; ++i) {
     std::string packed;
-    if (mp::AppendJson(packed, sample_ops[i])) Write("signalr_msgpack_hub", "op" + std::to_string(i), Mode('\1', packed));
+    if (mp::AppendJson(packed, sample_ops[i]))
+      Write("signalr_msgpack_hub", "op" + std::to_string(i), Mode('\1', packed));
   }
 
   // ---- SignalR record streams: byte 0 = limit and framing switch, byte 1 = chunk seed ----
   Write("signalr_records", "json", std::string("\x39\x11", 2) + json_stream);         // 4 KiB, never switch
-  Write("signalr_records", "messagepack", std::string("\x19\x23", 2) + mp_stream);   // switch after the handshake
+  Write("signalr_records", "messagepack", std::string("\x19\x23", 2) + mp_stream);    // switch after the handshake
   Write("signalr_records", "small-limit", std::string("\x32\x05", 2) + json_stream);  // 32 B: too large
   std::printf("seeds: %zu engine seeds written to %s\n", written, argv[2]);
   return 0;

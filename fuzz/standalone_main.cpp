@@ -33,10 +33,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 namespace {
 
 // Tokens that reach the interesting branches of JSON and MessagePack decoders faster than bytes.
-constexpr std::array<std::string_view, 24> kTokens = {
-    "0",   "-1",   "-0", "1e308", "4294967296", "9223372036854775807", "-9223372036854775808", "1.5",
-    "\"\"", "null", "true", "{}", "[]", "\\u0000", "\\ud800", "\\\"", "\xff", "\xc0\x80", "\x1e",
-    "\xdc\xff\xff", "\xdd\xff\xff\xff\xff", "\xcf\xff\xff\xff\xff\xff\xff\xff\xff", "\x7f", "\x80"};
+constexpr std::array<std::string_view, 24> kTokens = {"0",
+                                                      "-1",
+                                                      "-0",
+                                                      "1e308",
+                                                      "4294967296",
+                                                      "9223372036854775807",
+                                                      "-9223372036854775808",
+                                                      "1.5",
+                                                      "\"\"",
+                                                      "null",
+                                                      "true",
+                                                      "{}",
+                                                      "[]",
+                                                      "\\u0000",
+                                                      "\\ud800",
+                                                      "\\\"",
+                                                      "\xff",
+                                                      "\xc0\x80",
+                                                      "\x1e",
+                                                      "\xdc\xff\xff",
+                                                      "\xdd\xff\xff\xff\xff",
+                                                      "\xcf\xff\xff\xff\xff\xff\xff\xff\xff",
+                                                      "\x7f",
+                                                      "\x80"};
 
 // What the crash reporter prints (no allocation in a signal handler).
 char g_context[160] = "while replaying the corpus";
@@ -66,7 +86,8 @@ std::string ReadFile(const std::filesystem::path& path) {
 
 void Run(const std::string& input) {
   if (const char* dump = std::getenv("OPSTREAM_FUZZ_DUMP"); dump != nullptr && *dump != '\0') {
-    std::ofstream(dump, std::ios::binary | std::ios::trunc).write(input.data(), static_cast<std::streamsize>(input.size()));
+    std::ofstream(dump, std::ios::binary | std::ios::trunc)
+        .write(input.data(), static_cast<std::streamsize>(input.size()));
   }
   LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
 }
@@ -163,10 +184,9 @@ int main(int argc, char** argv) {
     last = first + 1;
   }
   for (uint64_t i = first; i < last; ++i) {
-    std::snprintf(g_context, sizeof g_context,
-                  "on mutation %llu (replay: OPSTREAM_FUZZ_SEED=%llu OPSTREAM_FUZZ_ITERATION=%llu)",
-                  static_cast<unsigned long long>(i), static_cast<unsigned long long>(seed),
-                  static_cast<unsigned long long>(i));
+    std::snprintf(
+        g_context, sizeof g_context, "on mutation %llu (replay: OPSTREAM_FUZZ_SEED=%llu OPSTREAM_FUZZ_ITERATION=%llu)",
+        static_cast<unsigned long long>(i), static_cast<unsigned long long>(seed), static_cast<unsigned long long>(i));
     std::seed_seq sequence{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32), static_cast<uint32_t>(i),
                            static_cast<uint32_t>(i >> 32)};
     std::mt19937_64 rng(sequence);
