@@ -21,11 +21,16 @@
 #include <string_view>
 #include <vector>
 
-#if defined(__has_include)
-#if __has_include(<sanitizer/common_interface_defs.h>)
-#include <sanitizer/common_interface_defs.h>
+// The sanitizer runtime reports its own crashes and then exits: it calls back to print the context.
+#if defined(__SANITIZE_ADDRESS__)
+#define OPSTREAM_HAVE_DEATH_CALLBACK 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
 #define OPSTREAM_HAVE_DEATH_CALLBACK 1
 #endif
+#endif
+#ifdef OPSTREAM_HAVE_DEATH_CALLBACK
+#include <sanitizer/common_interface_defs.h>
 #endif
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
