@@ -1,5 +1,5 @@
 // Driver for the fuzz targets without libFuzzer (GCC builds): runs every file of the corpus
-// folders or files named on the command line, then OPSTREAM_FUZZ_RUNS (default 300) random
+// folders or files named on the command line, then OPSTREAM_FUZZ_RUNS (default 20000) random
 // mutations of them. Each mutation is generated from (OPSTREAM_FUZZ_SEED, iteration) alone, so a
 // failure is replayed with the printed seed and OPSTREAM_FUZZ_ITERATION; OPSTREAM_FUZZ_DUMP=file
 // writes each input to `file` before it runs.
@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   }
 
   const uint64_t seed = EnvNumber("OPSTREAM_FUZZ_SEED", 1);
-  const uint64_t runs = EnvNumber("OPSTREAM_FUZZ_RUNS", 300);
+  const uint64_t runs = EnvNumber("OPSTREAM_FUZZ_RUNS", 20000);
   uint64_t first = 0;
   uint64_t last = runs;
   if (replay_one) {
