@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm
+  clang-14 libclang-rt-14-dev  # the libFuzzer build (docs/fuzzing.md), run by hand
 )
 
 want=("${BUILD_PACKAGES[@]}")

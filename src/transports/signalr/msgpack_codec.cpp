@@ -181,6 +181,9 @@ bool Reader::ReadInto(HubValue* value, std::string& json, int depth) {
       HubValue key;
       std::string key_json;
       if (!ReadInto(&key, key_json, depth + 1)) return false;
+      // A container as a name would be escaped once more per nesting level: a record of a hundred
+      // bytes would become exponentially long JSON text. No JSON value maps to such a key anyway.
+      if (key.kind == HubValue::Kind::kArray || key.kind == HubValue::Kind::kObject) return false;
       if (key.kind == HubValue::Kind::kString) {
         json += key_json;
       } else {
@@ -379,6 +382,13 @@ void AppendNode(std::string& out, const engines::json::RawJsonTree& tree, uint32
       const auto* end = node.raw.data() + node.raw.size();
       if (auto [ptr, ec] = std::from_chars(node.raw.data(), end, integer); ec == std::errc() && ptr == end) {
         AppendInt(out, integer);
+        return;
+      }
+      // The reader turns uint64 values above INT64_MAX into such numbers: keep them exact.
+      uint64_t big;
+      if (auto [ptr, ec] = std::from_chars(node.raw.data(), end, big); ec == std::errc() && ptr == end) {
+        out.push_back(static_cast<char>(0xCF));
+        AppendBigEndian(out, big, 8);
         return;
       }
       double d = 0;
