@@ -122,7 +122,6 @@ class DocumentSession : public std::enable_shared_from_this<DocumentSession> {
   std::vector<AwarenessState> awareness_;
 
   int64_t snapshot_revision_ = 0;
-  int64_t ops_since_snapshot_ = 0;
   Timestamp last_snapshot_time_;
   bool snapshot_in_flight_ = false;
   std::vector<std::function<void()>> snapshot_waiters_;
