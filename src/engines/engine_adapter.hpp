@@ -7,6 +7,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <typeinfo>
 #include <utility>
 
 #include "common/status.hpp"
@@ -23,6 +25,25 @@ Status ParseIntoNew(std::string_view json, std::unique_ptr<Base>& out, Parse&& p
     return status;
   } catch (const std::exception&) {
     return Status::Error(out_of_memory);
+  }
+}
+
+// The engine's own object behind an interface reference (a DocumentState or an Op), or null when it
+// belongs to another engine. Constness follows the argument.
+template <class T, class Base>
+std::conditional_t<std::is_const_v<Base>, const T, T>* ExactCast(Base& value) noexcept {
+  using Result = std::conditional_t<std::is_const_v<Base>, const T, T>;
+  return typeid(value) == typeid(T) ? static_cast<Result*>(&value) : nullptr;
+}
+
+// A copy of `op` as a new op, or null when there is none or memory runs out.
+template <class T, class Base>
+std::unique_ptr<Base> CopyOrNull(const T* op) {
+  if (op == nullptr) return nullptr;
+  try {
+    return std::make_unique<T>(*op);
+  } catch (const std::exception&) {
+    return nullptr;
   }
 }
 

@@ -271,13 +271,9 @@ FormOpBatch RestampFormOpBatch(const FormOpBatch& batch, const FormDocument& sta
 // ---------------------------------------------------------------------------------------------
 // Engine
 
-const FormDocument* AsFormDocument(const DocumentState& state) noexcept {
-  return typeid(state) == typeid(FormDocument) ? static_cast<const FormDocument*>(&state) : nullptr;
-}
+const FormDocument* AsFormDocument(const DocumentState& state) noexcept { return ExactCast<FormDocument>(state); }
 
-const FormOpBatch* AsFormOpBatch(const Op& op) noexcept {
-  return typeid(op) == typeid(FormOpBatch) ? static_cast<const FormOpBatch*>(&op) : nullptr;
-}
+const FormOpBatch* AsFormOpBatch(const Op& op) noexcept { return ExactCast<FormOpBatch>(op); }
 
 std::unique_ptr<DocumentState> FormEngine::CreateEmpty() const { return std::make_unique<FormDocument>(); }
 
@@ -310,13 +306,7 @@ void FormEngine::SerializeOp(const Op& op, std::string& out) const {
 }
 
 std::unique_ptr<Op> FormEngine::Transform(const Op& incoming, const Op& /*existing*/, Priority /*priority*/) const {
-  const FormOpBatch* batch = AsFormOpBatch(incoming);
-  if (batch == nullptr) return nullptr;
-  try {
-    return std::make_unique<FormOpBatch>(*batch);
-  } catch (const std::exception&) {
-    return nullptr;
-  }
+  return CopyOrNull<FormOpBatch, Op>(AsFormOpBatch(incoming));
 }
 
 bool FormEngine::IsNoOp(const Op& op) const {
@@ -325,7 +315,7 @@ bool FormEngine::IsNoOp(const Op& op) const {
 }
 
 Status FormEngine::Apply(DocumentState& state, const Op& op) const {
-  auto* document = typeid(state) == typeid(FormDocument) ? static_cast<FormDocument*>(&state) : nullptr;
+  auto* document = ExactCast<FormDocument>(state);
   const FormOpBatch* batch = AsFormOpBatch(op);
   if (document == nullptr || batch == nullptr) return Status::Error("FormEngine: state or op of another engine.");
   return ApplyFormOpBatch(*document, *batch);

@@ -412,13 +412,9 @@ JsonOpBatch RestampJsonOpBatch(const JsonOpBatch& batch, const JsonDocument& sta
 // ---------------------------------------------------------------------------------------------
 // Engine
 
-const JsonDocument* AsJsonDocument(const DocumentState& state) noexcept {
-  return typeid(state) == typeid(JsonDocument) ? static_cast<const JsonDocument*>(&state) : nullptr;
-}
+const JsonDocument* AsJsonDocument(const DocumentState& state) noexcept { return ExactCast<JsonDocument>(state); }
 
-const JsonOpBatch* AsJsonOpBatch(const Op& op) noexcept {
-  return typeid(op) == typeid(JsonOpBatch) ? static_cast<const JsonOpBatch*>(&op) : nullptr;
-}
+const JsonOpBatch* AsJsonOpBatch(const Op& op) noexcept { return ExactCast<JsonOpBatch>(op); }
 
 std::unique_ptr<DocumentState> JsonCrdtEngine::CreateEmpty() const { return std::make_unique<JsonDocument>(); }
 
@@ -451,13 +447,7 @@ void JsonCrdtEngine::SerializeOp(const Op& op, std::string& out) const {
 }
 
 std::unique_ptr<Op> JsonCrdtEngine::Transform(const Op& incoming, const Op& /*existing*/, Priority /*priority*/) const {
-  const JsonOpBatch* batch = AsJsonOpBatch(incoming);
-  if (batch == nullptr) return nullptr;
-  try {
-    return std::make_unique<JsonOpBatch>(*batch);
-  } catch (const std::exception&) {
-    return nullptr;
-  }
+  return CopyOrNull<JsonOpBatch, Op>(AsJsonOpBatch(incoming));
 }
 
 bool JsonCrdtEngine::IsNoOp(const Op& op) const {
@@ -466,7 +456,7 @@ bool JsonCrdtEngine::IsNoOp(const Op& op) const {
 }
 
 Status JsonCrdtEngine::Apply(DocumentState& state, const Op& op) const {
-  auto* document = typeid(state) == typeid(JsonDocument) ? static_cast<JsonDocument*>(&state) : nullptr;
+  auto* document = ExactCast<JsonDocument>(state);
   const JsonOpBatch* batch = AsJsonOpBatch(op);
   if (document == nullptr || batch == nullptr) return Status::Error("JsonCrdtEngine: state or op of another engine.");
   return ApplyJsonOpBatch(*document, *batch);

@@ -1052,12 +1052,10 @@ bool IsRichTextNoOp(const RichTextOp& op) noexcept {
 // Engine
 
 const RichTextDocument* AsRichTextDocument(const DocumentState& state) noexcept {
-  return typeid(state) == typeid(RichTextDocument) ? static_cast<const RichTextDocument*>(&state) : nullptr;
+  return ExactCast<RichTextDocument>(state);
 }
 
-const RichTextOp* AsRichTextOp(const Op& op) noexcept {
-  return typeid(op) == typeid(RichTextOp) ? static_cast<const RichTextOp*>(&op) : nullptr;
-}
+const RichTextOp* AsRichTextOp(const Op& op) noexcept { return ExactCast<RichTextOp>(op); }
 
 // The session layer expects no exceptions; only allocation can throw inside, and it becomes a
 // rejection, a null result or nothing appended.
@@ -1105,7 +1103,7 @@ bool RichTextEngine::IsNoOp(const Op& op) const {
 }
 
 Status RichTextEngine::Apply(DocumentState& state, const Op& op) const {
-  auto* document = typeid(state) == typeid(RichTextDocument) ? static_cast<RichTextDocument*>(&state) : nullptr;
+  auto* document = ExactCast<RichTextDocument>(state);
   const RichTextOp* rich = AsRichTextOp(op);
   if (document == nullptr) return Status::Error("The rich-text engine cannot apply an op to this document.");
   if (rich == nullptr) return Status::Error("The rich-text engine can only apply a RichTextOp.");

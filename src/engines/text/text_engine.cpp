@@ -532,13 +532,9 @@ bool IsTextNoOp(const TextOp& op) noexcept {
 
 // Both classes are final, so comparing the dynamic type is exact, and it is cheaper than a
 // dynamic_cast (which walks the class hierarchy) on the per-edit path.
-const TextDocument* AsTextDocument(const DocumentState& state) noexcept {
-  return typeid(state) == typeid(TextDocument) ? static_cast<const TextDocument*>(&state) : nullptr;
-}
+const TextDocument* AsTextDocument(const DocumentState& state) noexcept { return ExactCast<TextDocument>(state); }
 
-const TextOp* AsTextOp(const Op& op) noexcept {
-  return typeid(op) == typeid(TextOp) ? static_cast<const TextOp*>(&op) : nullptr;
-}
+const TextOp* AsTextOp(const Op& op) noexcept { return ExactCast<TextOp>(op); }
 
 // The Engine methods below are the boundary to the session layer, which expects no exceptions.
 // The only thing that can throw inside is memory allocation (std::bad_alloc, or length_error for
@@ -602,7 +598,7 @@ bool TextEngine::IsNoOp(const Op& op) const {
 }
 
 Status TextEngine::Apply(DocumentState& state, const Op& op) const {
-  auto* document = typeid(state) == typeid(TextDocument) ? static_cast<TextDocument*>(&state) : nullptr;
+  auto* document = ExactCast<TextDocument>(state);
   const TextOp* text_op = AsTextOp(op);
   if (document == nullptr) return Status::Error("The text engine cannot apply an op to this document.");
   if (text_op == nullptr) return Status::Error("The text engine can only apply a TextOp.");
