@@ -21,11 +21,11 @@
 #include "config/command_line.hpp"
 #include "config/settings.hpp"
 #include "engines/engine_registry.hpp"
-#include "engines/rich_text/rich_text_engine.hpp"
 #include "engines/form/form_engine.hpp"
 #include "engines/json_crdt/json_crdt_engine.hpp"
-#include "engines/text/text_engine.hpp"
+#include "engines/rich_text/rich_text_engine.hpp"
 #include "engines/table/table_engine.hpp"
+#include "engines/text/text_engine.hpp"
 #include "engines/tree/tree_engine.hpp"
 #include "net/http2_connection.hpp"
 #include "net/http_endpoints.hpp"
@@ -34,8 +34,8 @@
 #include "session/document_router.hpp"
 #include "storage/memory_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
-#include "transports/signalr/signalr_transport.hpp"
 #include "transports/grpc/grpc_service.hpp"
+#include "transports/signalr/signalr_transport.hpp"
 #include "transports/websocket/collab_socket.hpp"
 
 namespace {
@@ -234,9 +234,9 @@ int main(int argc, char** argv) {
                                                             settings.send_queue_limit_bytes};
   socket_options.write_context = &write_io;
   if (settings.websockets_enabled) {
-    server.AddWebSocketRoute(settings.websockets_path, [&](auto stream, auto request) {
-      transports::websocket::CollabSocket::Accept(std::move(stream), std::move(request), router, server,
-                                                  socket_options);
+    server.AddWebSocketRoute(settings.websockets_path, [&](auto stream, auto request, auto hold) {
+      transports::websocket::CollabSocket::Accept(std::move(stream), std::move(request), std::move(hold), router,
+                                                  server, socket_options);
     });
   }
   std::optional<transports::signalr::SignalRTransport> signalr;

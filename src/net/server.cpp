@@ -46,9 +46,11 @@ std::pair<std::string, std::string> SplitTarget(std::string_view target) {
 // An HTTP/1.1 keep-alive connection between requests: shutdown closes it.
 class Http1Connection final : public LiveConnection {
  public:
-  explicit Http1Connection(beast::tcp_stream& stream) : stream_(stream) {}
+  // The executor is kept apart: the stream may be gone (moved away by an upgrade) while an
+  // upgrade hold still keeps this registration.
+  explicit Http1Connection(beast::tcp_stream& stream) : stream_(stream), executor_(stream.get_executor()) {}
   void Shutdown() override {
-    asio::post(stream_.get_executor(), [this, alive = alive_] {
+    asio::post(executor_, [this, alive = alive_] {
       if (*alive) {
         beast::error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -60,6 +62,7 @@ class Http1Connection final : public LiveConnection {
 
  private:
   beast::tcp_stream& stream_;
+  asio::any_io_executor executor_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
@@ -242,16 +245,16 @@ asio::awaitable<void> Server::Serve(tcp::socket socket) {
   }
 
   auto live = std::make_shared<Http1Connection>(stream);
-  const uint64_t live_id = Register(live);
-  struct Unregisterer {
+  struct Registration {
     Server& server;
     uint64_t id;
     std::shared_ptr<Http1Connection> live;
-    ~Unregisterer() {
+    ~Registration() {
       live->Detach();
       server.Unregister(id);
     }
-  } unregister{*this, live_id, live};
+  };
+  auto registration = std::make_shared<Registration>(Registration{*this, Register(live), live});
 
   while (true) {
     http::request_parser<http::string_body> parser;
@@ -296,7 +299,7 @@ asio::awaitable<void> Server::Serve(tcp::socket socket) {
     if (route != websocket_routes_.end() && beast::websocket::is_upgrade(request)) {
       stream.expires_never();
       live->Detach();
-      route->second(std::move(stream), std::move(request));
+      route->second(std::move(stream), std::move(request), std::move(registration));
       co_return;
     }
     HttpResponse response;

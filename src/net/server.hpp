@@ -34,8 +34,12 @@ class LiveConnection {
 };
 
 using UpgradeRequest = boost::beast::http::request<boost::beast::http::string_body>;
+// Keeps a connection counted as live while its upgrade handshake runs, so that shutdown waits
+// for it; release it once the upgraded connection has registered itself.
+using UpgradeHold = std::shared_ptr<void>;
 // Takes ownership of an upgraded stream; registers itself with the server while it lives.
-using WebSocketAcceptor = std::function<void(boost::beast::tcp_stream stream, UpgradeRequest request)>;
+using WebSocketAcceptor =
+    std::function<void(boost::beast::tcp_stream stream, UpgradeRequest request, UpgradeHold hold)>;
 
 // An HTTP/1.1 route whose handler owns the exchange: it writes its own response on `stream`, for
 // as long as it likes (a long poll, an event stream), or moves the stream away (an upgrade).

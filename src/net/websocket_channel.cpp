@@ -36,7 +36,8 @@ char* ThreadReadBuffer() {
   return buffer.data();
 }
 
-asio::awaitable<void> RunHandshake(beast::tcp_stream stream, UpgradeRequest request, HandshakeDone on_open) {
+asio::awaitable<void> RunHandshake(beast::tcp_stream stream, UpgradeRequest request, UpgradeHold hold,
+                                   HandshakeDone on_open) {
   beast::websocket::stream<beast::tcp_stream> ws(std::move(stream));
   ws.set_option(
       beast::websocket::stream_base::timeout{std::chrono::seconds(30), beast::websocket::stream_base::none(), false});
@@ -45,6 +46,7 @@ asio::awaitable<void> RunHandshake(beast::tcp_stream stream, UpgradeRequest requ
   auto [ec] = co_await ws.async_accept(request, kUseTuple);
   if (ec) co_return;
   on_open(ws.next_layer().release_socket());
+  hold.reset();
 }
 
 }  // namespace
@@ -58,9 +60,10 @@ OutboundFrame OutboundFrame::Own(std::string bytes) {
   return frame;
 }
 
-void AcceptHandshake(beast::tcp_stream stream, UpgradeRequest request, HandshakeDone on_open) {
+void AcceptHandshake(beast::tcp_stream stream, UpgradeRequest request, UpgradeHold hold, HandshakeDone on_open) {
   auto executor = stream.get_executor();
-  asio::co_spawn(executor, RunHandshake(std::move(stream), std::move(request), std::move(on_open)), asio::detached);
+  asio::co_spawn(executor, RunHandshake(std::move(stream), std::move(request), std::move(hold), std::move(on_open)),
+                 asio::detached);
 }
 
 Channel::Channel(tcp::socket socket, const ChannelOptions& options)

@@ -146,8 +146,8 @@ class Channel : public LiveConnection {
 };
 
 // Performs the opening handshake on an HTTP/1.1 upgrade request (Beast validates it and answers
-// bad requests), then hands over the bare socket.
+// bad requests), then hands over the bare socket. `hold` is released after `on_open` returns.
 using HandshakeDone = std::function<void(boost::asio::ip::tcp::socket socket)>;
-void AcceptHandshake(boost::beast::tcp_stream stream, UpgradeRequest request, HandshakeDone on_open);
+void AcceptHandshake(boost::beast::tcp_stream stream, UpgradeRequest request, UpgradeHold hold, HandshakeDone on_open);
 
 }  // namespace opstream::net::websocket

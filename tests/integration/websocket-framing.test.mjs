@@ -191,4 +191,28 @@ describe('server shutdown', () => {
       if (own.alive) await own.kill9();
     }
   });
+
+  it('a WebSocket whose handshake is under way when shutdown starts is closed with 1001 too', async () => {
+    // Shutdown starts as soon as the first of many handshakes completes: the others are then
+    // mid-handshake. Any that opens must still get the close frame, never a bare TCP close.
+    const own = await startServer({ label: 'framing-shutdown-race' });
+    try {
+      const sockets = Array.from({ length: 40 }, () => new WebSocket(`${own.wsBase}/collab-ws`, { perMessageDeflate: false }));
+      const outcomes = sockets.map((ws) => new Promise((resolve) => {
+        let opened = false;
+        ws.on('open', () => { opened = true; });
+        ws.on('error', () => {});
+        ws.on('close', (code) => resolve({ opened, code }));
+      }));
+      await Promise.race(sockets.map((ws) => new Promise((resolve) => ws.once('open', resolve))));
+      await own.stop();
+      const results = await within(Promise.all(outcomes), 5000, []);
+      assert.equal(results.length, sockets.length, 'every socket closed');
+      const opened = results.filter((r) => r.opened);
+      assert.ok(opened.length >= 1);
+      for (const { code } of opened) assert.equal(code, 1001);
+    } finally {
+      if (own.alive) await own.kill9();
+    }
+  });
 });

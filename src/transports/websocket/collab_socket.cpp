@@ -32,15 +32,15 @@ ws::OutboundFrame SharedFrame(const std::shared_ptr<const Event>& event, Encode 
 
 }  // namespace
 
-void CollabSocket::Accept(boost::beast::tcp_stream stream, net::UpgradeRequest request, session::DocumentRouter& router,
-                          net::Server& server, const CollabSocketOptions& options) {
-  ws::AcceptHandshake(
-      std::move(stream), std::move(request), [&router, &server, &options](boost::asio::ip::tcp::socket socket) {
-        auto connection = std::make_shared<CollabSocket>(std::move(socket), router, server, options);
-        connection->live_id_ = server.Register(
-            std::static_pointer_cast<net::LiveConnection>(std::static_pointer_cast<ws::Channel>(connection)));
-        connection->StartReading();
-      });
+void CollabSocket::Accept(boost::beast::tcp_stream stream, net::UpgradeRequest request, net::UpgradeHold hold,
+                          session::DocumentRouter& router, net::Server& server, const CollabSocketOptions& options) {
+  ws::AcceptHandshake(std::move(stream), std::move(request), std::move(hold),
+                      [&router, &server, &options](boost::asio::ip::tcp::socket socket) {
+                        auto connection = std::make_shared<CollabSocket>(std::move(socket), router, server, options);
+                        connection->live_id_ = server.Register(std::static_pointer_cast<net::LiveConnection>(
+                            std::static_pointer_cast<ws::Channel>(connection)));
+                        connection->StartReading();
+                      });
 }
 
 CollabSocket::CollabSocket(boost::asio::ip::tcp::socket socket, session::DocumentRouter& router, net::Server& server,

@@ -15,8 +15,8 @@ using CollabSocketOptions = net::websocket::ChannelOptions;
 class CollabSocket final : public session::Connection, public net::websocket::Channel {
  public:
   // Completes the opening handshake, then serves the socket.
-  static void Accept(boost::beast::tcp_stream stream, net::UpgradeRequest request, session::DocumentRouter& router,
-                     net::Server& server, const CollabSocketOptions& options);
+  static void Accept(boost::beast::tcp_stream stream, net::UpgradeRequest request, net::UpgradeHold hold,
+                     session::DocumentRouter& router, net::Server& server, const CollabSocketOptions& options);
 
   CollabSocket(boost::asio::ip::tcp::socket socket, session::DocumentRouter& router, net::Server& server,
                const CollabSocketOptions& options);
