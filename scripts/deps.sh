@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm
   clang-14 libclang-rt-14-dev  # the libFuzzer build (docs/fuzzing.md), run by hand
+  postgresql redis-server redis-tools python3  # real servers for the storage tests (scripts/test-services.sh)
 )
 
 want=("${BUILD_PACKAGES[@]}")

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
+source scripts/test-services.sh
+start_test_services
 
 JOBS=${JOBS:-$(nproc)}
 passed=0
