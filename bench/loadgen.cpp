@@ -835,6 +835,7 @@ class Runner {
   }
 
   void GrpcStart(Conn* c) {
+    if (finished_) return;  // connected after the end of the run: no stream to wait for
     c->runner = this;
     if (nghttp2_session_client_new(&c->h2, h2_callbacks_, c) != 0) return ConnFailed(c, {}, "nghttp2 session");
     // Wide windows: the benchmark measures the server, not HTTP/2 flow-control round trips.
