@@ -1024,6 +1024,11 @@ class Runner {
 
   static int H2OnFrame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* c = static_cast<Conn*>(user);
+    // The call ends with the server's END_STREAM (its status), even while the request side is
+    // still open: a refused call must not wait for the run's time limit.
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 && frame->hd.stream_id == c->stream_id)
+      c->runner->GrpcStreamClosed(c, NGHTTP2_NO_ERROR);
     if (frame->hd.type == NGHTTP2_GOAWAY && !c->runner->finished_) {
       c->runner->Bad("GOAWAY", "server ended the connection");
       c->runner->Finish();
@@ -1260,7 +1265,7 @@ class Runner {
     } else {
       bool done = stop_sending_;
       auto t_end = done ? t_end_ops_ : now;
-      double secs = std::chrono::duration<double>(t_end - t0_).count();
+      double secs = measuring_ ? std::chrono::duration<double>(t_end - t0_).count() : 0;
       double secs_drain = std::chrono::duration<double>((drained_ ? t_drained_ : now) - t0_).count();
       double srv1 = done ? srv_cpu_ops_ : ProcCpuS(o_.server_pid);
       double self1 = done ? self_cpu_ops_ : SelfCpuS();
