@@ -28,7 +28,8 @@
 //   opstream-loadgen clients --n N --ops M [--warmup 1000]
 //   opstream-loadgen fanout  --readers R --ops M [--warmup 200]
 //   opstream-loadgen idle    --conns K [--join 1|0] [--src-addrs 8] [--hold-s 2]
-// Common: --transport raw|signalr|grpc --host 127.0.0.1 --ports 8080[,8081...] --path /collab-ws|/collab
+// Common: --transport raw|signalr|grpc --host 127.0.0.1 --ports 8080[,8081...]
+//         --path /collab-ws|/collab|/opstream.OpStreamService/Connect (default per transport)
 //         --server-pid PID
 //         --time-limit-s 120 --seed 42 --inflight 128 (handshakes in flight)
 #include <google/protobuf/arena.h>
@@ -101,7 +102,7 @@ struct Options {
   std::fprintf(stderr,
                "usage: opstream-loadgen clients|fanout|idle [--n N] [--readers R] [--conns K] [--ops M]\n"
                "  [--warmup W] [--transport raw|signalr|grpc] [--host 127.0.0.1] [--ports P1,P2]\n"
-               "  [--path /collab-ws|/collab] [--server-pid PID]\n"
+               "  [--path /collab-ws|/collab|/opstream.OpStreamService/Connect] [--server-pid PID]\n"
                "  [--time-limit-s S] [--seed S] [--inflight H] [--join 1|0] [--src-addrs A] [--hold-s S]\n");
   std::exit(2);
 }
