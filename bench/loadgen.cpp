@@ -20,7 +20,8 @@
 // with one long-lived opstream.OpStreamService/Connect stream. Requests are opstream_proto
 // ClientMessages (one reused object per connection) with the 5-byte gRPC prefix; replies are
 // parsed into a ServerMessage on an arena with a fixed first block that is reset after every
-// message, so the steady state allocates nothing per message. The stream windows are opened wide
+// message, except broadcasts, whose revision is read straight from the wire (EventRevision), so
+// the steady state allocates nothing per message. The stream windows are opened wide
 // (16 MiB) so flow control never paces the readers. At the end every stream is half-closed and
 // its trailers awaited (`grpc_closed_ok` counts grpc-status 0), then GOAWAY: a run that leaves a
 // stream hanging reports it and exits non-zero.
@@ -1085,6 +1086,45 @@ class Runner {
     if (!finished_) c->records.erase(0, used);
   }
 
+  static bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && p < end; shift += 7) {
+      const uint8_t b = *p++;
+      v |= uint64_t(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  // Fast path for the message every receiver gets, a ServerMessage holding only
+  // receive_op_event (field 4): its new_revision (field 2) read from the wire. Parsing it into a
+  // ServerMessage would copy the payload into a heap string, one malloc per delivery, which is
+  // the generator's hottest path in fan-out. Anything else returns false and is parsed in full.
+  static bool EventRevision(const uint8_t* p, size_t n, int64_t& rev) {
+    const uint8_t* end = p + n;
+    uint64_t tag = 0, len = 0;
+    if (!ReadVarint(p, end, tag) || tag != ((4 << 3) | 2) || !ReadVarint(p, end, len) || len != size_t(end - p))
+      return false;
+    bool found = false;
+    while (p < end) {
+      if (!ReadVarint(p, end, tag)) return false;
+      uint64_t v = 0;
+      if ((tag & 7) == 0) {
+        if (!ReadVarint(p, end, v)) return false;
+        if ((tag >> 3) == 2) {
+          rev = int64_t(v);
+          found = true;
+        }
+      } else if ((tag & 7) == 2) {
+        if (!ReadVarint(p, end, v) || v > uint64_t(end - p)) return false;
+        p += v;
+      } else {
+        return false;
+      }
+    }
+    return found;
+  }
+
   // Handles the whole messages at the start of `s`; returns the bytes used.
   size_t GrpcMessages(Conn* c, std::string_view s) {
     size_t pos = 0;
@@ -1092,8 +1132,11 @@ class Runner {
       const auto* p = reinterpret_cast<const uint8_t*>(s.data() + pos);
       const size_t n = size_t(p[1]) << 24 | size_t(p[2]) << 16 | size_t(p[3]) << 8 | p[4];
       if (s.size() - pos - 5 < n) break;
+      int64_t rev = 0;
       if (p[0] != 0) {
         Bad("compressed flag", "unexpected compressed message");
+      } else if (EventRevision(p + 5, n, rev)) {
+        OnEvent(c, rev, Clock::now());
       } else {
         auto* m = google::protobuf::Arena::CreateMessage<opstream::ServerMessage>(arena_.get());
         if (m->ParseFromArray(p + 5, int(n)))
