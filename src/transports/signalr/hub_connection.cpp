@@ -7,9 +7,11 @@
 
 #include "common/logging.hpp"
 #include "net/await.hpp"
+#include "net/websocket_channel.hpp"
 
 namespace opstream::transports::signalr {
 namespace asio = boost::asio;
+namespace ws = net::websocket;
 
 namespace {
 
@@ -41,6 +43,82 @@ const session::CorrelationId* CorrelationOf(const session::Outbound& message) {
   if (const auto* op = std::get_if<session::OpResponse>(&message)) return &op->correlation;
   if (const auto* error = std::get_if<session::ErrorResponse>(&message)) return &error->correlation;
   return nullptr;
+}
+
+ws::Opcode OpcodeOf(const HubProtocol& protocol) {
+  return protocol.is_text() ? ws::Opcode::kText : ws::Opcode::kBinary;
+}
+
+// Records are written into a per-thread buffer, then copied once behind their frame header.
+template <typename Write>
+std::string Frame(const HubProtocol& protocol, Write&& write) {
+  thread_local std::string body;
+  body.clear();
+  write(body);
+  std::string frame;
+  frame.reserve(body.size() + ws::kMaxServerHeaderBytes);
+  ws::AppendFrame(frame, OpcodeOf(protocol), body);
+  if (body.capacity() > 64 * 1024) std::string().swap(body);
+  return frame;
+}
+
+// A response to this connection's own invocation, in the negotiated protocol.
+void WriteResponse(const session::Outbound& message, const HubProtocol& protocol, std::string& out) {
+  if (const auto* join = std::get_if<session::JoinResponse>(&message)) {
+    protocol.WriteJoinResult(*join->correlation, *join, out);
+  } else if (const auto* op = std::get_if<session::OpResponse>(&message)) {
+    protocol.WriteOpResult(*op->correlation, *op, out);
+  } else if (const auto* error = std::get_if<session::ErrorResponse>(&message)) {
+    protocol.WriteCompletionError(*error->correlation, error->message, out);
+  }
+}
+
+// A broadcast event is cached per protocol as one complete WebSocket frame holding its record:
+// every WebSocket receiver of that protocol queues the same bytes, and SSE and long polling write
+// the record inside (RecordOf), so one encoding serves all three transports.
+const std::string& EventFrame(const session::Outbound& message, const HubProtocol& protocol) {
+  return std::visit(
+      [&](const auto& m) -> const std::string& {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, std::shared_ptr<const session::OpEvent>>) {
+          return m->encodings.Get(protocol.cache_slot(), [&] {
+            return Frame(protocol, [&](std::string& out) { protocol.WriteOpEvent(*m, out); });
+          });
+        } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::AwarenessEvent>>) {
+          return m->encodings.Get(protocol.cache_slot(), [&] {
+            return Frame(protocol, [&](std::string& out) { protocol.WriteAwarenessEvent(*m, out); });
+          });
+        } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::PeerLeftEvent>>) {
+          return m->encodings.Get(protocol.cache_slot(), [&] {
+            return Frame(protocol, [&](std::string& out) { protocol.WritePeerLeftEvent(*m, out); });
+          });
+        } else {
+          static const std::string kNone;  // responses are never shared
+          return kNone;
+        }
+      },
+      message);
+}
+
+// The record inside a frame built by Frame (server frames are unmasked, so only the length
+// varies the header size).
+std::string_view RecordOf(const std::string& frame) {
+  const auto length7 = static_cast<uint8_t>(frame[1]) & 0x7F;
+  const size_t header = length7 == 127 ? 10 : length7 == 126 ? 4 : 2;
+  return std::string_view(frame).substr(header);
+}
+
+// The event that owns the bytes of EventFrame.
+std::shared_ptr<const void> OwnerOf(const session::Outbound& message) {
+  return std::visit(
+      [](const auto& m) -> std::shared_ptr<const void> {
+        if constexpr (std::is_convertible_v<decltype(m), std::shared_ptr<const void>>) {
+          return m;
+        } else {
+          return nullptr;
+        }
+      },
+      message);
 }
 
 }  // namespace
@@ -104,12 +182,21 @@ void HubConnection::EndReceive() {
 }
 
 asio::awaitable<bool> HubConnection::Receive(std::string_view bytes) {
+  if (!Feed(bytes)) co_return false;
+  co_return co_await ProcessInput();
+}
+
+bool HubConnection::Feed(std::string_view bytes) {
   {
     std::lock_guard lock(mutex_);
-    if (ended_ || closing_) co_return false;
+    if (ended_ || closing_) return false;
     last_received_ = Clock::now();
   }
   reader_.Append(bytes);
+  return true;
+}
+
+asio::awaitable<bool> HubConnection::ProcessInput() {
   while (true) {
     std::string_view record;
     switch (reader_.Next(record)) {
@@ -238,6 +325,14 @@ void HubConnection::Send(session::Outbound message) {
                                    current_target_, error->message);
     }
   }
+  last_sent_ = Clock::now();
+  if (socket_) {
+    auto socket = socket_;
+    const HubProtocol& protocol = protocol_ ? *protocol_ : JsonHubProtocol();
+    lock.unlock();
+    WriteToSocket(*socket, Item(std::move(message)), protocol);
+    return;
+  }
   const size_t size = EstimateSize(message);
   queued_bytes_ += size;
   if (queued_bytes_ > options_.max_queued_bytes) {
@@ -257,13 +352,78 @@ void HubConnection::Send(session::Outbound message) {
 }
 
 void HubConnection::Enqueue(Item item, size_t size) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (ended_ || closing_) return;
+  if (socket_) {
+    last_sent_ = Clock::now();
+    auto socket = socket_;
+    const HubProtocol& protocol = protocol_ ? *protocol_ : JsonHubProtocol();
+    lock.unlock();
+    WriteToSocket(*socket, std::move(item), protocol);
+    return;
+  }
   if (auto* bytes = std::get_if<std::string>(&item)) size = bytes->size();
   queued_bytes_ += size;
   queue_.push_back(std::move(item));
   last_sent_ = Clock::now();
   WakeWriterLocked();
+}
+
+void HubConnection::WriteToSocket(ws::Channel& socket, Item item, const HubProtocol& protocol) {
+  bool response = true;  // the connection's own records (completions, pings, Close) are answers
+  ws::OutboundFrame frame;
+  if (auto* bytes = std::get_if<std::string>(&item)) {
+    std::string framed;
+    framed.reserve(bytes->size() + ws::kMaxServerHeaderBytes);
+    ws::AppendFrame(framed, OpcodeOf(protocol), *bytes);
+    frame = ws::OutboundFrame::Own(std::move(framed));
+  } else {
+    const auto& message = std::get<session::Outbound>(item);
+    response = session::IsResponse(message);
+    if (response) {
+      frame = ws::OutboundFrame::Own(Frame(protocol, [&](std::string& out) { WriteResponse(message, protocol, out); }));
+    } else {
+      const std::string& bytes = EventFrame(message, protocol);
+      frame = ws::OutboundFrame{OwnerOf(message), bytes.data(), bytes.size()};
+    }
+  }
+  // As on /collab-ws: answers go out at once, broadcasts gather per receiver until the end of
+  // the document's batch or while a flush is pending.
+  using Mode = ws::Channel::WriteMode;
+  if (session::SendBatch::Active()) {
+    if (socket.Enqueue(std::move(frame), response ? Mode::kHeldBackResponse : Mode::kHeldBack) ==
+        ws::Channel::EnqueueResult::kHeldBackFirst) {
+      session::SendBatch::HoldBack(shared_from_this());
+    }
+  } else {
+    socket.Enqueue(std::move(frame), response ? Mode::kUrgent : Mode::kSoon);
+  }
+}
+
+void HubConnection::FlushHeldBack(bool write_now) {
+  std::shared_ptr<ws::Channel> socket;
+  {
+    std::lock_guard lock(mutex_);
+    socket = socket_;
+  }
+  if (socket) socket->FlushHeldBack(write_now);
+}
+
+void HubConnection::AttachSocket(std::shared_ptr<ws::Channel> socket) {
+  std::unique_lock lock(mutex_);
+  if (ended_) {
+    lock.unlock();
+    socket->Close(ws::CloseCode::kNormal, "");
+    return;
+  }
+  // Output queued before the socket opened (a keep-alive ping, the Close of a shutdown) goes
+  // first, in order; the lock keeps newer output behind it.
+  const HubProtocol& protocol = protocol_ ? *protocol_ : JsonHubProtocol();
+  for (auto& item : queue_) WriteToSocket(*socket, std::move(item), protocol);
+  queue_.clear();
+  queued_bytes_ = 0;
+  socket_ = std::move(socket);
+  if (closing_) EndLocked(lock);
 }
 
 void HubConnection::WakeWriterLocked() {
@@ -284,17 +444,18 @@ void HubConnection::Close(std::optional<std::string> error, bool allow_reconnect
   }
   std::string bytes;
   (protocol_ ? *protocol_ : JsonHubProtocol()).WriteClose(error, allow_reconnect, bytes);
-  queued_bytes_ += bytes.size();
-  queue_.emplace_back(std::move(bytes));
   lock.unlock();
+  Enqueue(std::move(bytes), 0);
   BeginClosing();
 }
 
 void HubConnection::BeginClosing() {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (closing_) return;
   closing_ = true;
   closing_since_ = Clock::now();
+  // A socket has all output queued already: it writes it, then the close frame.
+  if (socket_) return EndLocked(lock);
   WakeWriterLocked();
   // Re-arm the timer so that a connection nobody drains (no poll pending) still ends.
   asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
@@ -312,7 +473,9 @@ void HubConnection::EndLocked(std::unique_lock<std::mutex>& lock) {
   queue_.clear();
   queued_bytes_ = 0;
   WakeWriterLocked();
+  auto socket = std::move(socket_);
   lock.unlock();
+  if (socket) socket->Close(ws::CloseCode::kNormal, "");
   auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
   asio::post(strand_, [self] { self->timer_.cancel(); });
   server_.Unregister(live_id_);
@@ -380,7 +543,6 @@ void HubConnection::TakeBatchLocked(Output& output, std::vector<Item>& items) {
 
 void HubConnection::Encode(std::vector<Item>& items, Output& output) {
   const HubProtocol& hub_protocol = protocol();
-  const auto slot = hub_protocol.cache_slot();
   std::string* pending = nullptr;  // per-connection records are written together
   auto own = [&]() -> std::string& {
     if (!pending) pending = &output.owned.emplace_back();
@@ -393,7 +555,7 @@ void HubConnection::Encode(std::vector<Item>& items, Output& output) {
       pending = nullptr;
     }
   };
-  auto shared = [&](const std::string& bytes) {
+  auto shared = [&](std::string_view bytes) {
     flush();
     output.buffers.emplace_back(bytes.data(), bytes.size());
     output.size += bytes.size();
@@ -404,31 +566,12 @@ void HubConnection::Encode(std::vector<Item>& items, Output& output) {
       continue;
     }
     auto& message = std::get<session::Outbound>(item);
-    std::visit(
-        [&](const auto& m) {
-          using T = std::decay_t<decltype(m)>;
-          if constexpr (std::is_same_v<T, session::JoinResponse>) {
-            hub_protocol.WriteJoinResult(*m.correlation, m, own());
-          } else if constexpr (std::is_same_v<T, session::OpResponse>) {
-            hub_protocol.WriteOpResult(*m.correlation, m, own());
-          } else if constexpr (std::is_same_v<T, session::ErrorResponse>) {
-            hub_protocol.WriteCompletionError(*m.correlation, m.message, own());
-          } else {
-            shared(m->encodings.Get(slot, [&] {
-              std::string encoded;
-              if constexpr (std::is_same_v<T, std::shared_ptr<const session::OpEvent>>) {
-                hub_protocol.WriteOpEvent(*m, encoded);
-              } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::AwarenessEvent>>) {
-                hub_protocol.WriteAwarenessEvent(*m, encoded);
-              } else {
-                hub_protocol.WritePeerLeftEvent(*m, encoded);
-              }
-              return encoded;
-            }));
-            output.keep.push_back(std::move(message));
-          }
-        },
-        message);
+    if (session::IsResponse(message)) {
+      WriteResponse(message, hub_protocol, own());
+    } else {
+      shared(RecordOf(EventFrame(message, hub_protocol)));
+      output.keep.push_back(std::move(message));
+    }
   }
   flush();
 }

@@ -1,12 +1,16 @@
 #pragma once
 // One SignalR connection (wire-protocol §3), independent of the transport carrying it.
 //
-// Transports feed the client's bytes to Receive (one caller at a time: the WebSocket read loop,
-// or one POST of SSE/long polling) and pull the server's bytes with NextOutput (the WebSocket
-// write loop, the SSE stream, or a poll). The connection does the handshake, splits records,
-// runs invocations one at a time through its Hub, answers session messages in the negotiated hub
-// protocol and keeps the connection alive (pings, client timeout). Shared events are encoded once
-// per protocol through their EncodingCache and their bytes are written without copying.
+// Transports feed the client's bytes to Receive (one caller at a time: the WebSocket reader, or
+// one POST of SSE/long polling). Server-Sent Events and long polling pull the server's bytes
+// with NextOutput; a WebSocket is attached with AttachSocket instead, and from then on every
+// record is framed and queued on the socket as it is produced (no writer to wake, and a
+// document's broadcast batch is held back and written once per receiver, see SendBatch). The
+// connection does the handshake, splits records, runs invocations one at a time through its
+// Hub, answers session messages in the negotiated hub protocol and keeps the connection alive
+// (pings, client timeout). Shared events are encoded once per protocol through their
+// EncodingCache as a complete WebSocket frame, shared by every WebSocket receiver of that
+// protocol; SSE and long polling write the record inside it.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -27,6 +31,10 @@
 #include "transports/signalr/hub_protocol.hpp"
 #include "transports/signalr/record_reader.hpp"
 #include "transports/signalr/signalr_options.hpp"
+
+namespace opstream::net::websocket {
+class Channel;
+}
 
 namespace opstream::transports::signalr {
 
@@ -66,6 +74,8 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   void Start();
 
   const std::string& connection_id() const noexcept { return peer_id(); }
+  // Where a transport runs the connection's input processing.
+  boost::asio::any_io_executor executor() const { return strand_.get_inner_executor(); }
 
   // Claims the connection for a transport; false if another one already did (the caller answers
   // 409 for the same type, 400 for another).
@@ -77,6 +87,10 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   // Processes client bytes. Returns false once the connection is over (Close received, protocol
   // error, end); the caller stops reading. Not re-entrant: see TryBeginReceive.
   boost::asio::awaitable<bool> Receive(std::string_view bytes);
+  // Receive in two steps, for a reader whose buffer is reused as soon as it returns: Feed copies
+  // the bytes (false: the connection is over, drop them), ProcessInput handles the records.
+  bool Feed(std::string_view bytes);
+  boost::asio::awaitable<bool> ProcessInput();
   // For transports with separate requests (POST): at most one Receive runs at a time.
   bool TryBeginReceive();
   void EndReceive();
@@ -85,6 +99,10 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   // A newer NextOutput call (a newer poll) supersedes a waiting one, which returns kEnd with
   // `superseded` set.
   boost::asio::awaitable<Output> NextOutput(Clock::duration max_wait, bool* superseded = nullptr);
+  // WebSockets, after the opening handshake: output queued so far and everything after it is
+  // framed and queued on `socket`; the end of the connection closes it (1000, after the frames
+  // already queued). The connection keeps the socket until it ends.
+  void AttachSocket(std::shared_ptr<net::websocket::Channel> socket);
   // Long polling: polls in progress, so that the disconnect timer knows the client is there.
   void BeginPoll();
   void EndPoll();
@@ -98,6 +116,7 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
 
   // session::Connection
   void Send(session::Outbound message) override;
+  void FlushHeldBack(bool write_now) override;
   // net::LiveConnection: graceful shutdown, Close with allowReconnect (wire-protocol §3.5).
   void Shutdown() override;
 
@@ -112,6 +131,8 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
 
   boost::asio::awaitable<bool> HandleRecord(std::string_view record);
   void Enqueue(Item item, size_t size);
+  // Frames `item` and queues it on `socket` (held back inside a SendBatch).
+  void WriteToSocket(net::websocket::Channel& socket, Item item, const HubProtocol& protocol);
   void WakeWriterLocked();
   void BeginClosing();
   void TakeBatchLocked(Output& output, std::vector<Item>& items);
@@ -144,6 +165,7 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   bool closing_ = false;  // no more output is accepted; end once the queue is handed out
   Clock::time_point closing_since_{};
   bool ended_ = false;
+  std::shared_ptr<net::websocket::Channel> socket_;  // WebSockets, once open; reset when ended
   std::optional<std::string> current_invocation_;
   std::string current_target_;
   bool responded_ = false;
