@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -139,9 +141,19 @@ HubConnection::~HubConnection() {
 }
 
 void HubConnection::Start() {
-  live_id_ = server_.Register(
+  const uint64_t id = server_.Register(
       std::static_pointer_cast<net::LiveConnection>(std::static_pointer_cast<HubConnection>(shared_from_this())));
-  asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
+  {
+    std::lock_guard lock(mutex_);
+    live_id_ = id;
+    if (!ended_) {
+      asio::post(strand_,
+                 [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
+      return;
+    }
+  }
+  // A stopping server shuts the connection down inside Register, before its id was known.
+  server_.Unregister(id);
 }
 
 bool HubConnection::Attach(TransportType transport) {
@@ -197,27 +209,96 @@ bool HubConnection::Feed(std::string_view bytes) {
 }
 
 asio::awaitable<bool> HubConnection::ProcessInput() {
+  auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
   while (true) {
-    std::string_view record;
-    switch (reader_.Next(record)) {
-      case RecordReader::Result::kNeedMore:
+    HubMessage message;
+    switch (NextStep(message)) {
+      case InputStep::kNeedMore:
         co_return true;
-      case RecordReader::Result::kTooLarge:
-        Log()->info("Connection {} sent a record over {} bytes; closing", peer_id(), options_.max_record_bytes);
-        Close(std::string(kProtocolError), false);
+      case InputStep::kStop:
         co_return false;
-      case RecordReader::Result::kMalformed:
-        Log()->info("Connection {} sent a malformed record length; closing", peer_id());
-        Close(std::string(kProtocolError), false);
-        co_return false;
-      case RecordReader::Result::kRecord:
-        if (!co_await HandleRecord(record)) co_return false;
+      case InputStep::kInvoke:
+        BeginInvocation(message);
+        co_await hub_.Invoke(self, std::move(message));
+        if (!EndInvocation()) co_return false;
         break;
     }
   }
 }
 
-asio::awaitable<bool> HubConnection::HandleRecord(std::string_view record) {
+void HubConnection::ProcessFed(std::function<void(bool)> resume) {
+  auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
+  HubMessage message;
+  switch (NextStep(message)) {
+    case InputStep::kNeedMore:
+      return resume(true);
+    case InputStep::kStop:
+      return resume(false);
+    case InputStep::kInvoke:
+      break;
+  }
+  BeginInvocation(message);
+  std::function<void()> done = [self, resume = std::move(resume)]() mutable {
+    if (!self->EndInvocation()) return resume(false);
+    // With nothing buffered the reader reads on from the completing thread (no hand-off per
+    // invocation); buffered records are handled on the connection's executor, never inside the
+    // completing caller (a document's strand, which must not see a new request while it answers).
+    if (self->reader_.buffered_bytes() == 0) return resume(true);
+    asio::post(self->strand_.get_inner_executor(),
+               [self, resume = std::move(resume)]() mutable { self->ProcessFed(std::move(resume)); });
+  };
+  if (hub_.TryStart(self, message, done)) return;
+  asio::co_spawn(
+      strand_.get_inner_executor(),
+      [self, message = std::move(message), done = std::move(done)]() mutable -> asio::awaitable<void> {
+        co_await self->hub_.Invoke(self, std::move(message));
+        done();
+      },
+      asio::detached);
+}
+
+HubConnection::InputStep HubConnection::NextStep(HubMessage& message) {
+  while (true) {
+    std::string_view record;
+    switch (reader_.Next(record)) {
+      case RecordReader::Result::kNeedMore:
+        return InputStep::kNeedMore;
+      case RecordReader::Result::kTooLarge:
+        Log()->info("Connection {} sent a record over {} bytes; closing", peer_id(), options_.max_record_bytes);
+        Close(std::string(kProtocolError), false);
+        return InputStep::kStop;
+      case RecordReader::Result::kMalformed:
+        Log()->info("Connection {} sent a malformed record length; closing", peer_id());
+        Close(std::string(kProtocolError), false);
+        return InputStep::kStop;
+      case RecordReader::Result::kRecord:
+        switch (HandleRecord(record, message)) {
+          case RecordResult::kHandled:
+            continue;
+          case RecordResult::kStop:
+            return InputStep::kStop;
+          case RecordResult::kInvoke:
+            return InputStep::kInvoke;
+        }
+    }
+  }
+}
+
+void HubConnection::BeginInvocation(const HubMessage& message) {
+  std::lock_guard lock(mutex_);
+  current_invocation_ = message.invocation_id;
+  current_target_ = message.target;
+  responded_ = false;
+}
+
+bool HubConnection::EndInvocation() {
+  std::lock_guard lock(mutex_);
+  current_invocation_.reset();
+  current_target_.clear();
+  return !ended_;
+}
+
+HubConnection::RecordResult HubConnection::HandleRecord(std::string_view record, HubMessage& message) {
   if (!handshake_done_) {
     HandshakeRequest request;
     std::optional<std::string> error;
@@ -242,7 +323,7 @@ asio::awaitable<bool> HubConnection::HandleRecord(std::string_view record) {
     if (error) {
       Enqueue(std::move(response), 0);
       BeginClosing();
-      co_return false;
+      return RecordResult::kStop;
     }
     handshake_done_ = true;
     reader_.SetFraming(protocol->framing());
@@ -251,42 +332,30 @@ asio::awaitable<bool> HubConnection::HandleRecord(std::string_view record) {
       protocol_ = protocol;
     }
     Enqueue(std::move(response), 0);
-    co_return true;
+    return RecordResult::kHandled;
   }
 
-  HubMessage message;
   if (auto parsed = protocol().Parse(record, message); !parsed.ok()) {
     Log()->info("Connection {} sent an invalid hub message: {}", peer_id(), parsed.message());
     Close(std::string(kProtocolError), false);
-    co_return false;
+    return RecordResult::kStop;
   }
   switch (static_cast<HubMessageType>(message.type)) {
-    case HubMessageType::kInvocation: {
-      {
-        std::lock_guard lock(mutex_);
-        current_invocation_ = message.invocation_id;
-        current_target_ = message.target;
-        responded_ = false;
-      }
-      co_await hub_.Invoke(std::static_pointer_cast<HubConnection>(shared_from_this()), std::move(message));
-      std::lock_guard lock(mutex_);
-      current_invocation_.reset();
-      current_target_.clear();
-      co_return !ended_;
-    }
+    case HubMessageType::kInvocation:
+      return RecordResult::kInvoke;
     case HubMessageType::kStreamInvocation:
       CompleteError(*message.invocation_id,
                     fmt::format("The client attempted to invoke the non-streaming '{}' method with a streaming "
                                 "invocation.",
                                 message.target));
-      co_return true;
+      return RecordResult::kHandled;
     case HubMessageType::kClose:
       Abort();
-      co_return false;
+      return RecordResult::kStop;
     default:
       // Pings, cancellations (nothing is cancellable), client results, stateful-reconnect
       // messages and future message types are ignored.
-      co_return true;
+      return RecordResult::kHandled;
   }
 }
 
@@ -474,11 +543,12 @@ void HubConnection::EndLocked(std::unique_lock<std::mutex>& lock) {
   queued_bytes_ = 0;
   WakeWriterLocked();
   auto socket = std::move(socket_);
+  const uint64_t live_id = live_id_;
   lock.unlock();
   if (socket) socket->Close(ws::CloseCode::kNormal, "");
   auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
   asio::post(strand_, [self] { self->timer_.cancel(); });
-  server_.Unregister(live_id_);
+  server_.Unregister(live_id);
   if (on_end_) on_end_(*this);
   hub_.OnDisconnected(self);
 }

@@ -47,6 +47,13 @@ class Hub {
   // Runs one invocation and answers it through the connection (not at all when it has no
   // invocation id). The connection's next invocation starts only after this completes.
   virtual boost::asio::awaitable<void> Invoke(std::shared_ptr<HubConnection> connection, HubMessage message) = 0;
+  // The same without a coroutine, for hubs whose work completes by callback anyway (the session
+  // layer's): starts the invocation and calls `done` once it is answered, from any thread, maybe
+  // before returning. Returns false, leaving both arguments alone, when only Invoke exists.
+  virtual bool TryStart(const std::shared_ptr<HubConnection>& /*connection*/, HubMessage& /*message*/,
+                        std::function<void()>& /*done*/) {
+    return false;
+  }
   virtual void OnDisconnected(const std::shared_ptr<HubConnection>& connection) = 0;
 };
 
@@ -74,8 +81,6 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   void Start();
 
   const std::string& connection_id() const noexcept { return peer_id(); }
-  // Where a transport runs the connection's input processing.
-  boost::asio::any_io_executor executor() const { return strand_.get_inner_executor(); }
 
   // Claims the connection for a transport; false if another one already did (the caller answers
   // 409 for the same type, 400 for another).
@@ -88,9 +93,13 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   // error, end); the caller stops reading. Not re-entrant: see TryBeginReceive.
   boost::asio::awaitable<bool> Receive(std::string_view bytes);
   // Receive in two steps, for a reader whose buffer is reused as soon as it returns: Feed copies
-  // the bytes (false: the connection is over, drop them), ProcessInput handles the records.
+  // the bytes (false: the connection is over, drop them); ProcessFed handles the records and
+  // calls `resume` once all complete records are handled (false: the connection is over). It
+  // runs invocations through Hub::TryStart when the hub has it, so a WebSocket invocation costs
+  // no coroutine; `resume` may run on the thread that completed the last invocation, or inside
+  // ProcessFed.
   bool Feed(std::string_view bytes);
-  boost::asio::awaitable<bool> ProcessInput();
+  void ProcessFed(std::function<void(bool)> resume);
   // For transports with separate requests (POST): at most one Receive runs at a time.
   bool TryBeginReceive();
   void EndReceive();
@@ -129,7 +138,15 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
  private:
   using Item = std::variant<session::Outbound, std::string>;
 
-  boost::asio::awaitable<bool> HandleRecord(std::string_view record);
+  enum class InputStep { kNeedMore, kStop, kInvoke };
+  enum class RecordResult { kHandled, kStop, kInvoke };
+  boost::asio::awaitable<bool> ProcessInput();
+  // Handles buffered records up to the next invocation, which it parses into `message`.
+  InputStep NextStep(HubMessage& message);
+  RecordResult HandleRecord(std::string_view record, HubMessage& message);
+  void BeginInvocation(const HubMessage& message);
+  // False once the connection ended.
+  bool EndInvocation();
   void Enqueue(Item item, size_t size);
   // Frames `item` and queues it on `socket` (held back inside a SendBatch).
   void WriteToSocket(net::websocket::Channel& socket, Item item, const HubProtocol& protocol);

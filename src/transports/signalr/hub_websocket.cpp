@@ -1,8 +1,5 @@
 #include "transports/signalr/hub_websocket.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-
 namespace opstream::transports::signalr {
 namespace asio = boost::asio;
 namespace ws = net::websocket;
@@ -44,10 +41,7 @@ void HubWebSocket::Serve(asio::ip::tcp::socket socket, std::shared_ptr<HubConnec
 
 HubWebSocket::HubWebSocket(asio::ip::tcp::socket socket, std::shared_ptr<HubConnection> connection, net::Server& server,
                            const ws::ChannelOptions& options)
-    : ws::Channel(std::move(socket), options),
-      connection_(std::move(connection)),
-      server_(server),
-      executor_(connection_->executor()) {}
+    : ws::Channel(std::move(socket), options), connection_(std::move(connection)), server_(server) {}
 
 HubWebSocket::~HubWebSocket() { server_.Unregister(live_id_); }
 
@@ -66,15 +60,10 @@ bool HubWebSocket::OnMessage(std::string_view payload, bool /*is_text*/) {
   // once this returns: Feed copies it. Reading pauses until the records are handled, so
   // invocations run one at a time and in order.
   if (!connection_->Feed(payload)) return true;  // closing: the close frame follows
-  asio::co_spawn(executor_, ProcessInput(shared_from_this()), asio::detached);
+  // After a Close or a protocol error the connection closes the socket itself; reading goes on so
+  // that the peer's close frame completes the handshake.
+  connection_->ProcessFed([self = shared_from_this()](bool) { self->ResumeReading(); });
   return false;
-}
-
-asio::awaitable<void> HubWebSocket::ProcessInput(std::shared_ptr<HubWebSocket> self) {
-  // After a Close or a protocol error the connection closes the socket itself; reading goes on
-  // so that the peer's close frame completes the handshake.
-  co_await self->connection_->ProcessInput();
-  self->ResumeReading();
 }
 
 void HubWebSocket::OnClosed() { connection_->Abort(); }

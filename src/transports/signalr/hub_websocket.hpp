@@ -4,7 +4,6 @@
 // frames: client messages of either type are a byte stream of records for the HubConnection
 // (records may span or share messages), and the connection queues its records on the socket as
 // frames. Everything else (handshake, invocations, keep-alive, Close) stays in HubConnection.
-#include <boost/asio/any_io_executor.hpp>
 #include <memory>
 
 #include "net/server.hpp"
@@ -37,11 +36,9 @@ class HubWebSocket final : public net::websocket::Channel, public std::enable_sh
   bool OnMessage(std::string_view payload, bool is_text) override;
   void OnClosed() override;
   std::shared_ptr<void> KeepAlive() override { return shared_from_this(); }
-  static boost::asio::awaitable<void> ProcessInput(std::shared_ptr<HubWebSocket> self);
 
   const std::shared_ptr<HubConnection> connection_;
   net::Server& server_;
-  const boost::asio::any_io_executor executor_;
   uint64_t live_id_ = 0;
 };
 
