@@ -409,6 +409,7 @@ void HubConnection::Send(session::Outbound message) {
     // session is told from our own strand, never from inside its broadcast loop.
     Log()->info("Connection {} exceeded its output queue limit; dropping it", peer_id());
     queue_.clear();
+    queue_head_ = 0;
     queued_bytes_ = 0;
     closing_ = true;
     WakeWriterLocked();
@@ -488,8 +489,9 @@ void HubConnection::AttachSocket(std::shared_ptr<ws::Channel> socket) {
   // Output queued before the socket opened (a keep-alive ping, the Close of a shutdown) goes
   // first, in order; the lock keeps newer output behind it.
   const HubProtocol& protocol = protocol_ ? *protocol_ : JsonHubProtocol();
-  for (auto& item : queue_) WriteToSocket(*socket, std::move(item), protocol);
-  queue_.clear();
+  for (size_t i = queue_head_; i < queue_.size(); ++i) WriteToSocket(*socket, std::move(queue_[i]), protocol);
+  std::vector<Item>().swap(queue_);
+  queue_head_ = 0;
   queued_bytes_ = 0;
   socket_ = std::move(socket);
   if (closing_) EndLocked(lock);
@@ -539,7 +541,8 @@ void HubConnection::EndLocked(std::unique_lock<std::mutex>& lock) {
   if (ended_) return;
   ended_ = true;
   closing_ = true;
-  queue_.clear();
+  std::vector<Item>().swap(queue_);
+  queue_head_ = 0;
   queued_bytes_ = 0;
   WakeWriterLocked();
   auto socket = std::move(socket_);
@@ -573,7 +576,7 @@ asio::awaitable<HubConnection::Output> HubConnection::NextOutput(Clock::duration
         output.status = Output::Status::kEnd;
         co_return output;
       }
-      if (!queue_.empty()) {
+      if (queue_head_ < queue_.size()) {
         TakeBatchLocked(output, items);
         break;
       }
@@ -599,14 +602,21 @@ asio::awaitable<HubConnection::Output> HubConnection::NextOutput(Clock::duration
 
 void HubConnection::TakeBatchLocked(Output& output, std::vector<Item>& items) {
   size_t taken = 0;
-  while (!queue_.empty() && (items.empty() || taken < options_.max_batch_bytes)) {
-    auto& item = queue_.front();
+  while (queue_head_ < queue_.size() && (items.empty() || taken < options_.max_batch_bytes)) {
+    auto& item = queue_[queue_head_++];
     const size_t size = std::holds_alternative<std::string>(item) ? std::get<std::string>(item).size()
                                                                   : EstimateSize(std::get<session::Outbound>(item));
     taken += size;
     queued_bytes_ -= std::min(queued_bytes_, size);
     items.push_back(std::move(item));
-    queue_.pop_front();
+  }
+  // Taken items leave moved-from slots at the front: drop them once they are half the vector.
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+  } else if (queue_head_ > queue_.size() / 2) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
   }
   (void)output;
 }

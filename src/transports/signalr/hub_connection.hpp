@@ -175,7 +175,10 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   Clock::time_point attached_at_{};
   const HubProtocol* protocol_ = nullptr;
   bool receiving_ = false;
-  std::deque<Item> queue_;
+  // Output for NextOutput (SSE, long polling, a WebSocket before it opens) from queue_head_ on.
+  // A vector allocates nothing until used, unlike a deque: most connections never queue here.
+  std::vector<Item> queue_;
+  size_t queue_head_ = 0;
   size_t queued_bytes_ = 0;
   std::shared_ptr<boost::asio::steady_timer> waiter_;
   uint64_t waiter_generation_ = 0;
