@@ -173,7 +173,7 @@ TransportType HubConnection::transport() const {
 
 const HubProtocol& HubConnection::protocol() const {
   std::lock_guard lock(mutex_);
-  return protocol_ ? *protocol_ : JsonHubProtocol();
+  return ProtocolOrJson();
 }
 
 bool HubConnection::ended() const {
@@ -329,7 +329,7 @@ HubConnection::RecordResult HubConnection::HandleRecord(std::string_view record,
     reader_.SetFraming(protocol->framing());
     {
       std::lock_guard lock(mutex_);
-      protocol_ = protocol;
+      protocol_.store(protocol, std::memory_order_release);
     }
     Enqueue(std::move(response), 0);
     return RecordResult::kHandled;
@@ -383,6 +383,15 @@ bool HubConnection::responded() const {
 }
 
 void HubConnection::Send(session::Outbound message) {
+  // Broadcasts to an open WebSocket take no lock (a fan-out sends to every receiver from the
+  // document's thread); the socket itself drops frames once it is closing.
+  if (!session::IsResponse(message)) {
+    if (auto* socket = socket_raw_.load(std::memory_order_acquire)) {
+      TouchSent();
+      WriteToSocket(*socket, Item(std::move(message)), ProtocolOrJson());
+      return;
+    }
+  }
   std::unique_lock lock(mutex_);
   if (ended_ || closing_) return;
   if (const auto* correlation = CorrelationOf(message)) {
@@ -394,12 +403,10 @@ void HubConnection::Send(session::Outbound message) {
                                    current_target_, error->message);
     }
   }
-  last_sent_ = Clock::now();
-  if (socket_) {
-    auto socket = socket_;
-    const HubProtocol& protocol = protocol_ ? *protocol_ : JsonHubProtocol();
+  TouchSent();
+  if (auto* socket = socket_raw_.load(std::memory_order_acquire)) {
     lock.unlock();
-    WriteToSocket(*socket, Item(std::move(message)), protocol);
+    WriteToSocket(*socket, Item(std::move(message)), ProtocolOrJson());
     return;
   }
   const size_t size = EstimateSize(message);
@@ -417,25 +424,21 @@ void HubConnection::Send(session::Outbound message) {
     return;
   }
   queue_.emplace_back(std::move(message));
-  last_sent_ = Clock::now();
   WakeWriterLocked();
 }
 
 void HubConnection::Enqueue(Item item, size_t size) {
   std::unique_lock lock(mutex_);
   if (ended_ || closing_) return;
-  if (socket_) {
-    last_sent_ = Clock::now();
-    auto socket = socket_;
-    const HubProtocol& protocol = protocol_ ? *protocol_ : JsonHubProtocol();
+  TouchSent();
+  if (auto* socket = socket_raw_.load(std::memory_order_acquire)) {
     lock.unlock();
-    WriteToSocket(*socket, std::move(item), protocol);
+    WriteToSocket(*socket, std::move(item), ProtocolOrJson());
     return;
   }
   if (auto* bytes = std::get_if<std::string>(&item)) size = bytes->size();
   queued_bytes_ += size;
   queue_.push_back(std::move(item));
-  last_sent_ = Clock::now();
   WakeWriterLocked();
 }
 
@@ -471,12 +474,7 @@ void HubConnection::WriteToSocket(ws::Channel& socket, Item item, const HubProto
 }
 
 void HubConnection::FlushHeldBack(bool write_now) {
-  std::shared_ptr<ws::Channel> socket;
-  {
-    std::lock_guard lock(mutex_);
-    socket = socket_;
-  }
-  if (socket) socket->FlushHeldBack(write_now);
+  if (auto* socket = socket_raw_.load(std::memory_order_acquire)) socket->FlushHeldBack(write_now);
 }
 
 void HubConnection::AttachSocket(std::shared_ptr<ws::Channel> socket) {
@@ -488,12 +486,14 @@ void HubConnection::AttachSocket(std::shared_ptr<ws::Channel> socket) {
   }
   // Output queued before the socket opened (a keep-alive ping, the Close of a shutdown) goes
   // first, in order; the lock keeps newer output behind it.
-  const HubProtocol& protocol = protocol_ ? *protocol_ : JsonHubProtocol();
+  const HubProtocol& protocol = ProtocolOrJson();
   for (size_t i = queue_head_; i < queue_.size(); ++i) WriteToSocket(*socket, std::move(queue_[i]), protocol);
   std::vector<Item>().swap(queue_);
   queue_head_ = 0;
   queued_bytes_ = 0;
+  // Set once: the socket lives as long as the connection, so lock-free senders may use it.
   socket_ = std::move(socket);
+  socket_raw_.store(socket_.get(), std::memory_order_release);
   if (closing_) EndLocked(lock);
 }
 
@@ -514,7 +514,7 @@ void HubConnection::Close(std::optional<std::string> error, bool allow_reconnect
     return;
   }
   std::string bytes;
-  (protocol_ ? *protocol_ : JsonHubProtocol()).WriteClose(error, allow_reconnect, bytes);
+  ProtocolOrJson().WriteClose(error, allow_reconnect, bytes);
   lock.unlock();
   Enqueue(std::move(bytes), 0);
   BeginClosing();
@@ -526,7 +526,7 @@ void HubConnection::BeginClosing() {
   closing_ = true;
   closing_since_ = Clock::now();
   // A socket has all output queued already: it writes it, then the close frame.
-  if (socket_) return EndLocked(lock);
+  if (socket_raw_.load(std::memory_order_relaxed) != nullptr) return EndLocked(lock);
   WakeWriterLocked();
   // Re-arm the timer so that a connection nobody drains (no poll pending) still ends.
   asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
@@ -545,7 +545,7 @@ void HubConnection::EndLocked(std::unique_lock<std::mutex>& lock) {
   queue_head_ = 0;
   queued_bytes_ = 0;
   WakeWriterLocked();
-  auto socket = std::move(socket_);
+  auto* socket = socket_raw_.load(std::memory_order_relaxed);
   const uint64_t live_id = live_id_;
   lock.unlock();
   if (socket) socket->Close(ws::CloseCode::kNormal, "");
@@ -675,14 +675,14 @@ void HubConnection::ScheduleTimer() {
       deadline = closing_since_ + kClosingGrace;
     } else if (transport_ == TransportType::kNone) {
       deadline = created_ + options_.negotiate_timeout;
-    } else if (!protocol_) {
+    } else if (protocol_.load() == nullptr) {
       deadline = attached_at_ + options_.handshake_timeout;
     } else {
       deadline = last_received_ + options_.client_timeout;
       if (transport_ == TransportType::kLongPolling) {
         if (polls_pending_ == 0) deadline = std::min(deadline, poll_idle_since_ + options_.long_poll_disconnect);
       } else {
-        deadline = std::min(deadline, last_sent_ + options_.keep_alive_interval);
+        deadline = std::min(deadline, LastSent() + options_.keep_alive_interval);
       }
     }
   }
@@ -702,13 +702,13 @@ void HubConnection::OnTimer() {
       if (now >= closing_since_ + kClosingGrace) action = Action::kAbort;
     } else if (transport_ == TransportType::kNone) {
       if (now >= created_ + options_.negotiate_timeout) action = Action::kAbort;
-    } else if (!protocol_) {
+    } else if (protocol_.load() == nullptr) {
       if (now >= attached_at_ + options_.handshake_timeout) action = Action::kHandshakeTimeout;
     } else if (now >= last_received_ + options_.client_timeout) {
       action = Action::kAbort;
     } else if (transport_ == TransportType::kLongPolling) {
       if (polls_pending_ == 0 && now >= poll_idle_since_ + options_.long_poll_disconnect) action = Action::kAbort;
-    } else if (now >= last_sent_ + options_.keep_alive_interval) {
+    } else if (now >= LastSent() + options_.keep_alive_interval) {
       action = Action::kPing;
     }
   }

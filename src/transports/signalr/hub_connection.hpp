@@ -11,6 +11,7 @@
 // (pings, client timeout). Shared events are encoded once per protocol through their
 // EncodingCache as a complete WebSocket frame, shared by every WebSocket receiver of that
 // protocol; SSE and long polling write the record inside it.
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -148,6 +149,14 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   // False once the connection ended.
   bool EndInvocation();
   void Enqueue(Item item, size_t size);
+  const HubProtocol& ProtocolOrJson() const {
+    const HubProtocol* protocol = protocol_.load(std::memory_order_acquire);
+    return protocol ? *protocol : JsonHubProtocol();
+  }
+  void TouchSent() { last_sent_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed); }
+  Clock::time_point LastSent() const {
+    return Clock::time_point(Clock::duration(last_sent_.load(std::memory_order_relaxed)));
+  }
   // Frames `item` and queues it on `socket` (held back inside a SendBatch).
   void WriteToSocket(net::websocket::Channel& socket, Item item, const HubProtocol& protocol);
   void WakeWriterLocked();
@@ -173,7 +182,7 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   mutable std::mutex mutex_;
   TransportType transport_ = TransportType::kNone;
   Clock::time_point attached_at_{};
-  const HubProtocol* protocol_ = nullptr;
+  std::atomic<const HubProtocol*> protocol_{nullptr};  // set once, by the handshake
   bool receiving_ = false;
   // Output for NextOutput (SSE, long polling, a WebSocket before it opens) from queue_head_ on.
   // A vector allocates nothing until used, unlike a deque: most connections never queue here.
@@ -185,12 +194,15 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   bool closing_ = false;  // no more output is accepted; end once the queue is handed out
   Clock::time_point closing_since_{};
   bool ended_ = false;
-  std::shared_ptr<net::websocket::Channel> socket_;  // WebSockets, once open; reset when ended
+  // WebSockets, once open: set once and kept until the connection is destroyed (the socket only
+  // holds a weak reference back), so senders use socket_raw_ without a lock.
+  std::shared_ptr<net::websocket::Channel> socket_;
+  std::atomic<net::websocket::Channel*> socket_raw_{nullptr};
   std::optional<std::string> current_invocation_;
   std::string current_target_;
   bool responded_ = false;
   Clock::time_point last_received_ = Clock::now();
-  Clock::time_point last_sent_ = Clock::now();
+  std::atomic<Clock::rep> last_sent_{Clock::now().time_since_epoch().count()};
   int polls_pending_ = 0;
   Clock::time_point poll_idle_since_ = Clock::now();
 

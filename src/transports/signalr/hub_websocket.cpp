@@ -36,7 +36,7 @@ void HubWebSocket::Accept(boost::beast::tcp_stream stream, net::UpgradeRequest r
 
 void HubWebSocket::Serve(asio::ip::tcp::socket socket, std::shared_ptr<HubConnection> connection, net::Server& server,
                          const ws::ChannelOptions& options) {
-  std::make_shared<HubWebSocket>(std::move(socket), std::move(connection), server, options)->Open();
+  std::make_shared<HubWebSocket>(std::move(socket), connection, server, options)->Open(connection);
 }
 
 HubWebSocket::HubWebSocket(asio::ip::tcp::socket socket, std::shared_ptr<HubConnection> connection, net::Server& server,
@@ -45,27 +45,36 @@ HubWebSocket::HubWebSocket(asio::ip::tcp::socket socket, std::shared_ptr<HubConn
 
 HubWebSocket::~HubWebSocket() { server_.Unregister(live_id_); }
 
-void HubWebSocket::Open() {
+void HubWebSocket::Open(const std::shared_ptr<HubConnection>& connection) {
   // Registered before the connection can end, so that shutdown waits for the close handshake.
   live_id_ = server_.Register(
       std::static_pointer_cast<net::LiveConnection>(std::static_pointer_cast<ws::Channel>(shared_from_this())));
-  connection_->AttachSocket(std::static_pointer_cast<ws::Channel>(shared_from_this()));
+  connection->AttachSocket(std::static_pointer_cast<ws::Channel>(shared_from_this()));
   StartReading();
 }
 
-void HubWebSocket::Shutdown() { connection_->Shutdown(); }
+void HubWebSocket::Shutdown() {
+  if (auto connection = connection_.lock()) {
+    connection->Shutdown();
+  } else {
+    Channel::Shutdown();
+  }
+}
 
 bool HubWebSocket::OnMessage(std::string_view payload, bool /*is_text*/) {
   // Text and Binary messages alike carry records. The payload lives in a buffer that is reused
   // once this returns: Feed copies it. Reading pauses until the records are handled, so
   // invocations run one at a time and in order.
-  if (!connection_->Feed(payload)) return true;  // closing: the close frame follows
+  auto connection = connection_.lock();
+  if (!connection || !connection->Feed(payload)) return true;  // closing: the close frame follows
   // After a Close or a protocol error the connection closes the socket itself; reading goes on so
   // that the peer's close frame completes the handshake.
-  connection_->ProcessFed([self = shared_from_this()](bool) { self->ResumeReading(); });
+  connection->ProcessFed([self = shared_from_this()](bool) { self->ResumeReading(); });
   return false;
 }
 
-void HubWebSocket::OnClosed() { connection_->Abort(); }
+void HubWebSocket::OnClosed() {
+  if (auto connection = connection_.lock()) connection->Abort();
+}
 
 }  // namespace opstream::transports::signalr

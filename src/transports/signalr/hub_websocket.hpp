@@ -32,12 +32,13 @@ class HubWebSocket final : public net::websocket::Channel, public std::enable_sh
   void Shutdown() override;
 
  private:
-  void Open();
+  void Open(const std::shared_ptr<HubConnection>& connection);
   bool OnMessage(std::string_view payload, bool is_text) override;
   void OnClosed() override;
   std::shared_ptr<void> KeepAlive() override { return shared_from_this(); }
 
-  const std::shared_ptr<HubConnection> connection_;
+  // Weak: the connection owns its socket until it is destroyed.
+  const std::weak_ptr<HubConnection> connection_;
   net::Server& server_;
   uint64_t live_id_ = 0;
 };

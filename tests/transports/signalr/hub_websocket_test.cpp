@@ -117,7 +117,9 @@ class HubWebSocketTest : public ::testing::Test {
     thread_ = std::thread([this] { io_.run(); });
   }
   ~HubWebSocketTest() override {
-    for (auto& connection : connections_) connection->Abort();
+    for (auto& weak : connections_) {
+      if (auto connection = weak.lock()) connection->Abort();
+    }
     // The clients are gone by now: wait until every socket saw its end and unregistered, so that
     // no handler outlives the server.
     WaitFor([this] { return server_.LiveConnectionCount() == 0; });
@@ -181,7 +183,9 @@ class HubWebSocketTest : public ::testing::Test {
   SignalROptions options_;
   net::websocket::ChannelOptions channel_options_;
   NullHub hub_;
-  std::vector<std::shared_ptr<HubConnection>> connections_;
+  // Weak, like the endpoint's table after a connection ended: a connection owns its socket, which
+  // stays registered with the server until both are gone.
+  std::vector<std::weak_ptr<HubConnection>> connections_;
   std::thread thread_;
 };
 
@@ -298,6 +302,8 @@ TEST_F(HubWebSocketTest, ShutdownSendsCloseWithAllowReconnectThenCloseFrame1000)
   EXPECT_EQ(CloseCodeOf(close), 1000);
   // The socket stays registered (shutdown waits) until the close handshake is over.
   EXPECT_EQ(server_.LiveConnectionCount(), 1u);
+  connection.reset();  // the endpoint's table let go of the ended connection
+  EXPECT_EQ(server_.LiveConnectionCount(), 1u);
   client->Send(close.payload, 0x8);
   EXPECT_TRUE(WaitFor([&] { return server_.LiveConnectionCount() == 0; }));
   EXPECT_TRUE(client->AtEof());
@@ -321,6 +327,7 @@ TEST_F(HubWebSocketTest, PeerGoingAwayEndsTheConnection) {
   client->Disconnect();
   EXPECT_TRUE(WaitFor([&] { return connection->ended(); }));
   EXPECT_EQ(hub_.disconnects.load(), 1);
+  connection.reset();  // the endpoint's table let go of the ended connection
   EXPECT_TRUE(WaitFor([&] { return server_.LiveConnectionCount() == 0; }));
 }
 
