@@ -13,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <thread>
 
@@ -94,6 +95,7 @@ class Client {
     return ::recv(socket_.native_handle(), &c, 1, 0) == 0;
   }
   void Disconnect() { socket_.close(); }
+  int fd() { return socket_.native_handle(); }
 
  private:
   bool ReadExactly(size_t n, std::string& out) {
@@ -161,6 +163,26 @@ class HubWebSocketTest : public ::testing::Test {
       text += frame.payload;
     }
     return text;
+  }
+
+  // A connection whose socket arrives as an HTTP upgrade request (already read, as the server
+  // hands it over), served through HubWebSocket::Accept.
+  std::pair<std::shared_ptr<HubConnection>, std::unique_ptr<Client>> Upgrade(bool with_key) {
+    auto connection = MakeConnection(TransportType::kWebSockets);
+    tcp::acceptor acceptor(io_, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    tcp::socket client(client_io_);
+    client.connect(acceptor.local_endpoint());
+    tcp::socket served(io_);
+    acceptor.accept(served);
+    net::UpgradeRequest request{boost::beast::http::verb::get, "/collab", 11};
+    request.set(boost::beast::http::field::host, "localhost");
+    request.set(boost::beast::http::field::upgrade, "websocket");
+    request.set(boost::beast::http::field::connection, "Upgrade");
+    request.set(boost::beast::http::field::sec_websocket_version, "13");
+    if (with_key) request.set(boost::beast::http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+    HubWebSocket::Accept(boost::beast::tcp_stream(std::move(served)), std::move(request), connection, server_,
+                         channel_options_);
+    return {connection, std::make_unique<Client>(std::move(client))};
   }
 
   template <typename Predicate>
@@ -329,6 +351,27 @@ TEST_F(HubWebSocketTest, PeerGoingAwayEndsTheConnection) {
   EXPECT_EQ(hub_.disconnects.load(), 1);
   connection.reset();  // the endpoint's table let go of the ended connection
   EXPECT_TRUE(WaitFor([&] { return server_.LiveConnectionCount() == 0; }));
+}
+
+TEST_F(HubWebSocketTest, AcceptAnswersTheUpgradeThenServesTheConnection) {
+  auto [connection, client] = Upgrade(true);
+  client->Send(kJsonHandshake);  // buffered by the kernel until the server reads after the upgrade
+  std::string response;
+  char c;
+  while (response.find("\r\n\r\n") == std::string::npos) {
+    ASSERT_EQ(::recv(client->fd(), &c, 1, 0), 1) << response;
+    response += c;
+  }
+  EXPECT_EQ(response.rfind("HTTP/1.1 101", 0), 0u) << response;
+  EXPECT_NE(response.find("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), std::string::npos) << "RFC 6455's sample accept key";
+  EXPECT_EQ(ReadRecords(*client, 3), "{}\x1e");
+  EXPECT_FALSE(connection->ended());
+}
+
+TEST_F(HubWebSocketTest, FailedOpeningHandshakeEndsTheNegotiatedConnection) {
+  auto [connection, client] = Upgrade(false);  // no Sec-WebSocket-Key: refused with 400
+  EXPECT_TRUE(WaitFor([&] { return connection->ended(); })) << "not left to its handshake timeout";
+  EXPECT_EQ(hub_.disconnects.load(), 1);
 }
 
 }  // namespace
