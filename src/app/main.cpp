@@ -243,6 +243,7 @@ int main(int argc, char** argv) {
   if (settings.signalr_enabled) {
     transports::signalr::SignalROptions signalr_options;
     signalr_options.max_queued_bytes = settings.send_queue_limit_bytes;
+    signalr_options.write_context = &write_io;
     signalr.emplace(io, server, router, settings.signalr_path, settings.signalr_management_path, signalr_options);
   }
   std::optional<transports::grpc::GrpcService> grpc_service;

@@ -57,17 +57,29 @@ constexpr std::string_view kCommentsUnavailable = "Comments are not available on
 }  // namespace
 
 asio::awaitable<void> CollabHub::Invoke(std::shared_ptr<HubConnection> connection, HubMessage message) {
+  co_await net::AwaitCallback<bool>([&](std::function<void(bool)> resume) {
+    std::function<void()> done = [resume = std::move(resume)] { resume(true); };
+    TryStart(connection, message, done);
+  });
+}
+
+// Every method completes by callback (the session layer's), so the whole hub is TryStart and the
+// coroutine form above only waits for it.
+bool CollabHub::TryStart(const std::shared_ptr<HubConnection>& connection, HubMessage& message,
+                         std::function<void()>& done_ref) {
+  std::function<void()> done = std::move(done_ref);
   const auto& id = message.invocation_id;
   auto error = [&](std::string text) {
     if (id) connection->CompleteError(*id, std::move(text));
+    done();
+    return true;
   };
   const auto method = FindMethod(message.target);
   std::vector<BoundArgument> args;
   bool bound = false;
   switch (method) {
     case Method::kUnknown:
-      error(MethodDoesNotExist(message.target));
-      co_return;
+      return error(MethodDoesNotExist(message.target));
     case Method::kJoinDocument:
       bound = BindArguments({ParamKind::kString, ParamKind::kString, ParamKind::kInt32}, message.arguments, args);
       break;
@@ -91,49 +103,44 @@ asio::awaitable<void> CollabHub::Invoke(std::shared_ptr<HubConnection> connectio
       bound = BindArguments({ParamKind::kString}, message.arguments, args);
       break;
   }
-  if (!bound) {
-    error(BindingFailed(message.target));
-    co_return;
+  if (!bound) return error(BindingFailed(message.target));
+
+  if (method != Method::kJoinDocument && method != Method::kSendOp && method != Method::kUpdateAwareness) {
+    return error(HubError(message.target, kCommentsUnavailable));
   }
 
   const session::CorrelationId correlation = id;
   std::shared_ptr<session::Connection> peer = connection;
-  bool success = false;
-  switch (method) {
-    case Method::kJoinDocument:
-      success = co_await net::AwaitCallback<bool>([&](std::function<void(bool)> done) {
-        router_.Join(peer, correlation, std::move(args[0].text), std::move(args[1].text), args[2].integer,
-                     std::move(done));
-      });
-      break;
-    case Method::kSendOp:
-      success = co_await net::AwaitCallback<bool>([&](std::function<void(bool)> done) {
-        router_.SubmitOp(peer, correlation, std::move(args[0].text), std::move(args[1].text), args[2].integer,
-                         std::move(done));
-      });
-      break;
-    case Method::kUpdateAwareness:
-      // OP-21: rejected updates are answered with an invocation error instead of a silent null.
-      success = co_await net::AwaitCallback<bool>([&](std::function<void(bool)> done) {
-        router_.UpdateAwareness(peer, correlation, std::move(args[0].text), args[1].text, true, std::move(done));
-      });
-      if (id && !connection->responded()) {
-        if (success) {
-          connection->CompleteNull(*id);
-        } else {
-          connection->CompleteError(*id, HubError(message.target, session::kNotJoined));
-        }
-      }
-      co_return;
-    default:
-      error(HubError(message.target, kCommentsUnavailable));
-      co_return;
+  if (method == Method::kUpdateAwareness) {
+    // OP-21: rejected updates are answered with an invocation error instead of a silent null.
+    router_.UpdateAwareness(peer, correlation, std::move(args[0].text), args[1].text, true,
+                            [connection, id, target = message.target, done = std::move(done)](bool success) {
+                              if (id && !connection->responded()) {
+                                if (success) {
+                                  connection->CompleteNull(*id);
+                                } else {
+                                  connection->CompleteError(*id, HubError(target, session::kNotJoined));
+                                }
+                              }
+                              done();
+                            });
+    return true;
   }
   // The session answers joins and ops itself; this covers a request it dropped without a word.
-  if (id && !connection->responded()) {
-    error(fmt::format("An unexpected error occurred invoking '{}' on the server.", message.target));
+  auto answered = [connection, id, target = message.target, done = std::move(done)](bool) {
+    if (id && !connection->responded()) {
+      connection->CompleteError(*id, fmt::format("An unexpected error occurred invoking '{}' on the server.", target));
+    }
+    done();
+  };
+  if (method == Method::kJoinDocument) {
+    router_.Join(peer, correlation, std::move(args[0].text), std::move(args[1].text), args[2].integer,
+                 std::move(answered));
+  } else {
+    router_.SubmitOp(peer, correlation, std::move(args[0].text), std::move(args[1].text), args[2].integer,
+                     std::move(answered));
   }
-  (void)success;
+  return true;
 }
 
 void CollabHub::OnDisconnected(const std::shared_ptr<HubConnection>& connection) { router_.Disconnect(connection); }

@@ -11,6 +11,8 @@ class CollabHub final : public Hub {
   explicit CollabHub(session::DocumentRouter& router) : router_(router) {}
 
   boost::asio::awaitable<void> Invoke(std::shared_ptr<HubConnection> connection, HubMessage message) override;
+  bool TryStart(const std::shared_ptr<HubConnection>& connection, HubMessage& message,
+                std::function<void()>& done) override;
   void OnDisconnected(const std::shared_ptr<HubConnection>& connection) override;
 
  private:

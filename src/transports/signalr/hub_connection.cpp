@@ -2,14 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include "common/logging.hpp"
 #include "net/await.hpp"
+#include "net/websocket_channel.hpp"
 
 namespace opstream::transports::signalr {
 namespace asio = boost::asio;
+namespace ws = net::websocket;
 
 namespace {
 
@@ -43,6 +47,82 @@ const session::CorrelationId* CorrelationOf(const session::Outbound& message) {
   return nullptr;
 }
 
+ws::Opcode OpcodeOf(const HubProtocol& protocol) {
+  return protocol.is_text() ? ws::Opcode::kText : ws::Opcode::kBinary;
+}
+
+// Records are written into a per-thread buffer, then copied once behind their frame header.
+template <typename Write>
+std::string Frame(const HubProtocol& protocol, Write&& write) {
+  thread_local std::string body;
+  body.clear();
+  write(body);
+  std::string frame;
+  frame.reserve(body.size() + ws::kMaxServerHeaderBytes);
+  ws::AppendFrame(frame, OpcodeOf(protocol), body);
+  if (body.capacity() > 64 * 1024) std::string().swap(body);
+  return frame;
+}
+
+// A response to this connection's own invocation, in the negotiated protocol.
+void WriteResponse(const session::Outbound& message, const HubProtocol& protocol, std::string& out) {
+  if (const auto* join = std::get_if<session::JoinResponse>(&message)) {
+    protocol.WriteJoinResult(*join->correlation, *join, out);
+  } else if (const auto* op = std::get_if<session::OpResponse>(&message)) {
+    protocol.WriteOpResult(*op->correlation, *op, out);
+  } else if (const auto* error = std::get_if<session::ErrorResponse>(&message)) {
+    protocol.WriteCompletionError(*error->correlation, error->message, out);
+  }
+}
+
+// A broadcast event is cached per protocol as one complete WebSocket frame holding its record:
+// every WebSocket receiver of that protocol queues the same bytes, and SSE and long polling write
+// the record inside (RecordOf), so one encoding serves all three transports.
+const std::string& EventFrame(const session::Outbound& message, const HubProtocol& protocol) {
+  return std::visit(
+      [&](const auto& m) -> const std::string& {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, std::shared_ptr<const session::OpEvent>>) {
+          return m->encodings.Get(protocol.cache_slot(), [&] {
+            return Frame(protocol, [&](std::string& out) { protocol.WriteOpEvent(*m, out); });
+          });
+        } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::AwarenessEvent>>) {
+          return m->encodings.Get(protocol.cache_slot(), [&] {
+            return Frame(protocol, [&](std::string& out) { protocol.WriteAwarenessEvent(*m, out); });
+          });
+        } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::PeerLeftEvent>>) {
+          return m->encodings.Get(protocol.cache_slot(), [&] {
+            return Frame(protocol, [&](std::string& out) { protocol.WritePeerLeftEvent(*m, out); });
+          });
+        } else {
+          static const std::string kNone;  // responses are never shared
+          return kNone;
+        }
+      },
+      message);
+}
+
+// The record inside a frame built by Frame (server frames are unmasked, so only the length
+// varies the header size).
+std::string_view RecordOf(const std::string& frame) {
+  const auto length7 = static_cast<uint8_t>(frame[1]) & 0x7F;
+  const size_t header = length7 == 127 ? 10 : length7 == 126 ? 4 : 2;
+  return std::string_view(frame).substr(header);
+}
+
+// The event that owns the bytes of EventFrame.
+std::shared_ptr<const void> OwnerOf(const session::Outbound& message) {
+  return std::visit(
+      [](const auto& m) -> std::shared_ptr<const void> {
+        if constexpr (std::is_convertible_v<decltype(m), std::shared_ptr<const void>>) {
+          return m;
+        } else {
+          return nullptr;
+        }
+      },
+      message);
+}
+
 }  // namespace
 
 HubConnection::HubConnection(asio::io_context& io, std::string connection_id, Hub& hub, net::Server& server,
@@ -61,9 +141,19 @@ HubConnection::~HubConnection() {
 }
 
 void HubConnection::Start() {
-  live_id_ = server_.Register(
+  const uint64_t id = server_.Register(
       std::static_pointer_cast<net::LiveConnection>(std::static_pointer_cast<HubConnection>(shared_from_this())));
-  asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
+  {
+    std::lock_guard lock(mutex_);
+    live_id_ = id;
+    if (!ended_) {
+      asio::post(strand_,
+                 [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
+      return;
+    }
+  }
+  // A stopping server shuts the connection down inside Register, before its id was known.
+  server_.Unregister(id);
 }
 
 bool HubConnection::Attach(TransportType transport) {
@@ -83,7 +173,7 @@ TransportType HubConnection::transport() const {
 
 const HubProtocol& HubConnection::protocol() const {
   std::lock_guard lock(mutex_);
-  return protocol_ ? *protocol_ : JsonHubProtocol();
+  return ProtocolOrJson();
 }
 
 bool HubConnection::ended() const {
@@ -104,33 +194,111 @@ void HubConnection::EndReceive() {
 }
 
 asio::awaitable<bool> HubConnection::Receive(std::string_view bytes) {
+  if (!Feed(bytes)) co_return false;
+  co_return co_await ProcessInput();
+}
+
+bool HubConnection::Feed(std::string_view bytes) {
   {
     std::lock_guard lock(mutex_);
-    if (ended_ || closing_) co_return false;
+    if (ended_ || closing_) return false;
     last_received_ = Clock::now();
   }
   reader_.Append(bytes);
+  return true;
+}
+
+asio::awaitable<bool> HubConnection::ProcessInput() {
+  auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
   while (true) {
-    std::string_view record;
-    switch (reader_.Next(record)) {
-      case RecordReader::Result::kNeedMore:
+    HubMessage message;
+    switch (NextStep(message)) {
+      case InputStep::kNeedMore:
         co_return true;
-      case RecordReader::Result::kTooLarge:
-        Log()->info("Connection {} sent a record over {} bytes; closing", peer_id(), options_.max_record_bytes);
-        Close(std::string(kProtocolError), false);
+      case InputStep::kStop:
         co_return false;
-      case RecordReader::Result::kMalformed:
-        Log()->info("Connection {} sent a malformed record length; closing", peer_id());
-        Close(std::string(kProtocolError), false);
-        co_return false;
-      case RecordReader::Result::kRecord:
-        if (!co_await HandleRecord(record)) co_return false;
+      case InputStep::kInvoke:
+        BeginInvocation(message);
+        co_await hub_.Invoke(self, std::move(message));
+        if (!EndInvocation()) co_return false;
         break;
     }
   }
 }
 
-asio::awaitable<bool> HubConnection::HandleRecord(std::string_view record) {
+void HubConnection::ProcessFed(std::function<void(bool)> resume) {
+  auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
+  HubMessage message;
+  switch (NextStep(message)) {
+    case InputStep::kNeedMore:
+      return resume(true);
+    case InputStep::kStop:
+      return resume(false);
+    case InputStep::kInvoke:
+      break;
+  }
+  BeginInvocation(message);
+  std::function<void()> done = [self, resume = std::move(resume)]() mutable {
+    if (!self->EndInvocation()) return resume(false);
+    // With nothing buffered the reader reads on from the completing thread (no hand-off per
+    // invocation); buffered records are handled on the connection's executor, never inside the
+    // completing caller (a document's strand, which must not see a new request while it answers).
+    if (self->reader_.buffered_bytes() == 0) return resume(true);
+    asio::post(self->strand_.get_inner_executor(),
+               [self, resume = std::move(resume)]() mutable { self->ProcessFed(std::move(resume)); });
+  };
+  if (hub_.TryStart(self, message, done)) return;
+  asio::co_spawn(
+      strand_.get_inner_executor(),
+      [self, message = std::move(message), done = std::move(done)]() mutable -> asio::awaitable<void> {
+        co_await self->hub_.Invoke(self, std::move(message));
+        done();
+      },
+      asio::detached);
+}
+
+HubConnection::InputStep HubConnection::NextStep(HubMessage& message) {
+  while (true) {
+    std::string_view record;
+    switch (reader_.Next(record)) {
+      case RecordReader::Result::kNeedMore:
+        return InputStep::kNeedMore;
+      case RecordReader::Result::kTooLarge:
+        Log()->info("Connection {} sent a record over {} bytes; closing", peer_id(), options_.max_record_bytes);
+        Close(std::string(kProtocolError), false);
+        return InputStep::kStop;
+      case RecordReader::Result::kMalformed:
+        Log()->info("Connection {} sent a malformed record length; closing", peer_id());
+        Close(std::string(kProtocolError), false);
+        return InputStep::kStop;
+      case RecordReader::Result::kRecord:
+        switch (HandleRecord(record, message)) {
+          case RecordResult::kHandled:
+            continue;
+          case RecordResult::kStop:
+            return InputStep::kStop;
+          case RecordResult::kInvoke:
+            return InputStep::kInvoke;
+        }
+    }
+  }
+}
+
+void HubConnection::BeginInvocation(const HubMessage& message) {
+  std::lock_guard lock(mutex_);
+  current_invocation_ = message.invocation_id;
+  current_target_ = message.target;
+  responded_ = false;
+}
+
+bool HubConnection::EndInvocation() {
+  std::lock_guard lock(mutex_);
+  current_invocation_.reset();
+  current_target_.clear();
+  return !ended_;
+}
+
+HubConnection::RecordResult HubConnection::HandleRecord(std::string_view record, HubMessage& message) {
   if (!handshake_done_) {
     HandshakeRequest request;
     std::optional<std::string> error;
@@ -155,51 +323,39 @@ asio::awaitable<bool> HubConnection::HandleRecord(std::string_view record) {
     if (error) {
       Enqueue(std::move(response), 0);
       BeginClosing();
-      co_return false;
+      return RecordResult::kStop;
     }
     handshake_done_ = true;
     reader_.SetFraming(protocol->framing());
     {
       std::lock_guard lock(mutex_);
-      protocol_ = protocol;
+      protocol_.store(protocol, std::memory_order_release);
     }
     Enqueue(std::move(response), 0);
-    co_return true;
+    return RecordResult::kHandled;
   }
 
-  HubMessage message;
   if (auto parsed = protocol().Parse(record, message); !parsed.ok()) {
     Log()->info("Connection {} sent an invalid hub message: {}", peer_id(), parsed.message());
     Close(std::string(kProtocolError), false);
-    co_return false;
+    return RecordResult::kStop;
   }
   switch (static_cast<HubMessageType>(message.type)) {
-    case HubMessageType::kInvocation: {
-      {
-        std::lock_guard lock(mutex_);
-        current_invocation_ = message.invocation_id;
-        current_target_ = message.target;
-        responded_ = false;
-      }
-      co_await hub_.Invoke(std::static_pointer_cast<HubConnection>(shared_from_this()), std::move(message));
-      std::lock_guard lock(mutex_);
-      current_invocation_.reset();
-      current_target_.clear();
-      co_return !ended_;
-    }
+    case HubMessageType::kInvocation:
+      return RecordResult::kInvoke;
     case HubMessageType::kStreamInvocation:
       CompleteError(*message.invocation_id,
                     fmt::format("The client attempted to invoke the non-streaming '{}' method with a streaming "
                                 "invocation.",
                                 message.target));
-      co_return true;
+      return RecordResult::kHandled;
     case HubMessageType::kClose:
       Abort();
-      co_return false;
+      return RecordResult::kStop;
     default:
       // Pings, cancellations (nothing is cancellable), client results, stateful-reconnect
       // messages and future message types are ignored.
-      co_return true;
+      return RecordResult::kHandled;
   }
 }
 
@@ -227,6 +383,15 @@ bool HubConnection::responded() const {
 }
 
 void HubConnection::Send(session::Outbound message) {
+  // Broadcasts to an open WebSocket take no lock (a fan-out sends to every receiver from the
+  // document's thread); the socket itself drops frames once it is closing.
+  if (!session::IsResponse(message)) {
+    if (auto* socket = socket_raw_.load(std::memory_order_acquire)) {
+      TouchSent();
+      WriteToSocket(*socket, Item(std::move(message)), ProtocolOrJson());
+      return;
+    }
+  }
   std::unique_lock lock(mutex_);
   if (ended_ || closing_) return;
   if (const auto* correlation = CorrelationOf(message)) {
@@ -238,6 +403,12 @@ void HubConnection::Send(session::Outbound message) {
                                    current_target_, error->message);
     }
   }
+  TouchSent();
+  if (auto* socket = socket_raw_.load(std::memory_order_acquire)) {
+    lock.unlock();
+    WriteToSocket(*socket, Item(std::move(message)), ProtocolOrJson());
+    return;
+  }
   const size_t size = EstimateSize(message);
   queued_bytes_ += size;
   if (queued_bytes_ > options_.max_queued_bytes) {
@@ -245,6 +416,7 @@ void HubConnection::Send(session::Outbound message) {
     // session is told from our own strand, never from inside its broadcast loop.
     Log()->info("Connection {} exceeded its output queue limit; dropping it", peer_id());
     queue_.clear();
+    queue_head_ = 0;
     queued_bytes_ = 0;
     closing_ = true;
     WakeWriterLocked();
@@ -252,18 +424,77 @@ void HubConnection::Send(session::Outbound message) {
     return;
   }
   queue_.emplace_back(std::move(message));
-  last_sent_ = Clock::now();
   WakeWriterLocked();
 }
 
 void HubConnection::Enqueue(Item item, size_t size) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (ended_ || closing_) return;
+  TouchSent();
+  if (auto* socket = socket_raw_.load(std::memory_order_acquire)) {
+    lock.unlock();
+    WriteToSocket(*socket, std::move(item), ProtocolOrJson());
+    return;
+  }
   if (auto* bytes = std::get_if<std::string>(&item)) size = bytes->size();
   queued_bytes_ += size;
   queue_.push_back(std::move(item));
-  last_sent_ = Clock::now();
   WakeWriterLocked();
+}
+
+void HubConnection::WriteToSocket(ws::Channel& socket, Item item, const HubProtocol& protocol) {
+  bool response = true;  // the connection's own records (completions, pings, Close) are answers
+  ws::OutboundFrame frame;
+  if (auto* bytes = std::get_if<std::string>(&item)) {
+    std::string framed;
+    framed.reserve(bytes->size() + ws::kMaxServerHeaderBytes);
+    ws::AppendFrame(framed, OpcodeOf(protocol), *bytes);
+    frame = ws::OutboundFrame::Own(std::move(framed));
+  } else {
+    const auto& message = std::get<session::Outbound>(item);
+    response = session::IsResponse(message);
+    if (response) {
+      frame = ws::OutboundFrame::Own(Frame(protocol, [&](std::string& out) { WriteResponse(message, protocol, out); }));
+    } else {
+      const std::string& bytes = EventFrame(message, protocol);
+      frame = ws::OutboundFrame{OwnerOf(message), bytes.data(), bytes.size()};
+    }
+  }
+  // As on /collab-ws: answers go out at once, broadcasts gather per receiver until the end of
+  // the document's batch or while a flush is pending.
+  using Mode = ws::Channel::WriteMode;
+  if (session::SendBatch::Active()) {
+    if (socket.Enqueue(std::move(frame), response ? Mode::kHeldBackResponse : Mode::kHeldBack) ==
+        ws::Channel::EnqueueResult::kHeldBackFirst) {
+      session::SendBatch::HoldBack(shared_from_this());
+    }
+  } else {
+    socket.Enqueue(std::move(frame), response ? Mode::kUrgent : Mode::kSoon);
+  }
+}
+
+void HubConnection::FlushHeldBack(bool write_now) {
+  if (auto* socket = socket_raw_.load(std::memory_order_acquire)) socket->FlushHeldBack(write_now);
+}
+
+void HubConnection::AttachSocket(std::shared_ptr<ws::Channel> socket) {
+  std::unique_lock lock(mutex_);
+  if (ended_) {
+    lock.unlock();
+    socket->Close(ws::CloseCode::kNormal, "");
+    return;
+  }
+  // Output queued before the socket opened (a keep-alive ping, the Close of a shutdown) goes
+  // first, in order; the lock keeps newer output behind it.
+  const HubProtocol& protocol = ProtocolOrJson();
+  for (size_t i = queue_head_; i < queue_.size(); ++i) WriteToSocket(*socket, std::move(queue_[i]), protocol);
+  std::vector<Item>().swap(queue_);
+  queue_head_ = 0;
+  queued_bytes_ = 0;
+  // Set once: the socket lives as long as the connection, so lock-free senders may use it.
+  socket_ = std::move(socket);
+  socket_raw_.store(socket_.get(), std::memory_order_release);
+  if (closing_) EndLocked(lock);
 }
 
 void HubConnection::WakeWriterLocked() {
@@ -283,18 +514,19 @@ void HubConnection::Close(std::optional<std::string> error, bool allow_reconnect
     return;
   }
   std::string bytes;
-  (protocol_ ? *protocol_ : JsonHubProtocol()).WriteClose(error, allow_reconnect, bytes);
-  queued_bytes_ += bytes.size();
-  queue_.emplace_back(std::move(bytes));
+  ProtocolOrJson().WriteClose(error, allow_reconnect, bytes);
   lock.unlock();
+  Enqueue(std::move(bytes), 0);
   BeginClosing();
 }
 
 void HubConnection::BeginClosing() {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (closing_) return;
   closing_ = true;
   closing_since_ = Clock::now();
+  // A socket has all output queued already: it writes it, then the close frame.
+  if (socket_raw_.load(std::memory_order_relaxed) != nullptr) return EndLocked(lock);
   WakeWriterLocked();
   // Re-arm the timer so that a connection nobody drains (no poll pending) still ends.
   asio::post(strand_, [self = std::static_pointer_cast<HubConnection>(shared_from_this())] { self->ScheduleTimer(); });
@@ -309,13 +541,17 @@ void HubConnection::EndLocked(std::unique_lock<std::mutex>& lock) {
   if (ended_) return;
   ended_ = true;
   closing_ = true;
-  queue_.clear();
+  std::vector<Item>().swap(queue_);
+  queue_head_ = 0;
   queued_bytes_ = 0;
   WakeWriterLocked();
+  auto* socket = socket_raw_.load(std::memory_order_relaxed);
+  const uint64_t live_id = live_id_;
   lock.unlock();
+  if (socket) socket->Close(ws::CloseCode::kNormal, "");
   auto self = std::static_pointer_cast<HubConnection>(shared_from_this());
   asio::post(strand_, [self] { self->timer_.cancel(); });
-  server_.Unregister(live_id_);
+  server_.Unregister(live_id);
   if (on_end_) on_end_(*this);
   hub_.OnDisconnected(self);
 }
@@ -340,7 +576,7 @@ asio::awaitable<HubConnection::Output> HubConnection::NextOutput(Clock::duration
         output.status = Output::Status::kEnd;
         co_return output;
       }
-      if (!queue_.empty()) {
+      if (queue_head_ < queue_.size()) {
         TakeBatchLocked(output, items);
         break;
       }
@@ -366,21 +602,27 @@ asio::awaitable<HubConnection::Output> HubConnection::NextOutput(Clock::duration
 
 void HubConnection::TakeBatchLocked(Output& output, std::vector<Item>& items) {
   size_t taken = 0;
-  while (!queue_.empty() && (items.empty() || taken < options_.max_batch_bytes)) {
-    auto& item = queue_.front();
+  while (queue_head_ < queue_.size() && (items.empty() || taken < options_.max_batch_bytes)) {
+    auto& item = queue_[queue_head_++];
     const size_t size = std::holds_alternative<std::string>(item) ? std::get<std::string>(item).size()
                                                                   : EstimateSize(std::get<session::Outbound>(item));
     taken += size;
     queued_bytes_ -= std::min(queued_bytes_, size);
     items.push_back(std::move(item));
-    queue_.pop_front();
+  }
+  // Taken items leave moved-from slots at the front: drop them once they are half the vector.
+  if (queue_head_ == queue_.size()) {
+    queue_.clear();
+    queue_head_ = 0;
+  } else if (queue_head_ > queue_.size() / 2) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(queue_head_));
+    queue_head_ = 0;
   }
   (void)output;
 }
 
 void HubConnection::Encode(std::vector<Item>& items, Output& output) {
   const HubProtocol& hub_protocol = protocol();
-  const auto slot = hub_protocol.cache_slot();
   std::string* pending = nullptr;  // per-connection records are written together
   auto own = [&]() -> std::string& {
     if (!pending) pending = &output.owned.emplace_back();
@@ -393,7 +635,7 @@ void HubConnection::Encode(std::vector<Item>& items, Output& output) {
       pending = nullptr;
     }
   };
-  auto shared = [&](const std::string& bytes) {
+  auto shared = [&](std::string_view bytes) {
     flush();
     output.buffers.emplace_back(bytes.data(), bytes.size());
     output.size += bytes.size();
@@ -404,31 +646,12 @@ void HubConnection::Encode(std::vector<Item>& items, Output& output) {
       continue;
     }
     auto& message = std::get<session::Outbound>(item);
-    std::visit(
-        [&](const auto& m) {
-          using T = std::decay_t<decltype(m)>;
-          if constexpr (std::is_same_v<T, session::JoinResponse>) {
-            hub_protocol.WriteJoinResult(*m.correlation, m, own());
-          } else if constexpr (std::is_same_v<T, session::OpResponse>) {
-            hub_protocol.WriteOpResult(*m.correlation, m, own());
-          } else if constexpr (std::is_same_v<T, session::ErrorResponse>) {
-            hub_protocol.WriteCompletionError(*m.correlation, m.message, own());
-          } else {
-            shared(m->encodings.Get(slot, [&] {
-              std::string encoded;
-              if constexpr (std::is_same_v<T, std::shared_ptr<const session::OpEvent>>) {
-                hub_protocol.WriteOpEvent(*m, encoded);
-              } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::AwarenessEvent>>) {
-                hub_protocol.WriteAwarenessEvent(*m, encoded);
-              } else {
-                hub_protocol.WritePeerLeftEvent(*m, encoded);
-              }
-              return encoded;
-            }));
-            output.keep.push_back(std::move(message));
-          }
-        },
-        message);
+    if (session::IsResponse(message)) {
+      WriteResponse(message, hub_protocol, own());
+    } else {
+      shared(RecordOf(EventFrame(message, hub_protocol)));
+      output.keep.push_back(std::move(message));
+    }
   }
   flush();
 }
@@ -452,14 +675,14 @@ void HubConnection::ScheduleTimer() {
       deadline = closing_since_ + kClosingGrace;
     } else if (transport_ == TransportType::kNone) {
       deadline = created_ + options_.negotiate_timeout;
-    } else if (!protocol_) {
+    } else if (protocol_.load() == nullptr) {
       deadline = attached_at_ + options_.handshake_timeout;
     } else {
       deadline = last_received_ + options_.client_timeout;
       if (transport_ == TransportType::kLongPolling) {
         if (polls_pending_ == 0) deadline = std::min(deadline, poll_idle_since_ + options_.long_poll_disconnect);
       } else {
-        deadline = std::min(deadline, last_sent_ + options_.keep_alive_interval);
+        deadline = std::min(deadline, LastSent() + options_.keep_alive_interval);
       }
     }
   }
@@ -479,13 +702,13 @@ void HubConnection::OnTimer() {
       if (now >= closing_since_ + kClosingGrace) action = Action::kAbort;
     } else if (transport_ == TransportType::kNone) {
       if (now >= created_ + options_.negotiate_timeout) action = Action::kAbort;
-    } else if (!protocol_) {
+    } else if (protocol_.load() == nullptr) {
       if (now >= attached_at_ + options_.handshake_timeout) action = Action::kHandshakeTimeout;
     } else if (now >= last_received_ + options_.client_timeout) {
       action = Action::kAbort;
     } else if (transport_ == TransportType::kLongPolling) {
       if (polls_pending_ == 0 && now >= poll_idle_since_ + options_.long_poll_disconnect) action = Action::kAbort;
-    } else if (now >= last_sent_ + options_.keep_alive_interval) {
+    } else if (now >= LastSent() + options_.keep_alive_interval) {
       action = Action::kPing;
     }
   }

@@ -1,12 +1,17 @@
 #pragma once
 // One SignalR connection (wire-protocol §3), independent of the transport carrying it.
 //
-// Transports feed the client's bytes to Receive (one caller at a time: the WebSocket read loop,
-// or one POST of SSE/long polling) and pull the server's bytes with NextOutput (the WebSocket
-// write loop, the SSE stream, or a poll). The connection does the handshake, splits records,
-// runs invocations one at a time through its Hub, answers session messages in the negotiated hub
-// protocol and keeps the connection alive (pings, client timeout). Shared events are encoded once
-// per protocol through their EncodingCache and their bytes are written without copying.
+// Transports feed the client's bytes to Receive (one caller at a time: the WebSocket reader, or
+// one POST of SSE/long polling). Server-Sent Events and long polling pull the server's bytes
+// with NextOutput; a WebSocket is attached with AttachSocket instead, and from then on every
+// record is framed and queued on the socket as it is produced (no writer to wake, and a
+// document's broadcast batch is held back and written once per receiver, see SendBatch). The
+// connection does the handshake, splits records, runs invocations one at a time through its
+// Hub, answers session messages in the negotiated hub protocol and keeps the connection alive
+// (pings, client timeout). Shared events are encoded once per protocol through their
+// EncodingCache as a complete WebSocket frame, shared by every WebSocket receiver of that
+// protocol; SSE and long polling write the record inside it.
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
@@ -28,6 +33,10 @@
 #include "transports/signalr/record_reader.hpp"
 #include "transports/signalr/signalr_options.hpp"
 
+namespace opstream::net::websocket {
+class Channel;
+}
+
 namespace opstream::transports::signalr {
 
 class HubConnection;
@@ -39,6 +48,13 @@ class Hub {
   // Runs one invocation and answers it through the connection (not at all when it has no
   // invocation id). The connection's next invocation starts only after this completes.
   virtual boost::asio::awaitable<void> Invoke(std::shared_ptr<HubConnection> connection, HubMessage message) = 0;
+  // The same without a coroutine, for hubs whose work completes by callback anyway (the session
+  // layer's): starts the invocation and calls `done` once it is answered, from any thread, maybe
+  // before returning. Returns false, leaving both arguments alone, when only Invoke exists.
+  virtual bool TryStart(const std::shared_ptr<HubConnection>& /*connection*/, HubMessage& /*message*/,
+                        std::function<void()>& /*done*/) {
+    return false;
+  }
   virtual void OnDisconnected(const std::shared_ptr<HubConnection>& connection) = 0;
 };
 
@@ -77,6 +93,14 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   // Processes client bytes. Returns false once the connection is over (Close received, protocol
   // error, end); the caller stops reading. Not re-entrant: see TryBeginReceive.
   boost::asio::awaitable<bool> Receive(std::string_view bytes);
+  // Receive in two steps, for a reader whose buffer is reused as soon as it returns: Feed copies
+  // the bytes (false: the connection is over, drop them); ProcessFed handles the records and
+  // calls `resume` once all complete records are handled (false: the connection is over). It
+  // runs invocations through Hub::TryStart when the hub has it, so a WebSocket invocation costs
+  // no coroutine; `resume` may run on the thread that completed the last invocation, or inside
+  // ProcessFed.
+  bool Feed(std::string_view bytes);
+  void ProcessFed(std::function<void(bool)> resume);
   // For transports with separate requests (POST): at most one Receive runs at a time.
   bool TryBeginReceive();
   void EndReceive();
@@ -85,6 +109,10 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   // A newer NextOutput call (a newer poll) supersedes a waiting one, which returns kEnd with
   // `superseded` set.
   boost::asio::awaitable<Output> NextOutput(Clock::duration max_wait, bool* superseded = nullptr);
+  // WebSockets, after the opening handshake: output queued so far and everything after it is
+  // framed and queued on `socket`; the end of the connection closes it (1000, after the frames
+  // already queued). The connection keeps the socket until it ends.
+  void AttachSocket(std::shared_ptr<net::websocket::Channel> socket);
   // Long polling: polls in progress, so that the disconnect timer knows the client is there.
   void BeginPoll();
   void EndPoll();
@@ -98,6 +126,7 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
 
   // session::Connection
   void Send(session::Outbound message) override;
+  void FlushHeldBack(bool write_now) override;
   // net::LiveConnection: graceful shutdown, Close with allowReconnect (wire-protocol §3.5).
   void Shutdown() override;
 
@@ -110,8 +139,26 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
  private:
   using Item = std::variant<session::Outbound, std::string>;
 
-  boost::asio::awaitable<bool> HandleRecord(std::string_view record);
+  enum class InputStep { kNeedMore, kStop, kInvoke };
+  enum class RecordResult { kHandled, kStop, kInvoke };
+  boost::asio::awaitable<bool> ProcessInput();
+  // Handles buffered records up to the next invocation, which it parses into `message`.
+  InputStep NextStep(HubMessage& message);
+  RecordResult HandleRecord(std::string_view record, HubMessage& message);
+  void BeginInvocation(const HubMessage& message);
+  // False once the connection ended.
+  bool EndInvocation();
   void Enqueue(Item item, size_t size);
+  const HubProtocol& ProtocolOrJson() const {
+    const HubProtocol* protocol = protocol_.load(std::memory_order_acquire);
+    return protocol ? *protocol : JsonHubProtocol();
+  }
+  void TouchSent() { last_sent_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed); }
+  Clock::time_point LastSent() const {
+    return Clock::time_point(Clock::duration(last_sent_.load(std::memory_order_relaxed)));
+  }
+  // Frames `item` and queues it on `socket` (held back inside a SendBatch).
+  void WriteToSocket(net::websocket::Channel& socket, Item item, const HubProtocol& protocol);
   void WakeWriterLocked();
   void BeginClosing();
   void TakeBatchLocked(Output& output, std::vector<Item>& items);
@@ -135,20 +182,27 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
   mutable std::mutex mutex_;
   TransportType transport_ = TransportType::kNone;
   Clock::time_point attached_at_{};
-  const HubProtocol* protocol_ = nullptr;
+  std::atomic<const HubProtocol*> protocol_{nullptr};  // set once, by the handshake
   bool receiving_ = false;
-  std::deque<Item> queue_;
+  // Output for NextOutput (SSE, long polling, a WebSocket before it opens) from queue_head_ on.
+  // A vector allocates nothing until used, unlike a deque: most connections never queue here.
+  std::vector<Item> queue_;
+  size_t queue_head_ = 0;
   size_t queued_bytes_ = 0;
   std::shared_ptr<boost::asio::steady_timer> waiter_;
   uint64_t waiter_generation_ = 0;
   bool closing_ = false;  // no more output is accepted; end once the queue is handed out
   Clock::time_point closing_since_{};
   bool ended_ = false;
+  // WebSockets, once open: set once and kept until the connection is destroyed (the socket only
+  // holds a weak reference back), so senders use socket_raw_ without a lock.
+  std::shared_ptr<net::websocket::Channel> socket_;
+  std::atomic<net::websocket::Channel*> socket_raw_{nullptr};
   std::optional<std::string> current_invocation_;
   std::string current_target_;
   bool responded_ = false;
   Clock::time_point last_received_ = Clock::now();
-  Clock::time_point last_sent_ = Clock::now();
+  std::atomic<Clock::rep> last_sent_{Clock::now().time_since_epoch().count()};
   int polls_pending_ = 0;
   Clock::time_point poll_idle_since_ = Clock::now();
 

@@ -6,11 +6,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <boost/beast/websocket/stream.hpp>
 #include <random>
 
 #include "common/logging.hpp"
 #include "net/await.hpp"
+#include "transports/signalr/hub_websocket.hpp"
 
 namespace opstream::transports::signalr {
 namespace asio = boost::asio;
@@ -86,53 +86,6 @@ asio::awaitable<net::StreamRouteResult> Respond(beast::tcp_stream& stream, const
 asio::awaitable<net::StreamRouteResult> RespondText(beast::tcp_stream& stream, const net::UpgradeRequest& request,
                                                     http::status status, std::string_view text) {
   return Respond(stream, request, status, "text/plain", std::string(text));
-}
-
-// The WebSockets transport: client bytes from any frame (Text or Binary) feed the connection;
-// its output goes out as one frame per batch.
-asio::awaitable<void> WebSocketWriter(std::shared_ptr<HubConnection> connection,
-                                      std::shared_ptr<websocket::stream<beast::tcp_stream>> ws) {
-  while (true) {
-    auto output = co_await connection->NextOutput(std::chrono::hours(24));
-    if (output.status == HubConnection::Output::Status::kTimeout) continue;
-    if (output.status == HubConnection::Output::Status::kEnd) break;
-    ws->binary(!connection->protocol().is_text());
-    auto [ec, written] = co_await ws->async_write(output.buffers, net::kUseTuple);
-    if (ec) {
-      connection->Abort();
-      co_return;
-    }
-  }
-  co_await ws->async_close(websocket::close_code::normal, net::kUseTuple);
-}
-
-asio::awaitable<void> RunWebSocket(std::shared_ptr<HubConnection> connection, beast::tcp_stream stream,
-                                   net::UpgradeRequest request) {
-  auto ws = std::make_shared<websocket::stream<beast::tcp_stream>>(std::move(stream));
-  // Liveness is the hub's (pings and the client timeout); Beast only bounds the handshakes.
-  ws->set_option(websocket::stream_base::timeout{std::chrono::seconds(30), websocket::stream_base::none(), false});
-  ws->set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& response) { response.set(http::field::server, "OpStream"); }));
-  ws->read_message_max(0);  // records are bounded by the RecordReader, across frames
-  auto [accept_ec] = co_await ws->async_accept(request, net::kUseTuple);
-  if (accept_ec) {
-    connection->Abort();
-    co_return;
-  }
-  asio::co_spawn(ws->get_executor(), WebSocketWriter(connection, ws), asio::detached);
-  beast::flat_buffer buffer;
-  while (true) {
-    auto [ec, n] = co_await ws->async_read_some(buffer, 64 * 1024, net::kUseTuple);
-    if (ec) {
-      connection->Abort();
-      co_return;
-    }
-    const auto data = buffer.cdata();
-    const bool more = co_await connection->Receive(std::string_view(static_cast<const char*>(data.data()), n));
-    buffer.consume(n);
-    // After a Close or a protocol error the writer flushes the last records and closes.
-    if (!more) co_return;
-  }
 }
 
 // The Server-Sent Events transport (server to client half). The stream is never reused, so it
@@ -219,7 +172,15 @@ std::string NewConnectionId() {
 
 SignalREndpoint::SignalREndpoint(asio::io_context& io, net::Server& server, Hub& hub, std::string path,
                                  const SignalROptions& options)
-    : io_(io), server_(server), hub_(hub), path_(std::move(path)), options_(options) {}
+    : io_(io), server_(server), hub_(hub), path_(std::move(path)), options_(options), websocket_options_([&options] {
+        net::websocket::ChannelOptions channel;
+        // Records are bounded by the RecordReader across messages; a message may also hold a
+        // maximal record's neighbours. Larger messages are closed with 1009.
+        channel.max_message_bytes = 2 * options.max_record_bytes + 64 * 1024;
+        channel.max_queued_bytes = options.max_queued_bytes;
+        channel.write_context = options.write_context;
+        return channel;
+      }()) {}
 
 void SignalREndpoint::Register() {
   auto route = [this](beast::tcp_stream& stream, net::UpgradeRequest& request) { return Handle(stream, request); };
@@ -308,8 +269,7 @@ asio::awaitable<net::StreamRouteResult> SignalREndpoint::Handle(beast::tcp_strea
           same ? "Connection already has a transport" : "Cannot change transports mid-connection");
     }
     stream.expires_never();
-    auto executor = stream.get_executor();
-    asio::co_spawn(executor, RunWebSocket(connection, std::move(stream), std::move(request)), asio::detached);
+    HubWebSocket::Accept(std::move(stream), std::move(request), std::move(connection), server_, websocket_options_);
     co_return net::StreamRouteResult::kTakenOver;
   }
   if (!token) co_return co_await RespondText(stream, request, http::status::bad_request, "Connection ID required");

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "net/server.hpp"
+#include "net/websocket_channel.hpp"
 #include "transports/signalr/hub_connection.hpp"
 #include "transports/signalr/signalr_options.hpp"
 
@@ -38,6 +39,7 @@ class SignalREndpoint {
   Hub& hub_;
   const std::string path_;
   const SignalROptions& options_;
+  const net::websocket::ChannelOptions websocket_options_;
 
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::shared_ptr<HubConnection>> connections_;

@@ -4,6 +4,10 @@
 #include <chrono>
 #include <cstddef>
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace opstream::transports::signalr {
 
 struct SignalROptions {
@@ -25,6 +29,9 @@ struct SignalROptions {
   std::chrono::milliseconds long_poll_timeout{std::chrono::seconds(90)};
   // A long-polling client that has no poll pending for this long is gone.
   std::chrono::milliseconds long_poll_disconnect{std::chrono::seconds(15)};
+  // Where WebSocket frames are written (net::websocket::ChannelOptions::write_context); null: the
+  // socket's own executor.
+  boost::asio::io_context* write_context = nullptr;
 };
 
 }  // namespace opstream::transports::signalr
