@@ -274,61 +274,45 @@ struct Expect {
 
 }  // namespace
 
-class PostgresDocumentStore::Worker {
+// What the lanes share: the queue, and the counters.
+struct SharedState {
+  std::mutex mutex;
+  std::condition_variable work_cv;
+  std::condition_variable idle_cv;
+  std::deque<Job> queue;
+  int busy = 0;  // lanes running a batch taken from the queue (completions included)
+  bool stopping = false;
+  std::atomic<uint64_t> append_transactions{0};
+  std::atomic<uint64_t> appends_committed{0};
+  std::atomic<uint64_t> connections{0};
+};
+
+// One connection and the thread that owns it. Lanes take batches from the shared queue; the
+// session keeps at most one append in flight per document, so appends of one document never race
+// across lanes, while appends of different documents commit in parallel and share WAL flushes.
+class Lane {
  public:
-  Worker(PostgresConnectionOptions options, PostgresStoreSettings settings)
-      : options_(std::move(options)), settings_(settings), reconnect_delay_(settings.reconnect_initial_delay) {
+  Lane(const PostgresConnectionOptions& options, const PostgresStoreSettings& settings, SharedState& shared)
+      : options_(options),
+        settings_(settings),
+        reconnect_delay_(settings.reconnect_initial_delay),
+        mutex_(shared.mutex),
+        work_cv_(shared.work_cv),
+        idle_cv_(shared.idle_cv),
+        queue_(shared.queue),
+        busy_(shared.busy),
+        stopping_(shared.stopping),
+        append_transactions_(shared.append_transactions),
+        appends_committed_(shared.appends_committed),
+        connections_(shared.connections) {
     thread_ = std::thread([this] { Run(); });
-    watchdog_ = std::thread([this] { RunWatchdog(); });
   }
+  // The owner sets `stopping` first; the lane finishes what is queued, then exits.
+  ~Lane() { thread_.join(); }
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
 
-  ~Worker() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    work_cv_.notify_all();
-    thread_.join();
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      watchdog_stopping_ = true;
-    }
-    watchdog_cv_.notify_all();
-    watchdog_.join();
-  }
-
-  void Enqueue(Job job) {
-    {
-      std::lock_guard lock(mutex_);
-      queue_.push_back(std::move(job));
-    }
-    work_cv_.notify_one();
-  }
-
-  void EnqueueProbe(DocumentStore::HealthCompletion done) {
-    auto probe = std::make_shared<HealthProbe>(std::move(done), Clock::now() + settings_.health_timeout);
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      probes_.push_back(probe);
-    }
-    watchdog_cv_.notify_one();
-    {
-      // At the front: the probe measures whether the database answers, not how long the queue is.
-      std::lock_guard lock(mutex_);
-      queue_.push_front(ProbeJob{std::move(probe)});
-    }
-    work_cv_.notify_one();
-  }
-
-  void Flush(std::chrono::milliseconds timeout) {
-    if (std::this_thread::get_id() == thread_.get_id()) return;  // waiting for ourselves would never end
-    std::unique_lock lock(mutex_);
-    idle_cv_.wait_for(lock, timeout, [this] { return queue_.empty() && !busy_; });
-  }
-
-  PostgresStoreCounters counters() const {
-    return {append_transactions_.load(), appends_committed_.load(), connections_.load()};
-  }
+  std::thread::id thread_id() const { return thread_.get_id(); }
 
  private:
   void Run() {
@@ -341,7 +325,7 @@ class PostgresDocumentStore::Worker {
         std::unique_lock lock(mutex_);
         work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
         if (queue_.empty()) break;  // stopping, and everything queued is done
-        busy_ = true;
+        ++busy_;
         // Everything queued travels in one round trip (Initialize alone: it takes several).
         size_t appends = 0;
         while (!queue_.empty()) {
@@ -363,43 +347,11 @@ class PostgresDocumentStore::Worker {
       }
       {
         std::lock_guard lock(mutex_);
-        busy_ = false;
-        if (queue_.empty()) idle_cv_.notify_all();
+        --busy_;
+        if (queue_.empty() && busy_ == 0) idle_cv_.notify_all();
       }
     }
     Disconnect(false);
-  }
-
-  void RunWatchdog() {
-    std::unique_lock lock(watchdog_mutex_);
-    while (!watchdog_stopping_) {
-      std::erase_if(probes_, [](const auto& probe) { return probe->answered(); });
-      if (probes_.empty()) {
-        watchdog_cv_.wait(lock);
-        continue;
-      }
-      const auto now = Clock::now();
-      std::vector<std::shared_ptr<HealthProbe>> expired;
-      auto earliest = Clock::time_point::max();
-      for (const auto& probe : probes_) {
-        if (probe->deadline() <= now) {
-          expired.push_back(probe);
-        } else {
-          earliest = std::min(earliest, probe->deadline());
-        }
-      }
-      if (expired.empty()) {
-        watchdog_cv_.wait_until(lock, earliest);
-        continue;
-      }
-      std::erase_if(probes_, [now](const auto& probe) { return probe->deadline() <= now; });
-      lock.unlock();
-      for (const auto& probe : expired) {
-        probe->Answer({HealthStatus::kUnhealthy,
-                       fmt::format("PostgreSQL did not answer within {} ms", settings_.health_timeout.count())});
-      }
-      lock.lock();
-    }
   }
 
   // ----- connection -----
@@ -882,30 +834,131 @@ class PostgresDocumentStore::Worker {
 
   const PostgresConnectionOptions options_;
   const PostgresStoreSettings settings_;
-  // Worker thread only.
+  // This lane's thread only.
   PGconn* conn_ = nullptr;
   Clock::time_point next_attempt_ = Clock::time_point::min();
   std::chrono::milliseconds reconnect_delay_;
   std::string last_error_;
 
-  std::mutex mutex_;
-  std::condition_variable work_cv_;
-  std::condition_variable idle_cv_;
-  std::deque<Job> queue_;
-  bool busy_ = false;
-  bool stopping_ = false;
+  // Shared with the other lanes (guarded by mutex_).
+  std::mutex& mutex_;
+  std::condition_variable& work_cv_;
+  std::condition_variable& idle_cv_;
+  std::deque<Job>& queue_;
+  int& busy_;
+  bool& stopping_;
+  std::atomic<uint64_t>& append_transactions_;
+  std::atomic<uint64_t>& appends_committed_;
+  std::atomic<uint64_t>& connections_;
+
+  // Last, so that everything above exists before the thread starts.
+  std::thread thread_;
+};
+
+class PostgresDocumentStore::Worker {
+ public:
+  Worker(PostgresConnectionOptions options, PostgresStoreSettings settings)
+      : options_(std::move(options)), settings_(settings) {
+    const size_t lanes = std::max<size_t>(
+        1, std::min<size_t>(settings_.connections, static_cast<size_t>(std::max(1, options_.max_pool_size))));
+    for (size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(options_, settings_, shared_));
+    watchdog_ = std::thread([this] { RunWatchdog(); });
+  }
+
+  ~Worker() {
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.stopping = true;
+    }
+    shared_.work_cv.notify_all();
+    lanes_.clear();  // joins every lane after the queue is drained
+    {
+      std::lock_guard lock(watchdog_mutex_);
+      watchdog_stopping_ = true;
+    }
+    watchdog_cv_.notify_all();
+    watchdog_.join();
+  }
+
+  void Enqueue(Job job) {
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.queue.push_back(std::move(job));
+    }
+    shared_.work_cv.notify_one();
+  }
+
+  void EnqueueProbe(DocumentStore::HealthCompletion done) {
+    auto probe = std::make_shared<HealthProbe>(std::move(done), Clock::now() + settings_.health_timeout);
+    {
+      std::lock_guard lock(watchdog_mutex_);
+      probes_.push_back(probe);
+    }
+    watchdog_cv_.notify_one();
+    {
+      // At the front: the probe measures whether the database answers, not how long the queue is.
+      std::lock_guard lock(shared_.mutex);
+      shared_.queue.push_front(ProbeJob{std::move(probe)});
+    }
+    shared_.work_cv.notify_one();
+  }
+
+  void Flush(std::chrono::milliseconds timeout) {
+    for (const auto& lane : lanes_) {
+      if (std::this_thread::get_id() == lane->thread_id()) return;  // waiting for ourselves would never end
+    }
+    std::unique_lock lock(shared_.mutex);
+    shared_.idle_cv.wait_for(lock, timeout, [this] { return shared_.queue.empty() && shared_.busy == 0; });
+  }
+
+  PostgresStoreCounters counters() const {
+    return {shared_.append_transactions.load(), shared_.appends_committed.load(), shared_.connections.load()};
+  }
+
+ private:
+  void RunWatchdog() {
+    std::unique_lock lock(watchdog_mutex_);
+    while (!watchdog_stopping_) {
+      std::erase_if(probes_, [](const auto& probe) { return probe->answered(); });
+      if (probes_.empty()) {
+        watchdog_cv_.wait(lock);
+        continue;
+      }
+      const auto now = Clock::now();
+      std::vector<std::shared_ptr<HealthProbe>> expired;
+      auto earliest = Clock::time_point::max();
+      for (const auto& probe : probes_) {
+        if (probe->deadline() <= now) {
+          expired.push_back(probe);
+        } else {
+          earliest = std::min(earliest, probe->deadline());
+        }
+      }
+      if (expired.empty()) {
+        watchdog_cv_.wait_until(lock, earliest);
+        continue;
+      }
+      std::erase_if(probes_, [now](const auto& probe) { return probe->deadline() <= now; });
+      lock.unlock();
+      for (const auto& probe : expired) {
+        probe->Answer({HealthStatus::kUnhealthy,
+                       fmt::format("PostgreSQL did not answer within {} ms", settings_.health_timeout.count())});
+      }
+      lock.lock();
+    }
+  }
+
+  const PostgresConnectionOptions options_;
+  const PostgresStoreSettings settings_;
+  SharedState shared_;
 
   std::mutex watchdog_mutex_;
   std::condition_variable watchdog_cv_;
   std::vector<std::shared_ptr<HealthProbe>> probes_;
   bool watchdog_stopping_ = false;
 
-  std::atomic<uint64_t> append_transactions_{0};
-  std::atomic<uint64_t> appends_committed_{0};
-  std::atomic<uint64_t> connections_{0};
-
   // Last, so that everything above exists before the threads start.
-  std::thread thread_;
+  std::vector<std::unique_ptr<Lane>> lanes_;
   std::thread watchdog_;
 };
 

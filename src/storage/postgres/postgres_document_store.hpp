@@ -2,12 +2,14 @@
 // The `postgres` provider (server.md §3.4): the reference's relational schema in schema
 // `opstream`, so a database written by the reference opens here and keeps working, and vice versa.
 //
-// Threading: one connection per store, owned by one worker thread and driven through libpq's
-// pipeline mode on a non-blocking socket; calls return at once and completions run on that worker
-// after the data they report on is committed. Every call queued while a round trip is under way
-// joins the next one: all queued appends (any documents) become one INSERT in one implicit
-// transaction — group commit — and loads, snapshot writes, compactions and probes travel in the
-// same round trip, each behind its own sync point so that one failure does not affect the others.
+// Threading: a few connections per store (PostgresStoreSettings::connections), each owned by a
+// thread of its own and driven through libpq's pipeline mode on a non-blocking socket; calls
+// return at once and completions run on those threads after the data they report on is committed.
+// A thread takes everything queued when it becomes free: all queued appends (any documents) become
+// one INSERT in one implicit transaction — group commit — and loads, snapshot writes, compactions
+// and probes travel in the same round trip, each behind its own sync point so that one failure
+// does not affect the others. While one connection waits for its commit to be flushed, another
+// takes the next group, so the server's WAL flushes are shared.
 // A group that fails (a duplicate revision, typically) is replayed with one transaction per
 // append, so only the offending appends are refused.
 //
@@ -28,6 +30,8 @@ struct PostgresStoreSettings {
   // A probe that the worker has not answered by then reports Unhealthy; short, because readiness
   // probes poll.
   std::chrono::milliseconds health_timeout{std::chrono::seconds(2)};
+  // Connections (each with its own thread), at most the connection string's Maximum Pool Size.
+  size_t connections = 4;
   // Upper bound on appends sharing one transaction, which bounds how long the first one waits.
   size_t max_appends_per_transaction = 1024;
   // Reconnect backoff: the first retry is immediate, then this doubles up to the maximum.
