@@ -91,7 +91,7 @@ describe(`postgres storage end to end (seed ${SEED})`, () => {
     }
   });
 
-  it('kill -9 during a write load: every acknowledged op is in the reloaded documents', { timeout: 90000 }, async () => {
+  it('kill -9 during a write load: every acknowledged op is in the reloaded documents', { timeout: 90000 }, async (t) => {
     const env = postgresEnv();
     const writers = 8;
     const docs = Array.from({ length: writers }, (_, i) => uniqueDoc(`pg-kill-${i}`));
@@ -123,6 +123,7 @@ describe(`postgres storage end to end (seed ${SEED})`, () => {
     }
     const total = acked.reduce((a, b) => a + b, 0);
     assert.ok(total > 50, `the load produced acknowledged ops before the kill (${total})`);
+    t.diagnostic(`acknowledged before the kill: ${total} ops over ${writers} documents`);
     s = await startServer({ label: 'pg-kill-2', cwd: makeTempDir(), env });
     try {
       for (let i = 0; i < writers; i++) {

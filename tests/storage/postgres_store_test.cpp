@@ -316,6 +316,24 @@ TEST_F(PostgresStoreTest, DuplicateInAGroupIsRefusedAloneAndTheOthersCommit) {
   }
 }
 
+// Issue 6 asks for a join of a document with 10,000 stored ops under 50 ms; the store's share is
+// one round trip. The bound here is loose (shared CI machines); the figure is printed.
+TEST_F(PostgresStoreTest, LoadsTenThousandOpsInOneRoundTrip) {
+  auto store = OpenInitialized();
+  for (int64_t first = 2; first < 10002; first += 1000) {
+    ASSERT_TRUE(AppendSync(*store, "big", MakeOps(first, first + 999)).ok());
+  }
+  ASSERT_TRUE(LoadSync(*store, "big").first.ok());  // warm the server's cache
+  const auto started = std::chrono::steady_clock::now();
+  auto [status, loaded] = LoadSync(*store, "big");
+  const auto elapsed = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(loaded.ops.size(), 10000u);
+  EXPECT_EQ(loaded.ops.back().revision, 10001);
+  std::printf("load of 10000 ops: %.1f ms\n", elapsed);
+  EXPECT_LT(elapsed, 1000.0);
+}
+
 TEST_F(PostgresStoreTest, DuplicateInsideALongBatchNamesTheExistingRevision) {
   auto store = OpenInitialized();
   ASSERT_TRUE(AppendSync(*store, "doc", MakeOps(2, 5)).ok());
