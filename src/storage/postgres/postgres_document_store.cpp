@@ -687,6 +687,8 @@ class Lane {
       } else if (collected.ok() && !group_status.ok()) {
         // The server refused the group (a duplicate revision, bad UTF-8 ...): one transaction
         // per append finds the offending ones and commits the rest.
+        spdlog::debug("storage.postgres: a group of {} appends was refused ({}); retrying them one by one",
+                      group.size(), group_status.message());
         RunAppendsOneByOne(batch, group, slots);
       } else {
         const Status failure = !collected.ok() ? collected : group_status;
