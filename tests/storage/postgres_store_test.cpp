@@ -7,8 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <future>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include "storage/document_store_conformance.hpp"
@@ -402,6 +405,122 @@ TEST_F(PostgresStoreTest, ReconnectsAfterTheConnectionIsKilledAndLosesNothingAck
   }
   EXPECT_THAT(stored, ElementsAre(2, 3, 4, 5, 6, 7, 8, 9, 10));
   EXPECT_GT(store->counters().connections, connections_before);
+  EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kHealthy);
+}
+
+// A TCP forwarder in front of the test server that can be switched off and on again, to take the
+// database away from a running store and bring it back on the same address.
+class TcpProxy {
+ public:
+  TcpProxy(std::string target_host, int target_port) : host_(std::move(target_host)), target_port_(target_port) {}
+  ~TcpProxy() { Down(); }
+
+  int port() const { return port_; }
+
+  void Up() {
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port_));
+    ASSERT_EQ(bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
+    socklen_t length = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    ASSERT_EQ(listen(listener_, 16), 0);
+    acceptor_ = std::thread([this] { Accept(); });
+  }
+
+  // Closes the listener and every forwarded connection (the store sees the server vanish).
+  void Down() {
+    if (listener_ < 0) return;
+    shutdown(listener_, SHUT_RDWR);
+    acceptor_.join();
+    close(listener_);
+    listener_ = -1;
+    {
+      std::lock_guard lock(mutex_);
+      for (int fd : sockets_) shutdown(fd, SHUT_RDWR);
+    }
+    for (std::thread& pump : pumps_) pump.join();
+    pumps_.clear();
+    for (int fd : sockets_) close(fd);
+    sockets_.clear();
+  }
+
+ private:
+  void Accept() {
+    for (;;) {
+      const int client = accept(listener_, nullptr, nullptr);
+      if (client < 0) return;
+      const int server = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in target{};
+      target.sin_family = AF_INET;
+      target.sin_port = htons(static_cast<uint16_t>(target_port_));
+      inet_pton(AF_INET, host_ == "localhost" ? "127.0.0.1" : host_.c_str(), &target.sin_addr);
+      if (connect(server, reinterpret_cast<sockaddr*>(&target), sizeof target) != 0) {
+        close(client);
+        close(server);
+        continue;
+      }
+      std::lock_guard lock(mutex_);
+      sockets_.push_back(client);
+      sockets_.push_back(server);
+      pumps_.emplace_back([client, server] { Pump(client, server); });
+      pumps_.emplace_back([client, server] { Pump(server, client); });
+    }
+  }
+
+  static void Pump(int from, int to) {
+    char buffer[16384];
+    for (;;) {
+      const ssize_t n = recv(from, buffer, sizeof buffer, 0);
+      if (n <= 0 || send(to, buffer, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
+    }
+    shutdown(to, SHUT_RDWR);
+    shutdown(from, SHUT_RDWR);
+  }
+
+  std::string host_;
+  int target_port_;
+  int port_ = 0;
+  int listener_ = -1;
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<int> sockets_;
+  std::vector<std::thread> pumps_;
+};
+
+TEST_F(PostgresStoreTest, DatabaseGoingAwayFailsCallsClearlyThenReconnectsWithBackoff) {
+  PostgresConnectionOptions direct;
+  ASSERT_TRUE(ParsePostgresConnectionString(database_.ConnectionString(), direct).ok());
+  TcpProxy proxy(direct.hosts[0].first, direct.hosts[0].second != 0 ? direct.hosts[0].second : direct.port);
+  proxy.Up();
+  auto store = OpenInitialized("Host=127.0.0.1;Port=" + std::to_string(proxy.port()) + ";Timeout=2");
+  ASSERT_TRUE(AppendSync(*store, "doc", MakeOps(2, 4)).ok());
+
+  proxy.Down();
+  const Status lost = AppendSync(*store, "doc", {MakeOp(5)});
+  ASSERT_FALSE(lost.ok());
+  EXPECT_THAT(lost.message(), HasSubstr("PostgreSQL"));
+  // While the server is away, calls fail at once with the reason instead of hanging.
+  const auto started = std::chrono::steady_clock::now();
+  const Status unavailable = AppendSync(*store, "doc", {MakeOp(5)});
+  EXPECT_THAT(unavailable.message(), HasSubstr("PostgreSQL is unavailable (127.0.0.1:"));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kUnhealthy);
+
+  proxy.Up();
+  bool appended = false;
+  for (int attempt = 0; attempt < 100 && !appended; ++attempt) {
+    const Status status = AppendSync(*store, "doc", {MakeOp(5)});
+    appended = status.ok();
+    if (!appended) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(appended) << "no reconnect within 10 s";
+  EXPECT_THAT(Revisions(LoadSync(*store, "doc").second.ops), ElementsAre(2, 3, 4, 5));
   EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kHealthy);
 }
 
