@@ -607,9 +607,15 @@ class Lane {
   struct Slot {
     Status status = Status::Error("PostgreSQL request was not answered.");
     LoadedDocument loaded;
+    bool retried = false;  // handed to a second attempt, which completes it
   };
 
-  void RunBatch(std::vector<Job>& batch) {
+  // `may_retry`: a connection that had been idle may have died unnoticed (the server restarted, an
+  // idle timeout); reads, snapshot upserts, compactions and probes are idempotent, so those that
+  // failed with it are tried once more on a fresh connection. Appends are not: their outcome is
+  // unknown once sent.
+  void RunBatch(std::vector<Job>& batch, bool may_retry = true) {
+    const bool reused = conn_ != nullptr;
     std::vector<Slot> slots(batch.size());
     if (Status connected = EnsureConnected(false); !connected.ok()) {
       for (Slot& slot : slots) slot.status = connected;
@@ -695,6 +701,19 @@ class Lane {
         for (size_t i : group) {
           slots[i].status = Status::Error(fmt::format("{} The ops were not acknowledged.", failure.message()));
         }
+      }
+    }
+    if (may_retry && reused && conn_ == nullptr) {
+      std::vector<Job> again;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (slots[i].status.ok() || std::holds_alternative<AppendJob>(batch[i])) continue;
+        again.push_back(std::move(batch[i]));
+        slots[i].retried = true;
+      }
+      if (!again.empty()) {
+        Complete(batch, slots);
+        RunBatch(again, false);
+        return;
       }
     }
     Complete(batch, slots);
@@ -812,6 +831,7 @@ class Lane {
   void Complete(std::vector<Job>& batch, std::vector<Slot>& slots) {
     for (size_t i = 0; i < batch.size(); ++i) {
       Slot& slot = slots[i];
+      if (slot.retried) continue;
       std::visit(
           [&slot](auto& job) {
             using T = std::decay_t<decltype(job)>;
