@@ -15,17 +15,32 @@
 // into one message or split across messages (Beast fragments large messages) are both handled.
 // Acks are SendOp completions, broadcasts are ReceiveOp invocations.
 //
+// gRPC mode (--transport grpc, §5): one HTTP/2 cleartext connection (prior knowledge) per client,
+// driven by a libnghttp2 client session over the same non-blocking Asio socket and event loop,
+// with one long-lived opstream.OpStreamService/Connect stream. Requests are opstream_proto
+// ClientMessages (one reused object per connection) with the 5-byte gRPC prefix; replies are
+// parsed into a ServerMessage on an arena with a fixed first block that is reset after every
+// message, except broadcasts, whose revision is read straight from the wire (EventRevision), so
+// the steady state allocates nothing per message. The stream windows are opened wide
+// (16 MiB) so flow control never paces the readers. At the end every stream is half-closed and
+// its trailers awaited (`grpc_closed_ok` counts grpc-status 0), then GOAWAY: a run that leaves a
+// stream hanging reports it and exits non-zero.
+//
 //   opstream-loadgen clients --n N --ops M [--warmup 1000] [--documents D]
 //   opstream-loadgen fanout  --readers R --ops M [--warmup 200]
 //   opstream-loadgen idle    --conns K [--join 1|0] [--src-addrs 8] [--hold-s 2]
-// Common: --transport raw|signalr --host 127.0.0.1 --ports 8080[,8081...] --path /collab-ws|/collab
+// Common: --transport raw|signalr|grpc --host 127.0.0.1 --ports 8080[,8081...]
+//         --path /collab-ws|/collab|/opstream.OpStreamService/Connect (default per transport)
 //         --server-pid PID
 //         --time-limit-s 120 --seed 42 --inflight 128 (handshakes in flight)
+#include <google/protobuf/arena.h>
 #include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -33,6 +48,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -50,6 +66,7 @@
 #include <vector>
 
 #include "common/base64.hpp"
+#include "opstream.pb.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -66,7 +83,7 @@ struct Options {
   std::string scenario;
   std::string host = "127.0.0.1";
   std::vector<uint16_t> ports{8080};
-  std::string transport = "raw";  // raw (/collab-ws) or signalr (/collab, JSON hub protocol)
+  std::string transport = "raw";  // raw (/collab-ws), signalr (/collab, JSON hub protocol) or grpc
   std::string path;               // default per transport
   int n = 1;                      // clients (clients) or readers (fanout) or conns (idle)
   long ops = 20000;
@@ -86,8 +103,8 @@ struct Options {
   std::fprintf(stderr, "opstream-loadgen: %s\n", msg);
   std::fprintf(stderr,
                "usage: opstream-loadgen clients|fanout|idle [--n N] [--readers R] [--conns K] [--ops M]\n"
-               "  [--warmup W] [--transport raw|signalr] [--host 127.0.0.1] [--ports P1,P2]\n"
-               "  [--path /collab-ws|/collab] [--server-pid PID]\n"
+               "  [--warmup W] [--transport raw|signalr|grpc] [--host 127.0.0.1] [--ports P1,P2]\n"
+               "  [--path /collab-ws|/collab|/opstream.OpStreamService/Connect] [--server-pid PID]\n"
                "  [--time-limit-s S] [--seed S] [--inflight H] [--join 1|0] [--src-addrs A] [--hold-s S]\n"
                "  [--documents D]\n");
   std::exit(2);
@@ -142,8 +159,11 @@ Options ParseArgs(int argc, char** argv) {
   if (o.scenario != "clients" && o.scenario != "fanout" && o.scenario != "idle") Usage("unknown scenario");
   if (o.host.rfind("127.", 0) != 0 && o.host != "localhost") Usage("only loopback targets are allowed");
   if (o.ports.empty()) Usage("no port");
-  if (o.transport != "raw" && o.transport != "signalr") Usage("unknown transport");
-  if (o.path.empty()) o.path = o.transport == "signalr" ? "/collab" : "/collab-ws";
+  if (o.transport != "raw" && o.transport != "signalr" && o.transport != "grpc") Usage("unknown transport");
+  if (o.path.empty())
+    o.path = o.transport == "signalr" ? "/collab"
+             : o.transport == "grpc"  ? "/opstream.OpStreamService/Connect"
+                                      : "/collab-ws";
   if (o.warmup < 0) o.warmup = o.scenario == "fanout" ? 200 : 1000;
   if (o.documents < 1 || (o.documents > 1 && (o.scenario != "clients" || o.documents > o.n)))
     Usage("--documents D needs the clients scenario and 1 <= D <= N");
@@ -239,8 +259,15 @@ std::string Fmt(double x, int prec = 3) {
 // ---------------------------------------------------------------------------------------------
 // Connections
 
+class Runner;
+
 struct Conn {
   explicit Conn(asio::io_context& io) : ws(io) {}
+  ~Conn() {
+    if (h2 != nullptr) nghttp2_session_del(h2);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
   ws::stream<tcp::socket> ws;
   beast::flat_buffer buf;
   std::string out;
@@ -263,6 +290,22 @@ struct Conn {
   // SignalR: bytes of an unfinished record (a record may span frames).
   std::string records;
   bool handshake_done = false;
+  // gRPC: the HTTP/2 session on ws.next_layer() (Beast is not used in this mode).
+  Runner* runner = nullptr;
+  nghttp2_session* h2 = nullptr;
+  int32_t stream_id = -1;
+  opstream::ClientMessage request;  // reused for every op
+  std::string gout;                 // framed requests not yet taken by nghttp2
+  size_t gout_off = 0;
+  bool deferred = false;    // the request body's data provider is waiting for bytes
+  bool half_close = false;  // end the request body once gout is drained
+  std::string wbuf;         // HTTP/2 bytes the socket did not take yet
+  size_t woff = 0;
+  bool wait_writable = false;
+  bool stream_closed = false;
+  int http_status = 0;
+  int grpc_status = -1;
+  std::string grpc_message;
 };
 
 struct RevRec {
@@ -284,7 +327,23 @@ class Runner {
     }
     for (uint16_t p : o_.ports)
       eps_.emplace_back(asio::ip::make_address(o_.host == "localhost" ? "127.0.0.1" : o_.host), p);
+    if (grpc_) {
+      nghttp2_session_callbacks_new(&h2_callbacks_);
+      nghttp2_session_callbacks_set_on_data_chunk_recv_callback(h2_callbacks_, &Runner::H2OnData);
+      nghttp2_session_callbacks_set_on_header_callback(h2_callbacks_, &Runner::H2OnHeader);
+      nghttp2_session_callbacks_set_on_stream_close_callback(h2_callbacks_, &Runner::H2OnStreamClose);
+      nghttp2_session_callbacks_set_on_frame_recv_callback(h2_callbacks_, &Runner::H2OnFrame);
+      google::protobuf::ArenaOptions ao;
+      ao.initial_block = arena_block_.data();
+      ao.initial_block_size = arena_block_.size();
+      arena_ = std::make_unique<google::protobuf::Arena>(ao);
+    }
   }
+  ~Runner() {
+    if (h2_callbacks_ != nullptr) nghttp2_session_callbacks_del(h2_callbacks_);
+  }
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
 
   int Run() {
     deadline_.expires_after(std::chrono::milliseconds(long(o_.time_limit_s * 1000)));
@@ -336,6 +395,7 @@ class Runner {
     sock.async_connect(ep, [this, c](beast::error_code ec) {
       if (ec) return ConnFailed(c, ec, "connect");
       c->ws.next_layer().set_option(tcp::no_delay(true));
+      if (grpc_) return GrpcStart(c);
       c->ws.secure_prng(false);
       c->ws.auto_fragment(false);
       c->ws.text(true);
@@ -400,11 +460,16 @@ class Runner {
     size_t e = s.find('"', p);
     std::string json;
     if (e == std::string_view::npos || !opstream::Base64Decode(s.substr(p, e - p), json)) return 0;
+    return ContentLen(json);
+  }
+
+  // Length of "content" in a text snapshot's JSON (ASCII content assumed).
+  static int64_t ContentLen(std::string_view json) {
     size_t c = json.find("\"content\":\"");
     if (c == std::string::npos) return 0;
     c += 11;
     size_t ce = json.find('"', c);
-    return ce == std::string::npos ? 0 : int64_t(ce - c);
+    return ce == std::string_view::npos ? 0 : int64_t(ce - c);
   }
 
   void ConnReady(Conn* c) {
@@ -441,7 +506,7 @@ class Runner {
         exit_code_ = 1;
         return Finish();
       }
-      if (!sr_)
+      if (!sr_ && !grpc_)  // SignalR and gRPC connections read from the start
         for (auto& c : conns_) Read(c.get());
       if (o_.warmup == 0) BeginMeasure();
       for (int i = 0; i < writers_; ++i) SendOp(conns_[size_t(i)].get());
@@ -472,6 +537,7 @@ class Runner {
     const std::string_view corr_s(corr, size_t(std::to_chars(corr, corr + sizeof corr, ++c->corr).ptr - corr));
     const std::string_view base_s(base, size_t(std::to_chars(base, base + sizeof base, c->rev).ptr - base));
     const std::string_view op(payload, size_t(pl));
+    if (grpc_) return GrpcSendOp(c, corr_s, base_s, op);
     if (sr_) {
       // §3.7 SendOp(documentId, payload: base64, baseRevision); the completion is the ack.
       c->out += R"({"type":1,"invocationId":")";
@@ -614,7 +680,7 @@ class Runner {
       OnEvent(c, rev, now);
     } else if (mt == 3) {
       if (!FindInt(s, "\"newRevision\"", rev)) return Bad(s, "ack without newRevision");
-      OnAck(c, s, rev, now);
+      OnAck(c, s.find("\"success\":true") != std::string_view::npos, s, rev, now);
     } else if (mt == 8) {
       Bad(s, "error response");
     } else if (mt == 6 || mt == 7) {
@@ -636,9 +702,9 @@ class Runner {
     }
   }
 
-  // The op of `c` was acknowledged with revision `rev`; `s` is the ack message.
-  void OnAck(Conn* c, std::string_view s, int64_t rev, Clock::time_point now) {
-    if (s.find("\"success\":true") == std::string_view::npos) {
+  // The op of `c` was acknowledged with revision `rev`; `s` is the ack message (for the log).
+  void OnAck(Conn* c, bool success, std::string_view s, int64_t rev, Clock::time_point now) {
+    if (!success) {
       ++rejected_;
       if (rejected_ <= 5) std::fprintf(stderr, "rejected: %.*s\n", int(std::min<size_t>(s.size(), 300)), s.data());
     }
@@ -741,7 +807,7 @@ class Runner {
         return SrReady(c);
       }
       if (!FindInt(s, "\"newRevision\"", rev)) return Bad(s, "ack without newRevision");
-      OnAck(c, s, rev, now);
+      OnAck(c, s.find("\"success\":true") != std::string_view::npos, s, rev, now);
     } else if (type == 1) {
       constexpr std::string_view kReceiveOp = R"("target":"ReceiveOp","arguments":[")";
       size_t p = s.find(kReceiveOp);
@@ -780,6 +846,390 @@ class Runner {
         WriteFrame(c.get());
       }
       SrKeepAlive();
+    });
+  }
+
+  // ----- gRPC (wire-protocol.md §5) -----
+  static nghttp2_nv Nv(std::string_view name, std::string_view value) {
+    return {reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+            reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
+            NGHTTP2_NV_FLAG_NONE};
+  }
+
+  void GrpcStart(Conn* c) {
+    if (finished_) return;  // connected after the end of the run: no stream to wait for
+    c->runner = this;
+    if (nghttp2_session_client_new(&c->h2, h2_callbacks_, c) != 0) return ConnFailed(c, {}, "nghttp2 session");
+    // Wide windows: the benchmark measures the server, not HTTP/2 flow-control round trips.
+    constexpr int32_t kWindow = 16 << 20;
+    const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+                                               {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, kWindow}};
+    nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, kWindow);
+    const std::string authority = o_.host + ":" + std::to_string(eps_[size_t(c->id) % eps_.size()].port());
+    const nghttp2_nv headers[] = {Nv(":method", "POST"),
+                                  Nv(":scheme", "http"),
+                                  Nv(":path", o_.path),
+                                  Nv(":authority", authority),
+                                  Nv("content-type", "application/grpc"),
+                                  Nv("te", "trailers"),
+                                  Nv("user-agent", "opstream-loadgen")};
+    nghttp2_data_provider body{};
+    body.source.ptr = c;
+    body.read_callback = &Runner::H2ReadBody;
+    c->stream_id = nghttp2_submit_request(c->h2, nullptr, headers, std::size(headers), &body, c);
+    if (c->stream_id < 0) return ConnFailed(c, {}, "nghttp2 request");
+    ++grpc_streams_;
+    auto& join = *c->request.mutable_join_request();
+    join.set_document_id(o_.scenario == "idle" ? o_.doc + "-" + std::to_string(c->id) : DocId(c));
+    join.set_document_type("text");
+    join.set_client_proto_version(1);
+    c->request.set_correlation_id("j");
+    if (!o_.join) {
+      // Upgrade-only idle connections: the stream is open, no document is joined.
+      c->request.Clear();
+      GrpcFlush(c);
+      GrpcRead(c);
+      return ConnReady(c);
+    }
+    GrpcQueue(c);
+    GrpcRead(c);
+  }
+
+  // Frames c->request (gRPC length prefix, uncompressed) behind the queued bytes.
+  void GrpcQueue(Conn* c) {
+    const size_t n = c->request.ByteSizeLong();
+    const size_t at = c->gout.size();
+    c->gout.resize(at + 5 + n);
+    auto* p = reinterpret_cast<uint8_t*>(c->gout.data() + at);
+    p[0] = 0;
+    p[1] = uint8_t(n >> 24);
+    p[2] = uint8_t(n >> 16);
+    p[3] = uint8_t(n >> 8);
+    p[4] = uint8_t(n);
+    c->request.SerializeWithCachedSizesToArray(p + 5);
+    if (c->deferred) {
+      c->deferred = false;
+      nghttp2_session_resume_data(c->h2, c->stream_id);
+    }
+    GrpcFlush(c);
+  }
+
+  void GrpcSendOp(Conn* c, std::string_view corr, std::string_view base, std::string_view op) {
+    auto& req = *c->request.mutable_op_request();  // the join's oneof member is dropped once
+    if (req.document_id().empty()) req.set_document_id(DocId(c));
+    req.mutable_payload()->assign(op.data(), op.size());
+    int64_t rev = 0;
+    std::from_chars(base.data(), base.data() + base.size(), rev);
+    req.set_base_revision(rev);
+    auto& id = *c->request.mutable_correlation_id();
+    id.assign("o");
+    id.append(corr.data(), corr.size());
+    c->in_flight = true;
+    c->sent_at = Clock::now();
+    GrpcQueue(c);
+  }
+
+  // Moves nghttp2's pending output to the socket. Not re-entered from inside the same session's
+  // mem_recv (nghttp2 forbids it): the read handler flushes once mem_recv returns.
+  void GrpcFlush(Conn* c) {
+    if (c->h2 == nullptr || c == in_recv_) return;
+    for (;;) {
+      const uint8_t* data = nullptr;
+      const ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+      if (n < 0) return GrpcFail(c, nghttp2_strerror(int(n)));
+      if (n == 0) break;
+      size_t done = 0;
+      if (c->wbuf.empty() && !c->wait_writable) {
+        // Common case: nothing queued, the bytes go out without a copy.
+        const ssize_t sent = ::send(c->ws.next_layer().native_handle(), data, size_t(n), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return GrpcFail(c, "send failed");
+        done = sent > 0 ? size_t(sent) : 0;
+      }
+      if (done < size_t(n)) c->wbuf.append(reinterpret_cast<const char*>(data) + done, size_t(n) - done);
+    }
+    GrpcWrite(c);
+  }
+
+  void GrpcWrite(Conn* c) {
+    if (c->wait_writable || c->woff == c->wbuf.size()) return;
+    auto& sock = c->ws.next_layer();
+    const ssize_t sent =
+        ::send(sock.native_handle(), c->wbuf.data() + c->woff, c->wbuf.size() - c->woff, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return GrpcFail(c, "send failed");
+    if (sent > 0) c->woff += size_t(sent);
+    if (c->woff == c->wbuf.size()) {
+      c->wbuf.clear();
+      c->woff = 0;
+      return;
+    }
+    c->wait_writable = true;
+    sock.async_wait(tcp::socket::wait_write, [this, c](beast::error_code ec) {
+      c->wait_writable = false;
+      if (exiting_) return;
+      if (ec) return GrpcFail(c, ec.message().c_str());
+      GrpcWrite(c);
+    });
+  }
+
+  void GrpcRead(Conn* c) {
+    if (c->rbuf.empty()) c->rbuf.resize(o_.scenario == "idle" ? 4096 : 64 * 1024);
+    c->ws.next_layer().async_read_some(asio::buffer(c->rbuf), [this, c](beast::error_code ec, size_t n) {
+      if (exiting_) return;
+      if (ec) return GrpcFail(c, ec.message().c_str());
+      in_recv_ = c;
+      const ssize_t r = nghttp2_session_mem_recv(c->h2, reinterpret_cast<const uint8_t*>(c->rbuf.data()), n);
+      in_recv_ = nullptr;
+      if (r < 0) return GrpcFail(c, nghttp2_strerror(int(r)));
+      if (exiting_) return;
+      GrpcFlush(c);
+      GrpcRead(c);
+    });
+  }
+
+  // A transport failure of one connection: before the run it fails the connection, during the run
+  // it ends the run (as in the other modes), while closing it counts as an unclean end.
+  void GrpcFail(Conn* c, const char* what) {
+    if (!finished_) c->stream_closed = true;  // this stream cannot end cleanly any more
+    if (!c->settled) {
+      std::fprintf(stderr, "conn %d: %s\n", c->id, what);
+      return ConnFailed(c, {}, "grpc");
+    }
+    if (finished_) {
+      if (!c->stream_closed) {
+        c->stream_closed = true;
+        if (--grpc_open_ == 0) GrpcDone();
+      }
+      return;
+    }
+    ++errors_;
+    if (errors_ <= 5) std::fprintf(stderr, "conn %d: %s\n", c->id, what);
+    Finish();
+  }
+
+  static ssize_t H2ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
+                            nghttp2_data_source* source, void*) {
+    auto* c = static_cast<Conn*>(source->ptr);
+    const size_t avail = c->gout.size() - c->gout_off;
+    if (avail == 0) {
+      if (c->half_close) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        return 0;
+      }
+      c->deferred = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+    const size_t n = std::min(avail, length);
+    std::memcpy(buf, c->gout.data() + c->gout_off, n);
+    c->gout_off += n;
+    if (c->gout_off == c->gout.size()) {
+      c->gout.clear();
+      c->gout_off = 0;
+    }
+    return ssize_t(n);
+  }
+
+  static int H2OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                        const uint8_t* value, size_t valuelen, uint8_t, void* user) {
+    auto* c = static_cast<Conn*>(user);
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->hd.stream_id != c->stream_id) return 0;
+    const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (n == ":status")
+      std::from_chars(v.data(), v.data() + v.size(), c->http_status);
+    else if (n == "grpc-status")
+      std::from_chars(v.data(), v.data() + v.size(), c->grpc_status);
+    else if (n == "grpc-message")
+      c->grpc_message.assign(v);
+    return 0;
+  }
+
+  static int H2OnFrame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+    auto* c = static_cast<Conn*>(user);
+    // The call ends with the server's END_STREAM (its status), even while the request side is
+    // still open: a refused call must not wait for the run's time limit.
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 && frame->hd.stream_id == c->stream_id)
+      c->runner->GrpcStreamClosed(c, NGHTTP2_NO_ERROR);
+    if (frame->hd.type == NGHTTP2_GOAWAY && !c->runner->finished_) {
+      c->runner->Bad("GOAWAY", "server ended the connection");
+      c->runner->Finish();
+    }
+    return 0;
+  }
+
+  static int H2OnData(nghttp2_session*, uint8_t, int32_t stream_id, const uint8_t* data, size_t len, void* user) {
+    auto* c = static_cast<Conn*>(user);
+    if (stream_id == c->stream_id && !c->runner->finished_)
+      c->runner->GrpcData(c, std::string_view(reinterpret_cast<const char*>(data), len));
+    return 0;
+  }
+
+  static int H2OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user) {
+    auto* c = static_cast<Conn*>(user);
+    if (stream_id == c->stream_id) c->runner->GrpcStreamClosed(c, error_code);
+    return 0;
+  }
+
+  void GrpcStreamClosed(Conn* c, uint32_t error_code) {
+    if (c->stream_closed) return;
+    c->stream_closed = true;
+    if (!finished_) {
+      char what[320];
+      std::snprintf(what, sizeof what, "stream closed by the server (HTTP/2 error %u, :status %d, grpc-status %d %s)",
+                    error_code, c->http_status, c->grpc_status, c->grpc_message.c_str());
+      if (!c->settled) {
+        std::fprintf(stderr, "conn %d: %s\n", c->id, what);
+        return ConnFailed(c, {}, "grpc");
+      }
+      Bad(what, "grpc");
+      return Finish();
+    }
+    if (error_code == NGHTTP2_NO_ERROR && c->http_status == 200 && c->grpc_status == 0)
+      ++grpc_closed_ok_;
+    else if (grpc_close_errors_++ < 5)
+      std::fprintf(stderr, "conn %d ended with HTTP/2 error %u, :status %d, grpc-status %d %s\n", c->id, error_code,
+                   c->http_status, c->grpc_status, c->grpc_message.c_str());
+    if (--grpc_open_ == 0) GrpcDone();
+  }
+
+  // Bytes of the response body: gRPC messages, split anywhere by HTTP/2 framing.
+  void GrpcData(Conn* c, std::string_view data) {
+    if (c->records.empty()) {
+      // Common case: the DATA frame holds whole messages; they are parsed in place.
+      const size_t used = GrpcMessages(c, data);
+      if (used < data.size() && !finished_) c->records.assign(data.substr(used));
+      return;
+    }
+    c->records.append(data);
+    const size_t used = GrpcMessages(c, c->records);
+    if (!finished_) c->records.erase(0, used);
+  }
+
+  static bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64 && p < end; shift += 7) {
+      const uint8_t b = *p++;
+      v |= uint64_t(b & 0x7F) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  // Fast path for the message every receiver gets, a ServerMessage holding only
+  // receive_op_event (field 4): its new_revision (field 2) read from the wire. Parsing it into a
+  // ServerMessage would copy the payload into a heap string, one malloc per delivery, which is
+  // the generator's hottest path in fan-out. Anything else returns false and is parsed in full.
+  static bool EventRevision(const uint8_t* p, size_t n, int64_t& rev) {
+    const uint8_t* end = p + n;
+    uint64_t tag = 0, len = 0;
+    if (!ReadVarint(p, end, tag) || tag != ((4 << 3) | 2) || !ReadVarint(p, end, len) || len != size_t(end - p))
+      return false;
+    bool found = false;
+    while (p < end) {
+      if (!ReadVarint(p, end, tag)) return false;
+      uint64_t v = 0;
+      if ((tag & 7) == 0) {
+        if (!ReadVarint(p, end, v)) return false;
+        if ((tag >> 3) == 2) {
+          rev = int64_t(v);
+          found = true;
+        }
+      } else if ((tag & 7) == 2) {
+        if (!ReadVarint(p, end, v) || v > uint64_t(end - p)) return false;
+        p += v;
+      } else {
+        return false;
+      }
+    }
+    return found;
+  }
+
+  // Handles the whole messages at the start of `s`; returns the bytes used.
+  size_t GrpcMessages(Conn* c, std::string_view s) {
+    size_t pos = 0;
+    while (s.size() - pos >= 5 && !finished_) {
+      const auto* p = reinterpret_cast<const uint8_t*>(s.data() + pos);
+      const size_t n = size_t(p[1]) << 24 | size_t(p[2]) << 16 | size_t(p[3]) << 8 | p[4];
+      if (s.size() - pos - 5 < n) break;
+      int64_t rev = 0;
+      if (p[0] != 0) {
+        Bad("compressed flag", "unexpected compressed message");
+      } else if (EventRevision(p + 5, n, rev)) {
+        OnEvent(c, rev, Clock::now());
+      } else {
+        auto* m = google::protobuf::Arena::CreateMessage<opstream::ServerMessage>(arena_.get());
+        if (m->ParseFromArray(p + 5, int(n)))
+          OnGrpcMessage(c, *m);
+        else
+          Bad("", "unparsable ServerMessage");
+        arena_->Reset();
+      }
+      pos += 5 + n;
+    }
+    return pos;
+  }
+
+  void OnGrpcMessage(Conn* c, const opstream::ServerMessage& m) {
+    const auto now = Clock::now();
+    switch (m.message_type_case()) {
+      case opstream::ServerMessage::kReceiveOpEvent:
+        return OnEvent(c, m.receive_op_event().new_revision(), now);
+      case opstream::ServerMessage::kOpResponse: {
+        const auto& r = m.op_response();
+        return OnAck(c, r.success(), r.error_message(), r.new_revision(), now);
+      }
+      case opstream::ServerMessage::kJoinResponse:
+        if (c->joined) return Bad("join_response", "unexpected message");
+        c->join_rev = c->rev = m.join_response().revision();
+        c->join_len = ContentLen(m.join_response().snapshot());
+        c->joined = true;
+        return ConnReady(c);
+      case opstream::ServerMessage::kErrorResponse:
+        Bad(m.error_response().message(), "error response");
+        if (!c->joined) ConnFailed(c, {}, "join");
+        return;
+      default:
+        return;  // awareness / peer disconnected: not used here
+    }
+  }
+
+  // End of the run: half-close every open Connect stream and wait (at most 5 s) for its trailers,
+  // so that a stream the server does not end shows up in the report instead of being cut off.
+  void GrpcClose() {
+    close_t0_ = Clock::now();
+    for (auto& c : conns_) {
+      if (c->h2 == nullptr || c->stream_id < 0 || c->stream_closed) continue;
+      ++grpc_open_;
+      c->half_close = true;
+      if (c->deferred) {
+        c->deferred = false;
+        nghttp2_session_resume_data(c->h2, c->stream_id);
+      }
+      GrpcFlush(c.get());
+    }
+    if (grpc_open_ == 0) return GrpcDone();
+    auto t = std::make_shared<asio::steady_timer>(io_, std::chrono::seconds(5));
+    t->async_wait([this, t](beast::error_code) { GrpcDone(); });
+  }
+
+  void GrpcDone() {
+    if (grpc_done_) return;
+    grpc_done_ = true;
+    // Leaves any nghttp2 callback first: the sessions are sent their GOAWAY from the loop.
+    asio::post(io_, [this] {
+      for (auto& c : conns_) {
+        if (c->h2 == nullptr || c->failed) continue;
+        nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
+        GrpcFlush(c.get());
+      }
+      exiting_ = true;
+      report_ += ",\"grpc_streams\":" + std::to_string(grpc_streams_);
+      report_ += ",\"grpc_closed_ok\":" + std::to_string(grpc_closed_ok_);
+      report_ +=
+          ",\"grpc_close_ms\":" + Fmt(std::chrono::duration<double, std::milli>(Clock::now() - close_t0_).count(), 1);
+      if (grpc_closed_ok_ != grpc_streams_ && exit_code_ == 0) exit_code_ = 1;
+      Exit();
     });
   }
 
@@ -830,13 +1280,22 @@ class Runner {
     if (finished_) return;
     finished_ = true;
     deadline_.cancel();
-    Report();
+    // The figures are taken now, before any closing work adds to the CPU counters.
+    report_ = Report();
+    if (grpc_) return GrpcClose();
+    Exit();
+  }
+
+  void Exit() {
+    report_ += "}\n";
+    std::fputs(report_.c_str(), stdout);
     // Close quickly: the sockets are closed by the OS when the process exits.
     std::fflush(stdout);
     std::_Exit(exit_code_ ? exit_code_ : (timed_out_ || errors_ || failed_ ? 1 : 0));
   }
 
-  void Report() {
+  // The report's JSON object without its closing brace.
+  std::string Report() {
     auto now = Clock::now();
     std::string j = "{";
     auto kv = [&](const char* k, const std::string& v) {
@@ -872,7 +1331,7 @@ class Runner {
     } else {
       bool done = stop_sending_;
       auto t_end = done ? t_end_ops_ : now;
-      double secs = std::chrono::duration<double>(t_end - t0_).count();
+      double secs = measuring_ ? std::chrono::duration<double>(t_end - t0_).count() : 0;
       double secs_drain = std::chrono::duration<double>((drained_ ? t_drained_ : now) - t0_).count();
       double srv1 = done ? srv_cpu_ops_ : ProcCpuS(o_.server_pid);
       double self1 = done ? self_cpu_ops_ : SelfCpuS();
@@ -911,8 +1370,7 @@ class Runner {
     }
     kv("errors", std::to_string(errors_));
     kv("timed_out", timed_out_ ? "true" : "false");
-    j += "}\n";
-    std::fputs(j.c_str(), stdout);
+    return j;
   }
 
   static double LoadAvg() {
@@ -942,6 +1400,16 @@ class Runner {
   double srv_cpu0_ = 0, self_cpu0_ = 0, srv_cpu_ops_ = 0, self_cpu_ops_ = 0;
   long rss0_ = -1, rss1_ = -1, hwm0_ = -1, hwm1_ = -1;
   Pct all_lat_, ack_lat_;
+  std::string report_;
+  // gRPC
+  bool grpc_ = o_.transport == "grpc";
+  nghttp2_session_callbacks* h2_callbacks_ = nullptr;
+  Conn* in_recv_ = nullptr;  // the connection whose nghttp2_session_mem_recv is running
+  std::array<char, 64 * 1024> arena_block_{};
+  std::unique_ptr<google::protobuf::Arena> arena_;
+  int grpc_streams_ = 0, grpc_open_ = 0, grpc_closed_ok_ = 0, grpc_close_errors_ = 0;
+  bool grpc_done_ = false, exiting_ = false;
+  Clock::time_point close_t0_;
 };
 
 }  // namespace

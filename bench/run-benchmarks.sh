@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Server load benchmarks over the raw WebSocket transport (/collab-ws), see bench/README.md.
 #
-#   bench/run-benchmarks.sh [ours|anchors|signalr|all]      (default: all)
+#   bench/run-benchmarks.sh [ours|anchors|signalr|grpc|all]      (default: all)
 #
 # `signalr`: raw WebSocket vs the SignalR collaboration hub over WebSockets (/collab), the same
 # loads alternated run by run on a server with both transports, and the throughput ratio.
+# `grpc`: raw WebSocket vs gRPC `Connect` streams (one HTTP/2 connection per client), the same
+# loads alternated run by run, GRPC_REPEATS times, on a server with both transports; then the
+# h2load floor (plain HTTP/2 GETs of /health/live, nghttp2-client installed through
+# scripts/deps.sh --bench) and a summary with medians, spread and the gRPC / raw ratio.
 #
 # Environment:
 #   BUILD_DIR=build-bench          build folder with opstream-server and opstream-loadgen
@@ -16,6 +20,7 @@
 #   ANCHOR_DRIVERS="sharedb hocuspocus"  ANCHOR_CLIENT_COUNTS="1 8 32 128"  ANCHOR_OPS=20000
 #   ANCHOR_REPEATS=1  ANCHOR_IDLE_STEPS=5000,10000
 #   OPSTREAM_DRIVER_CHECK=1        also run the anchors' own `opstream` driver against our server
+#   GRPC_REPEATS=3  H2LOAD_REPEATS=3  H2LOAD_ARGS="-n 100000 -c 10 -m 10"
 #   OUT=bench-results/<timestamp>  JSON lines and the Markdown summary
 # Every load is bounded by its op/connection count and by a time limit; servers are stopped by PID.
 set -euo pipefail
@@ -36,6 +41,9 @@ ANCHOR_OPS="${ANCHOR_OPS:-20000}"
 ANCHOR_REPEATS="${ANCHOR_REPEATS:-1}"
 ANCHOR_IDLE_STEPS="${ANCHOR_IDLE_STEPS:-5000,10000}"
 OPSTREAM_DRIVER_CHECK="${OPSTREAM_DRIVER_CHECK:-1}"
+GRPC_REPEATS="${GRPC_REPEATS:-3}"
+H2LOAD_REPEATS="${H2LOAD_REPEATS:-3}"
+H2LOAD_ARGS="${H2LOAD_ARGS:--n 100000 -c 10 -m 10}"
 OUT="${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
@@ -169,6 +177,94 @@ for name in names:
 EOF
 fi
 
+if [ "$what" = all ] || [ "$what" = grpc ]; then
+  scripts/deps.sh --bench  # h2load; skipped without touching the network when installed
+  SERVER_TRANSPORTS=websockets,grpc
+  # Alternating raw and gRPC run by run, and repeating the whole series, spreads the noise of a
+  # shared machine over both and shows it (min–max in the summary).
+  for rep in $(seq 1 "$GRPC_REPEATS"); do
+    for n in $CLIENT_COUNTS; do
+      for t in raw grpc; do
+        start_server 1
+        run_lg "grpc-$t-clients-n$n-rep$rep" 180 clients --n "$n" --ops "$OPS" --transport "$t"
+        stop_server
+      done
+    done
+    for t in raw grpc; do
+      start_server 1
+      run_lg "grpc-$t-fanout-r$FANOUT_READERS-rep$rep" 180 fanout --readers "$FANOUT_READERS" --ops "$FANOUT_OPS" --transport "$t"
+      stop_server
+    done
+  done
+  start_server 1
+  for rep in $(seq 1 "$H2LOAD_REPEATS"); do
+    echo "## h2load-rep$rep  (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+    # shellcheck disable=SC2086  # H2LOAD_ARGS is a list of options
+    timeout 300 h2load $H2LOAD_ARGS "http://127.0.0.1:$SERVER_PORTS/health/live" >"$OUT/h2load-rep$rep.txt" 2>&1 ||
+      echo "h2load-rep$rep failed (exit $?)"
+    grep -E '^(finished in|requests:|time for request:)' "$OUT/h2load-rep$rep.txt" || true
+  done
+  stop_server
+  unset SERVER_TRANSPORTS
+  python3 - "$OUT" "$H2LOAD_ARGS" <<'EOF' | tee "$OUT/summary-grpc.md"
+import glob, json, os, re, statistics, sys
+out, h2args = sys.argv[1], sys.argv[2]
+def load(p):
+    try:
+        with open(p) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except Exception:
+        return None
+runs = {}
+for p in glob.glob(os.path.join(out, "grpc-*-rep*.json")):
+    m = re.match(r"grpc-(raw|grpc)-(.*)-rep\d+\.json$", os.path.basename(p))
+    d = load(p)
+    if m and d: runs.setdefault(m.group(2), {}).setdefault(m.group(1), []).append(d)
+def vals(ds, k):
+    return [d[k] for d in ds if isinstance(d.get(k), (int, float))]
+def med(ds, k):
+    v = vals(ds, k)
+    return statistics.median(v) if v else None
+def f(x, p=1):
+    return "–" if x is None else f"{x:,.{p}f}"
+def spread(ds, k, p=0):
+    v = vals(ds, k)
+    if not v: return "–"
+    return f"{f(statistics.median(v), p)} ({f(min(v), p)}–{f(max(v), p)})" if len(v) > 1 else f(v[0], p)
+def key(s):
+    return (s.split("-")[0], int("".join(c for c in s.split("-")[1] if c.isdigit()) or 0))
+print("Medians of the repeats, (min–max) for throughput. All-received latency for N > 1 and the fan-out, ack latency for N = 1.")
+print()
+print("| scenario | runs raw / gRPC | raw ops/s | gRPC ops/s | gRPC / raw | deliveries/s raw / gRPC | p50 ms raw / gRPC | p99 ms raw / gRPC | server CPU µs/op raw / gRPC | µs/delivery raw / gRPC | loadgen CPU % raw / gRPC | gRPC streams ended OK | load |")
+print("|---|---|---:|---:|---:|---|---|---|---|---|---|---|---|")
+for name in sorted(runs, key=key):
+    r, g = runs[name].get("raw", []), runs[name].get("grpc", [])
+    if not r or not g: continue
+    lat = "all_received" if r[0].get("all_received_p50_ms") is not None else "ack"
+    pair = lambda k, p=1: f"{f(med(r, k), p)} / {f(med(g, k), p)}"
+    ratio = med(g, "ops_per_s") / med(r, "ops_per_s") if med(r, "ops_per_s") and med(g, "ops_per_s") else None
+    ok = f"{sum(d.get('grpc_closed_ok', 0) for d in g)} / {sum(d.get('grpc_streams', 0) for d in g)}"
+    loads = vals(r + g, "load_avg_1m")
+    print(f"| {name} | {len(r)} / {len(g)} | {spread(r, 'ops_per_s')} | {spread(g, 'ops_per_s')} | {f(ratio, 2)} | "
+          f"{pair('deliveries_per_s', 0)} | {pair(lat + '_p50_ms', 2)} | {pair(lat + '_p99_ms', 2)} | "
+          f"{pair('server_cpu_us_per_op')} | {pair('server_cpu_us_per_delivery', 2)} | {pair('loadgen_cpu_pct')} | "
+          f"{ok} | {f(min(loads), 1)}–{f(max(loads), 1)} |")
+h2 = []
+for p in sorted(glob.glob(os.path.join(out, "h2load-rep*.txt"))):
+    t = open(p).read()
+    m = re.search(r"finished in ([\d.]+)s, ([\d.]+) req/s", t)
+    ok = re.search(r"requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed", t)
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", t)
+    if m: h2.append((float(m.group(2)), ok.group(1) if ok else "?", ok.group(2) if ok else "?", mean.group(1) if mean else "?"))
+if h2:
+    rps = [x[0] for x in h2]
+    print()
+    print(f"h2load floor (`h2load {h2args} http://127.0.0.1:PORT/health/live`, {len(h2)} runs): "
+          f"{statistics.median(rps):,.0f} req/s median ({min(rps):,.0f}–{max(rps):,.0f}); "
+          f"succeeded/failed per run: {', '.join(x[1] + '/' + x[2] for x in h2)}; mean request time: {', '.join(x[3] for x in h2)}")
+EOF
+fi
+
 if [ "$what" = all ] || [ "$what" = anchors ]; then
   tmp="$(mktemp -d)"
   cp -r "$ANCHORS_DIR/." "$tmp/"
@@ -187,7 +283,7 @@ if [ "$what" = all ] || [ "$what" = anchors ]; then
   rm -rf "$tmp"
 fi
 
-[ "$what" = signalr ] && exit 0
+[ "$what" = signalr ] || [ "$what" = grpc ] && exit 0
 # Markdown summary of our runs (and ratios against the anchors when their JSON is present).
 python3 - "$OUT" <<'EOF' | tee "$OUT/summary.md"
 import glob, json, os, sys

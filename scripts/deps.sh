@@ -16,9 +16,14 @@ TEST_PACKAGES=(
   clang-14 libclang-rt-14-dev  # the libFuzzer build (docs/fuzzing.md), run by hand
   postgresql redis-server redis-tools python3  # real servers for the storage tests (scripts/test-services.sh)
 )
+# Only the load benchmarks need these (bench/run-benchmarks.sh installs them); the tests do not.
+BENCH_PACKAGES=(
+  nghttp2-client  # h2load: the plain HTTP/2 floor next to the gRPC figures
+)
 
 want=("${BUILD_PACKAGES[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PACKAGES[@]}"); fi
+if [ "${1:-}" = "--bench" ]; then want+=("${BENCH_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do
