@@ -21,6 +21,8 @@ struct StoreFactory {
   std::string name;
   // Creates a store whose files (if any) live in `directory`; the suite calls Initialize.
   std::function<std::unique_ptr<DocumentStore>(const std::filesystem::path& directory)> make;
+  // What the provider keeps of a timestamp: PostgreSQL microseconds, Redis milliseconds.
+  std::chrono::nanoseconds timestamp_resolution{1};
 };
 
 inline std::string StoreFactoryName(const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; }
@@ -39,6 +41,11 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
   }
 
   DocumentStore& store() { return *store_; }
+  // `t` as the provider stores it (truncated to its resolution).
+  Timestamp Stored(Timestamp t) const {
+    const auto resolution = GetParam().timestamp_resolution;
+    return t - (t.time_since_epoch() % resolution);
+  }
 
  private:
   TempDir directory_;

@@ -1,0 +1,1024 @@
+#include "storage/postgres/postgres_document_store.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <postgresql/libpq-fe.h>
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <variant>
+
+#include "storage/append_rules.hpp"
+#include "storage/postgres/postgres_migrations.hpp"
+
+namespace opstream::storage {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Type OIDs (pg_type), fixed since PostgreSQL 7.
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+constexpr Oid kByteaOid = 17;
+constexpr Oid kTimestamptzOid = 1184;
+constexpr Oid kTextArrayOid = 1009;
+constexpr Oid kInt8ArrayOid = 1016;
+constexpr Oid kByteaArrayOid = 1001;
+constexpr Oid kTimestamptzArrayOid = 1185;
+
+// Binary timestamptz: microseconds since 2000-01-01 00:00:00 UTC.
+constexpr int64_t kPostgresEpochMicros = 946684800LL * 1000000LL;
+
+// Snapshot and later ops in one statement, so both come from the same database state. The
+// document without a snapshot gets every op (server.md §2.2 with SV-39).
+constexpr const char* kLoadSql =
+    "WITH s AS (SELECT \"Revision\", \"Timestamp\", \"State\" FROM opstream.\"DocumentSnapshots\" "
+    "WHERE \"DocumentId\" = $1) "
+    "SELECT 0, \"Revision\", NULL::text, \"Timestamp\", \"State\", NULL::text FROM s "
+    "UNION ALL "
+    "SELECT 1, o.\"Revision\", o.\"AuthorId\", o.\"Timestamp\", o.\"Payload\", o.\"EngineType\" "
+    "FROM opstream.\"DocumentOps\" o WHERE o.\"DocumentId\" = $1 "
+    "AND o.\"Revision\" > COALESCE((SELECT \"Revision\" FROM s), -9223372036854775807) "
+    "ORDER BY 1, 2";
+// Every op of a group in one statement; the primary key refuses a duplicate (document, revision).
+constexpr const char* kInsertOpsSql =
+    "INSERT INTO opstream.\"DocumentOps\" (\"DocumentId\", \"Revision\", \"AuthorId\", \"Timestamp\", \"Payload\", "
+    "\"EngineType\") SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::bytea[], "
+    "$6::text[])";
+constexpr const char* kExistingRevisionSql =
+    "SELECT \"Revision\" FROM opstream.\"DocumentOps\" WHERE \"DocumentId\" = $1 AND \"Revision\" = ANY($2) "
+    "ORDER BY \"Revision\" LIMIT 1";
+constexpr const char* kUpsertSnapshotSql =
+    "INSERT INTO opstream.\"DocumentSnapshots\" (\"DocumentId\", \"Revision\", \"Timestamp\", \"State\") "
+    "VALUES ($1, $2, $3, $4) ON CONFLICT (\"DocumentId\") DO UPDATE SET \"Revision\" = excluded.\"Revision\", "
+    "\"Timestamp\" = excluded.\"Timestamp\", \"State\" = excluded.\"State\"";
+constexpr const char* kCompactSql =
+    "DELETE FROM opstream.\"DocumentOps\" WHERE \"DocumentId\" = $1 AND \"Revision\" <= $2";
+
+constexpr std::string_view kUniqueViolation = "23505";
+
+struct InitializeJob {
+  DocumentStore::Completion done;
+};
+struct LoadJob {
+  std::string document_id;
+  DocumentStore::LoadCompletion done;
+};
+struct AppendJob {
+  std::string document_id;
+  std::vector<StoredOp> ops;
+  DocumentStore::Completion done;
+};
+struct SnapshotJob {
+  std::string document_id;
+  Snapshot snapshot;
+  DocumentStore::Completion done;
+};
+struct CompactJob {
+  std::string document_id;
+  int64_t up_to;
+  DocumentStore::Completion done;
+};
+
+// Calls a completion without letting an exception from the caller's code reach the worker loop.
+template <typename Callback, typename... Args>
+void Invoke(Callback& callback, Args&&... args) noexcept {
+  try {
+    callback(std::forward<Args>(args)...);
+  } catch (const std::exception& e) {
+    spdlog::error("storage.postgres: a completion threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("storage.postgres: a completion threw a non-standard exception");
+  }
+}
+
+// A health probe answered exactly once, by whichever comes first: the worker running `SELECT 1`,
+// or the watchdog at the deadline.
+class HealthProbe {
+ public:
+  HealthProbe(DocumentStore::HealthCompletion done, Clock::time_point deadline)
+      : done_(std::move(done)), deadline_(deadline) {}
+
+  void Answer(HealthReport report) {
+    if (!answered_.exchange(true)) Invoke(done_, std::move(report));
+  }
+  bool answered() const { return answered_.load(); }
+  Clock::time_point deadline() const { return deadline_; }
+
+ private:
+  DocumentStore::HealthCompletion done_;
+  Clock::time_point deadline_;
+  std::atomic<bool> answered_{false};
+};
+
+struct ProbeJob {
+  std::shared_ptr<HealthProbe> probe;
+};
+
+using Job = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob>;
+
+void PutInt32(std::string& out, int32_t value) {
+  const auto v = static_cast<uint32_t>(value);
+  const char bytes[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+  out.append(bytes, 4);
+}
+
+void PutInt64(std::string& out, int64_t value) {
+  const auto v = static_cast<uint64_t>(value);
+  char bytes[8];
+  for (int i = 0; i < 8; ++i) bytes[i] = char(v >> (56 - 8 * i));
+  out.append(bytes, 8);
+}
+
+int64_t GetInt64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return static_cast<int64_t>(v);
+}
+
+int32_t GetInt32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return static_cast<int32_t>(v);
+}
+
+// timestamptz keeps microseconds: the 100 ns tick is truncated, as Npgsql does.
+int64_t ToPostgresMicros(Timestamp t) {
+  const int64_t ns = t.time_since_epoch().count();
+  const int64_t us = ns / 1000 - (ns % 1000 < 0 ? 1 : 0);
+  return us - kPostgresEpochMicros;
+}
+
+Timestamp FromPostgresMicros(int64_t micros) {
+  return Timestamp(std::chrono::microseconds(micros + kPostgresEpochMicros));
+}
+
+// Parameters for PQsendQueryParams, all in binary format.
+class Params {
+ public:
+  void Text(std::string_view value) { Add(kTextOid, value); }
+  void Bytes(std::string_view value) { Add(kByteaOid, value); }
+  void Int8(int64_t value) {
+    std::string& s = storage_.emplace_back();
+    PutInt64(s, value);
+    Add(kInt8Oid, s);
+  }
+  void Time(Timestamp value) {
+    std::string& s = storage_.emplace_back();
+    PutInt64(s, ToPostgresMicros(value));
+    Add(kTimestamptzOid, s);
+  }
+  void Owned(Oid type, std::string encoded) { Add(type, storage_.emplace_back(std::move(encoded))); }
+
+  int size() const { return static_cast<int>(values_.size()); }
+  const Oid* types() const { return types_.data(); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  void Add(Oid type, std::string_view value) {
+    types_.push_back(type);
+    // A null pointer would be SQL NULL; an empty value still needs an address.
+    values_.push_back(value.empty() ? "" : value.data());
+    lengths_.push_back(static_cast<int>(value.size()));
+    formats_.push_back(1);
+  }
+
+  std::deque<std::string> storage_;  // a deque keeps the addresses handed to libpq stable
+  std::vector<Oid> types_;
+  std::vector<const char*> values_;
+  std::vector<int> lengths_;
+  std::vector<int> formats_;
+};
+
+// A one-dimensional array in PostgreSQL's binary array format (array_recv).
+class ArrayParam {
+ public:
+  explicit ArrayParam(Oid element_type) : element_type_(element_type) {}
+  void Add(std::string_view bytes) {
+    PutInt32(body_, static_cast<int32_t>(bytes.size()));
+    body_.append(bytes);
+    ++count_;
+  }
+  void AddInt64(int64_t value) {
+    PutInt32(body_, 8);
+    PutInt64(body_, value);
+    ++count_;
+  }
+  std::string Finish() const {
+    std::string out;
+    out.reserve(20 + body_.size());
+    PutInt32(out, 1);  // dimensions
+    PutInt32(out, 0);  // no nulls
+    PutInt32(out, static_cast<int32_t>(element_type_));
+    PutInt32(out, count_);
+    PutInt32(out, 1);  // lower bound
+    out += body_;
+    return out;
+  }
+
+ private:
+  Oid element_type_;
+  std::string body_;
+  int32_t count_ = 0;
+};
+
+std::string OneLine(const char* text) {
+  std::string out = text ? text : "";
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string_view SqlState(const PGresult* result) {
+  const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+  return state ? std::string_view(state) : std::string_view();
+}
+
+// The error of a result that is not the expected success, or Ok.
+Status ResultStatus(const PGresult* result, std::string_view operation) {
+  const ExecStatusType status = PQresultStatus(result);
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return Status::Ok();
+  if (status == PGRES_PIPELINE_ABORTED) {
+    return Status::Error(
+        fmt::format("PostgreSQL {} failed: not run after an earlier error in its transaction.", operation));
+  }
+  const char* primary = PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY);
+  const std::string message = OneLine(primary ? primary : PQresultErrorMessage(result));
+  const std::string_view state = SqlState(result);
+  if (state.empty()) return Status::Error(fmt::format("PostgreSQL {} failed: {}", operation, message));
+  return Status::Error(fmt::format("PostgreSQL {} failed: {} (SQLSTATE {})", operation, message, state));
+}
+
+// One expected answer of a pipeline: a query's result, or a sync point (which is when the
+// implicit transaction of the queries before it has committed).
+struct Expect {
+  bool sync = false;
+  // Called once: with the result, or with null and the failure that ended the round trip.
+  std::function<void(const PGresult*, const Status&)> handler;
+};
+
+}  // namespace
+
+// What the lanes share: the queue, and the counters.
+struct SharedState {
+  std::mutex mutex;
+  std::condition_variable work_cv;
+  std::condition_variable idle_cv;
+  std::deque<Job> queue;
+  int busy = 0;  // lanes running a batch taken from the queue (completions included)
+  bool stopping = false;
+  std::atomic<uint64_t> append_transactions{0};
+  std::atomic<uint64_t> appends_committed{0};
+  std::atomic<uint64_t> connections{0};
+};
+
+// One connection and the thread that owns it. Lanes take batches from the shared queue; the
+// session keeps at most one append in flight per document, so appends of one document never race
+// across lanes, while appends of different documents commit in parallel and share WAL flushes.
+class Lane {
+ public:
+  Lane(const PostgresConnectionOptions& options, const PostgresStoreSettings& settings, SharedState& shared)
+      : options_(options),
+        settings_(settings),
+        reconnect_delay_(settings.reconnect_initial_delay),
+        mutex_(shared.mutex),
+        work_cv_(shared.work_cv),
+        idle_cv_(shared.idle_cv),
+        queue_(shared.queue),
+        busy_(shared.busy),
+        stopping_(shared.stopping),
+        append_transactions_(shared.append_transactions),
+        appends_committed_(shared.appends_committed),
+        connections_(shared.connections) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  // The owner sets `stopping` first; the lane finishes what is queued, then exits.
+  ~Lane() { thread_.join(); }
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
+
+  std::thread::id thread_id() const { return thread_.get_id(); }
+
+ private:
+  void Run() {
+#ifdef __linux__
+    pthread_setname_np(pthread_self(), "opstream-pg");
+#endif
+    for (;;) {
+      std::vector<Job> batch;
+      {
+        std::unique_lock lock(mutex_);
+        work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) break;  // stopping, and everything queued is done
+        ++busy_;
+        // Everything queued travels in one round trip (Initialize alone: it takes several).
+        size_t appends = 0;
+        while (!queue_.empty()) {
+          const bool initialize = std::holds_alternative<InitializeJob>(queue_.front());
+          if (initialize && !batch.empty()) break;
+          if (std::holds_alternative<AppendJob>(queue_.front()) &&
+              ++appends > std::max<size_t>(1, settings_.max_appends_per_transaction)) {
+            break;
+          }
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+          if (initialize) break;
+        }
+      }
+      if (auto* initialize = std::get_if<InitializeJob>(&batch.front())) {
+        RunInitialize(*initialize);
+      } else {
+        RunBatch(batch);
+      }
+      {
+        std::lock_guard lock(mutex_);
+        --busy_;
+        if (queue_.empty() && busy_ == 0) idle_cv_.notify_all();
+      }
+    }
+    Disconnect(false);
+  }
+
+  // ----- connection -----
+
+  // `force` ignores the backoff (Initialize has its own retry budget in the host).
+  Status EnsureConnected(bool force) {
+    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+    Disconnect(true);
+    const auto now = Clock::now();
+    if (!force && now < next_attempt_) return Unavailable();
+    const auto parameters = options_.LibpqParameters();
+    std::vector<const char*> keywords, values;
+    for (const auto& [keyword, value] : parameters) {
+      keywords.push_back(keyword.c_str());
+      values.push_back(value.c_str());
+    }
+    keywords.push_back(nullptr);
+    values.push_back(nullptr);
+    PGconn* conn = PQconnectdbParams(keywords.data(), values.data(), 0);
+    std::string failure;
+    if (conn == nullptr) {
+      failure = "out of memory";
+    } else if (PQstatus(conn) != CONNECTION_OK) {
+      failure = OneLine(PQerrorMessage(conn));
+    } else if (PQsetnonblocking(conn, 1) != 0 || PQenterPipelineMode(conn) != 1) {
+      failure = "could not enter pipeline mode: " + OneLine(PQerrorMessage(conn));
+    }
+    if (!failure.empty()) {
+      if (conn != nullptr) PQfinish(conn);
+      if (last_error_ != failure) {
+        spdlog::warn("storage.postgres: cannot connect to {}: {}", options_.Describe(), failure);
+      }
+      last_error_ = std::move(failure);
+      next_attempt_ = Clock::now() + reconnect_delay_;
+      reconnect_delay_ = std::min(reconnect_delay_ * 2, settings_.reconnect_max_delay);
+      return Unavailable();
+    }
+    // Notices ("relation ... already exists, skipping") would otherwise go to stderr.
+    PQsetNoticeProcessor(
+        conn,
+        [](void*, const char* message) { spdlog::debug("storage.postgres: server notice: {}", OneLine(message)); },
+        nullptr);
+    conn_ = conn;
+    reconnect_delay_ = settings_.reconnect_initial_delay;
+    last_error_.clear();
+    connections_.fetch_add(1);
+    spdlog::info("storage.postgres: connected to {} (server {})", options_.Describe(), PQserverVersion(conn_));
+    return Status::Ok();
+  }
+
+  Status Unavailable() const {
+    return Status::Error(fmt::format("PostgreSQL is unavailable ({}): {}", options_.Describe(), last_error_));
+  }
+
+  // `lost`: the connection broke under way; the next call reconnects at once.
+  void Disconnect(bool lost) {
+    if (conn_ == nullptr) return;
+    if (lost) spdlog::warn("storage.postgres: connection to {} lost; reconnecting", options_.Describe());
+    PQfinish(conn_);
+    conn_ = nullptr;
+    next_attempt_ = Clock::time_point::min();
+  }
+
+  // ----- pipeline -----
+
+  bool SendQuery(const char* sql, const Params& params) {
+    return PQsendQueryParams(conn_, sql, params.size(), params.types(), params.values(), params.lengths(),
+                             params.formats(), 1) == 1;
+  }
+
+  Status ConnectionFailure(std::string_view what) const {
+    return Status::Error(fmt::format("PostgreSQL connection to {} failed {}: {}", options_.Describe(), what,
+                                     conn_ ? OneLine(PQerrorMessage(conn_)) : std::string("not connected")));
+  }
+
+  // Flushes what is queued and waits until a result can be read without blocking.
+  Status WaitForResult(Clock::time_point deadline) {
+    for (;;) {
+      const int flushed = PQflush(conn_);
+      if (flushed < 0) return ConnectionFailure("while sending");
+      if (!PQisBusy(conn_)) return Status::Ok();
+      pollfd fd{PQsocket(conn_), static_cast<short>(POLLIN | (flushed == 1 ? POLLOUT : 0)), 0};
+      int timeout_ms = -1;
+      if (deadline != Clock::time_point::max()) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) {
+          return Status::Error(
+              fmt::format("PostgreSQL did not answer within {} s (Command Timeout); the connection "
+                          "is reset and the outcome of the request is unknown.",
+                          options_.command_timeout.count()));
+        }
+        timeout_ms = static_cast<int>(std::min<int64_t>(left, std::numeric_limits<int>::max()));
+      }
+      const int ready = poll(&fd, 1, timeout_ms);
+      if (ready < 0 && errno != EINTR) return Status::Error(fmt::format("poll failed: {}", std::strerror(errno)));
+      if (ready > 0 && (fd.revents & (POLLIN | POLLERR | POLLHUP)) != 0 && PQconsumeInput(conn_) != 1) {
+        return ConnectionFailure("while receiving");
+      }
+    }
+  }
+
+  // Reads the answers to everything sent, in order, calling each handler once. A broken
+  // connection or a timeout answers the rest with that failure and drops the connection.
+  Status Collect(std::vector<Expect>& expects) {
+    const auto deadline =
+        options_.command_timeout.count() > 0 ? Clock::now() + options_.command_timeout : Clock::time_point::max();
+    size_t next = 0;
+    bool answered = false;  // the query at `next` has had its result; its terminating null is due
+    Status failure;
+    while (next < expects.size()) {
+      if (Status ready = WaitForResult(deadline); !ready.ok()) {
+        failure = std::move(ready);
+        break;
+      }
+      PGresult* result = PQgetResult(conn_);
+      Expect& expect = expects[next];
+      if (result == nullptr) {
+        if (!expect.sync && answered) {
+          ++next;
+          answered = false;
+          continue;
+        }
+        failure = ConnectionFailure("(the server's answers ended early)");
+        break;
+      }
+      const ExecStatusType status = PQresultStatus(result);
+      if (expect.sync) {
+        if (status != PGRES_PIPELINE_SYNC) {
+          failure = ResultStatus(result, "round trip");
+          if (failure.ok()) failure = ConnectionFailure("(unexpected answer at a sync point)");
+          PQclear(result);
+          break;
+        }
+        expect.handler(result, Status::Ok());
+        ++next;
+      } else if (status == PGRES_PIPELINE_SYNC || answered) {
+        PQclear(result);
+        failure = ConnectionFailure("(answers out of order)");
+        break;
+      } else {
+        expect.handler(result, Status::Ok());
+        answered = true;
+      }
+      PQclear(result);
+    }
+    if (failure.ok()) return failure;
+    for (size_t i = next; i < expects.size(); ++i) {
+      if (i == next && answered) continue;
+      expects[i].handler(nullptr, failure);
+    }
+    Disconnect(true);
+    return failure;
+  }
+
+  // One statement in its own implicit transaction; `rows` receives column 0 of every row.
+  Status Exec(const char* sql, const Params& params, std::string_view operation,
+              std::vector<std::string>* rows = nullptr) {
+    if (!SendQuery(sql, params) || PQpipelineSync(conn_) != 1) {
+      Status failure = ConnectionFailure("while sending");
+      Disconnect(true);
+      return failure;
+    }
+    Status status = Status::Error("not answered");
+    std::vector<Expect> expects;
+    expects.push_back({false, [&](const PGresult* result, const Status& failure) {
+                         if (!result) {
+                           status = failure;
+                           return;
+                         }
+                         status = ResultStatus(result, operation);
+                         if (status.ok() && rows) {
+                           for (int row = 0; row < PQntuples(result); ++row) {
+                             rows->emplace_back(PQgetvalue(result, row, 0), PQgetlength(result, row, 0));
+                           }
+                         }
+                       }});
+    expects.push_back({true, [](const PGresult*, const Status&) {}});
+    if (Status collected = Collect(expects); !collected.ok() && status.ok()) return collected;
+    return status;
+  }
+
+  // ----- Initialize -----
+
+  void RunInitialize(InitializeJob& job) {
+    Status status = EnsureConnected(true);
+    if (status.ok()) status = Migrate();
+    if (status.ok()) spdlog::info("storage.postgres: database ready {}", options_.Describe());
+    Invoke(job.done, std::move(status));
+  }
+
+  // Each step in its own transaction under the advisory lock, re-reading the history inside it,
+  // so concurrent nodes apply every step exactly once (server.md §3.4.5).
+  Status Migrate() {
+    const auto& migrations = postgres::Migrations();
+    for (const postgres::Migration& migration : migrations) {
+      const std::string operation = fmt::format("migration {}", migration.id);
+      Status status = Exec("BEGIN", {}, operation);
+      if (!status.ok()) return status;
+      status = MigrateStep(migration, operation);
+      if (status.ok()) status = Exec("COMMIT", {}, operation);
+      if (!status.ok()) {
+        if (conn_ != nullptr) (void)Exec("ROLLBACK", {}, operation);
+        return status;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status MigrateStep(const postgres::Migration& migration, const std::string& operation) {
+    Params lock;
+    lock.Int8(postgres::kMigrationLockKey);
+    if (Status s = Exec("SELECT pg_advisory_xact_lock($1)", lock, operation); !s.ok()) return s;
+    if (Status s = Exec(postgres::kCreateHistoryTableSql, {}, operation); !s.ok()) return s;
+    std::vector<std::string> applied;
+    if (Status s = Exec("SELECT \"MigrationId\" FROM \"__EFMigrationsHistory\" ORDER BY \"MigrationId\"", {}, operation,
+                        &applied);
+        !s.ok()) {
+      return s;
+    }
+    std::string known;
+    std::set<std::string_view> known_ids;
+    for (const auto& m : postgres::Migrations()) {
+      known_ids.insert(m.id);
+      known += known.empty() ? "" : ", ";
+      known += m.id;
+    }
+    for (const std::string& id : applied) {
+      if (!known_ids.contains(id)) {
+        return Status::Error(
+            fmt::format("The PostgreSQL database {} has a newer schema than this server knows: migration '{}' in "
+                        "__EFMigrationsHistory is not one of {}. Upgrade OpStream Server or use another database.",
+                        options_.Describe(), id, known));
+      }
+    }
+    if (std::find(applied.begin(), applied.end(), migration.id) != applied.end()) return Status::Ok();
+    for (std::string_view statement : migration.statements) {
+      if (Status s = Exec(std::string(statement).c_str(), {}, operation); !s.ok()) return s;
+    }
+    Params history;
+    history.Text(migration.id);
+    history.Text(postgres::kEfProductVersion);
+    if (Status s = Exec("INSERT INTO \"__EFMigrationsHistory\" (\"MigrationId\", \"ProductVersion\") VALUES ($1, $2)",
+                        history, operation);
+        !s.ok()) {
+      return s;
+    }
+    spdlog::info("storage.postgres: applied migration {}", migration.id);
+    return Status::Ok();
+  }
+
+  // ----- everything else: one round trip per batch -----
+
+  struct Slot {
+    Status status = Status::Error("PostgreSQL request was not answered.");
+    LoadedDocument loaded;
+    bool retried = false;  // handed to a second attempt, which completes it
+  };
+
+  // `may_retry`: a connection that had been idle may have died unnoticed (the server restarted, an
+  // idle timeout); reads, snapshot upserts, compactions and probes are idempotent, so those that
+  // failed with it are tried once more on a fresh connection. Appends are not: their outcome is
+  // unknown once sent.
+  void RunBatch(std::vector<Job>& batch, bool may_retry = true) {
+    const bool reused = conn_ != nullptr;
+    std::vector<Slot> slots(batch.size());
+    if (Status connected = EnsureConnected(false); !connected.ok()) {
+      for (Slot& slot : slots) slot.status = connected;
+      Complete(batch, slots);
+      return;
+    }
+    std::vector<size_t> group;  // appends that write, in queue order
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (auto* append = std::get_if<AppendJob>(&batch[i])) {
+        slots[i].status = ValidateAppendBatch(append->document_id, append->ops);
+        if (slots[i].status.ok() && !append->ops.empty()) group.push_back(i);
+      }
+    }
+
+    std::vector<Expect> expects;
+    Status group_status = Status::Error("not answered");
+    bool group_committed = false;
+    bool sent = true;
+    bool group_sent = group.empty();
+    for (size_t i = 0; i < batch.size() && sent; ++i) {
+      Slot& slot = slots[i];
+      if (std::holds_alternative<AppendJob>(batch[i])) {
+        if (group_sent) continue;
+        group_sent = true;
+        // The group goes where its first append was queued.
+        sent = SendQuery(kInsertOpsSql, InsertParams(batch, group)) && PQpipelineSync(conn_) == 1;
+        expects.push_back({false, [&group_status](const PGresult* r, const Status& failure) {
+                             group_status = r ? ResultStatus(r, "append") : failure;
+                           }});
+        expects.push_back({true, [&group_committed](const PGresult* r, const Status&) { group_committed = r; }});
+      } else if (auto* load = std::get_if<LoadJob>(&batch[i])) {
+        Params p;
+        p.Text(load->document_id);
+        sent = SendQuery(kLoadSql, p) && PQpipelineSync(conn_) == 1;
+        expects.push_back({false, [&slot, load](const PGresult* r, const Status& failure) {
+                             slot.status = r ? ReadLoad(r, load->document_id, slot.loaded) : failure;
+                           }});
+        expects.push_back({true, [](const PGresult*, const Status&) {}});
+      } else if (auto* snapshot = std::get_if<SnapshotJob>(&batch[i])) {
+        Params p;
+        p.Text(snapshot->document_id);
+        p.Int8(snapshot->snapshot.revision);
+        p.Time(snapshot->snapshot.timestamp);
+        p.Bytes(snapshot->snapshot.state);
+        sent = SendQuery(kUpsertSnapshotSql, p) && PQpipelineSync(conn_) == 1;
+        AddCommitted(expects, slot, "snapshot write");
+      } else if (auto* compact = std::get_if<CompactJob>(&batch[i])) {
+        Params p;
+        p.Text(compact->document_id);
+        p.Int8(compact->up_to);
+        sent = SendQuery(kCompactSql, p) && PQpipelineSync(conn_) == 1;
+        AddCommitted(expects, slot, "compaction");
+      } else if (std::holds_alternative<ProbeJob>(batch[i])) {
+        sent = SendQuery("SELECT 1", {}) && PQpipelineSync(conn_) == 1;
+        AddCommitted(expects, slot, "health probe");
+      }
+    }
+    if (!sent) {
+      const Status failure = ConnectionFailure("while sending");
+      Disconnect(true);
+      for (Slot& slot : slots) {
+        if (slot.status.ok() || slot.status.message() == "PostgreSQL request was not answered.") slot.status = failure;
+      }
+      for (size_t i : group) slots[i].status = failure;
+      Complete(batch, slots);
+      return;
+    }
+    const Status collected = Collect(expects);
+
+    if (!group.empty()) {
+      if (group_status.ok() && group_committed) {
+        for (size_t i : group) slots[i].status = Status::Ok();
+        append_transactions_.fetch_add(1);
+        appends_committed_.fetch_add(group.size());
+      } else if (collected.ok() && !group_status.ok()) {
+        // The server refused the group (a duplicate revision, bad UTF-8 ...): one transaction
+        // per append finds the offending ones and commits the rest.
+        spdlog::debug("storage.postgres: a group of {} appends was refused ({}); retrying them one by one",
+                      group.size(), group_status.message());
+        RunAppendsOneByOne(batch, group, slots);
+      } else {
+        const Status failure = !collected.ok() ? collected : group_status;
+        for (size_t i : group) {
+          slots[i].status = Status::Error(fmt::format("{} The ops were not acknowledged.", failure.message()));
+        }
+      }
+    }
+    if (may_retry && reused && conn_ == nullptr) {
+      std::vector<Job> again;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (slots[i].status.ok() || std::holds_alternative<AppendJob>(batch[i])) continue;
+        again.push_back(std::move(batch[i]));
+        slots[i].retried = true;
+      }
+      if (!again.empty()) {
+        Complete(batch, slots);
+        RunBatch(again, false);
+        return;
+      }
+    }
+    Complete(batch, slots);
+  }
+
+  static void AddCommitted(std::vector<Expect>& expects, Slot& slot, std::string_view operation) {
+    expects.push_back({false, [&slot, operation](const PGresult* r, const Status& failure) {
+                         slot.status = r ? ResultStatus(r, operation) : failure;
+                       }});
+    // Success only once the implicit transaction has committed (the sync point).
+    expects.push_back({true, [&slot](const PGresult* r, const Status& failure) {
+                         if (!r && slot.status.ok()) slot.status = failure;
+                       }});
+  }
+
+  static Params InsertParams(const std::vector<Job>& batch, const std::vector<size_t>& appends) {
+    ArrayParam ids(kTextOid), revisions(kInt8Oid), authors(kTextOid), times(kTimestamptzOid), payloads(kByteaOid),
+        engines(kTextOid);
+    for (size_t i : appends) {
+      const auto& append = std::get<AppendJob>(batch[i]);
+      for (const StoredOp& op : append.ops) {
+        ids.Add(append.document_id);
+        revisions.AddInt64(op.revision);
+        authors.Add(op.author_id);
+        times.AddInt64(ToPostgresMicros(op.timestamp));
+        payloads.Add(op.payload);
+        engines.Add(op.engine_type);
+      }
+    }
+    Params p;
+    p.Owned(kTextArrayOid, ids.Finish());
+    p.Owned(kInt8ArrayOid, revisions.Finish());
+    p.Owned(kTextArrayOid, authors.Finish());
+    p.Owned(kTimestamptzArrayOid, times.Finish());
+    p.Owned(kByteaArrayOid, payloads.Finish());
+    p.Owned(kTextArrayOid, engines.Finish());
+    return p;
+  }
+
+  void RunAppendsOneByOne(const std::vector<Job>& batch, const std::vector<size_t>& group, std::vector<Slot>& slots) {
+    std::vector<Expect> expects;
+    std::vector<Status> inserted(group.size(), Status::Error("not answered"));
+    std::vector<bool> duplicate(group.size(), false);
+    std::vector<bool> committed(group.size(), false);
+    for (size_t g = 0; g < group.size(); ++g) {
+      if (!SendQuery(kInsertOpsSql, InsertParams(batch, {group[g]})) || PQpipelineSync(conn_) != 1) {
+        const Status failure = ConnectionFailure("while sending");
+        Disconnect(true);
+        for (size_t i : group) slots[i].status = failure;
+        return;
+      }
+      expects.push_back({false, [&, g](const PGresult* r, const Status& failure) {
+                           inserted[g] = r ? ResultStatus(r, "append") : failure;
+                           duplicate[g] = r && SqlState(r) == kUniqueViolation;
+                         }});
+      expects.push_back({true, [&, g](const PGresult* r, const Status&) { committed[g] = r != nullptr; }});
+    }
+    const Status collected = Collect(expects);
+    for (size_t g = 0; g < group.size(); ++g) {
+      Slot& slot = slots[group[g]];
+      const auto& append = std::get<AppendJob>(batch[group[g]]);
+      if (inserted[g].ok() && committed[g]) {
+        slot.status = Status::Ok();
+        append_transactions_.fetch_add(1);
+        appends_committed_.fetch_add(1);
+      } else if (duplicate[g]) {
+        slot.status = DuplicateRevisionError(append.document_id, ExistingRevision(append));
+      } else {
+        const Status& failure = inserted[g].ok() ? collected : inserted[g];
+        slot.status = Status::Error(fmt::format("{} The ops were not acknowledged.", failure.message()));
+      }
+    }
+  }
+
+  // The first revision of `append` that is already stored (for the refusal message).
+  int64_t ExistingRevision(const AppendJob& append) {
+    if (append.ops.size() == 1 || conn_ == nullptr) return append.ops.front().revision;
+    ArrayParam revisions(kInt8Oid);
+    for (const StoredOp& op : append.ops) revisions.AddInt64(op.revision);
+    Params p;
+    p.Text(append.document_id);
+    p.Owned(kInt8ArrayOid, revisions.Finish());
+    std::vector<std::string> rows;
+    if (Exec(kExistingRevisionSql, p, "append", &rows).ok() && !rows.empty() && rows[0].size() == 8) {
+      return GetInt64(rows[0].data());
+    }
+    return append.ops.front().revision;
+  }
+
+  static Status ReadLoad(const PGresult* result, const std::string& document_id, LoadedDocument& loaded) {
+    if (Status status = ResultStatus(result, "load"); !status.ok()) return status;
+    if (PQnfields(result) != 6) return Status::Error("PostgreSQL load failed: unexpected result shape.");
+    auto bytes = [result](int row, int column) {
+      return std::string(PQgetvalue(result, row, column), static_cast<size_t>(PQgetlength(result, row, column)));
+    };
+    const int rows = PQntuples(result);
+    loaded.ops.reserve(static_cast<size_t>(rows));
+    for (int row = 0; row < rows; ++row) {
+      if (PQgetlength(result, row, 0) != 4 || PQgetlength(result, row, 1) != 8 || PQgetlength(result, row, 3) != 8) {
+        return Status::Error(
+            fmt::format("PostgreSQL load failed: unreadable row {} of document '{}'.", row, document_id));
+      }
+      const int32_t kind = GetInt32(PQgetvalue(result, row, 0));
+      const int64_t revision = GetInt64(PQgetvalue(result, row, 1));
+      const Timestamp timestamp = FromPostgresMicros(GetInt64(PQgetvalue(result, row, 3)));
+      if (kind == 0) {
+        loaded.snapshot = Snapshot{revision, timestamp, bytes(row, 4)};
+      } else {
+        loaded.ops.push_back(StoredOp{revision, bytes(row, 2), timestamp, bytes(row, 4), bytes(row, 5)});
+      }
+    }
+    return Status::Ok();
+  }
+
+  void Complete(std::vector<Job>& batch, std::vector<Slot>& slots) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      Slot& slot = slots[i];
+      if (slot.retried) continue;
+      std::visit(
+          [&slot](auto& job) {
+            using T = std::decay_t<decltype(job)>;
+            if constexpr (std::is_same_v<T, LoadJob>) {
+              if (!slot.status.ok()) slot.loaded = {};
+              Invoke(job.done, std::move(slot.status), std::move(slot.loaded));
+            } else if constexpr (std::is_same_v<T, ProbeJob>) {
+              if (slot.status.ok()) {
+                job.probe->Answer({HealthStatus::kHealthy, "PostgreSQL reachable"});
+              } else {
+                job.probe->Answer({HealthStatus::kUnhealthy, slot.status.message()});
+              }
+            } else if constexpr (std::is_same_v<T, InitializeJob>) {
+              Invoke(job.done, std::move(slot.status));  // never batched; kept for completeness
+            } else {
+              Invoke(job.done, std::move(slot.status));
+            }
+          },
+          batch[i]);
+    }
+  }
+
+  const PostgresConnectionOptions options_;
+  const PostgresStoreSettings settings_;
+  // This lane's thread only.
+  PGconn* conn_ = nullptr;
+  Clock::time_point next_attempt_ = Clock::time_point::min();
+  std::chrono::milliseconds reconnect_delay_;
+  std::string last_error_;
+
+  // Shared with the other lanes (guarded by mutex_).
+  std::mutex& mutex_;
+  std::condition_variable& work_cv_;
+  std::condition_variable& idle_cv_;
+  std::deque<Job>& queue_;
+  int& busy_;
+  bool& stopping_;
+  std::atomic<uint64_t>& append_transactions_;
+  std::atomic<uint64_t>& appends_committed_;
+  std::atomic<uint64_t>& connections_;
+
+  // Last, so that everything above exists before the thread starts.
+  std::thread thread_;
+};
+
+class PostgresDocumentStore::Worker {
+ public:
+  Worker(PostgresConnectionOptions options, PostgresStoreSettings settings)
+      : options_(std::move(options)), settings_(settings) {
+    const size_t lanes = std::max<size_t>(
+        1, std::min<size_t>(settings_.connections, static_cast<size_t>(std::max(1, options_.max_pool_size))));
+    for (size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(options_, settings_, shared_));
+    watchdog_ = std::thread([this] { RunWatchdog(); });
+  }
+
+  ~Worker() {
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.stopping = true;
+    }
+    shared_.work_cv.notify_all();
+    lanes_.clear();  // joins every lane after the queue is drained
+    {
+      std::lock_guard lock(watchdog_mutex_);
+      watchdog_stopping_ = true;
+    }
+    watchdog_cv_.notify_all();
+    watchdog_.join();
+  }
+
+  void Enqueue(Job job) {
+    {
+      std::lock_guard lock(shared_.mutex);
+      shared_.queue.push_back(std::move(job));
+    }
+    shared_.work_cv.notify_one();
+  }
+
+  void EnqueueProbe(DocumentStore::HealthCompletion done) {
+    auto probe = std::make_shared<HealthProbe>(std::move(done), Clock::now() + settings_.health_timeout);
+    {
+      std::lock_guard lock(watchdog_mutex_);
+      probes_.push_back(probe);
+    }
+    watchdog_cv_.notify_one();
+    {
+      // At the front: the probe measures whether the database answers, not how long the queue is.
+      std::lock_guard lock(shared_.mutex);
+      shared_.queue.push_front(ProbeJob{std::move(probe)});
+    }
+    shared_.work_cv.notify_one();
+  }
+
+  void Flush(std::chrono::milliseconds timeout) {
+    for (const auto& lane : lanes_) {
+      if (std::this_thread::get_id() == lane->thread_id()) return;  // waiting for ourselves would never end
+    }
+    std::unique_lock lock(shared_.mutex);
+    shared_.idle_cv.wait_for(lock, timeout, [this] { return shared_.queue.empty() && shared_.busy == 0; });
+  }
+
+  PostgresStoreCounters counters() const {
+    return {shared_.append_transactions.load(), shared_.appends_committed.load(), shared_.connections.load()};
+  }
+
+ private:
+  void RunWatchdog() {
+    std::unique_lock lock(watchdog_mutex_);
+    while (!watchdog_stopping_) {
+      std::erase_if(probes_, [](const auto& probe) { return probe->answered(); });
+      if (probes_.empty()) {
+        watchdog_cv_.wait(lock);
+        continue;
+      }
+      const auto now = Clock::now();
+      std::vector<std::shared_ptr<HealthProbe>> expired;
+      auto earliest = Clock::time_point::max();
+      for (const auto& probe : probes_) {
+        if (probe->deadline() <= now) {
+          expired.push_back(probe);
+        } else {
+          earliest = std::min(earliest, probe->deadline());
+        }
+      }
+      if (expired.empty()) {
+        watchdog_cv_.wait_until(lock, earliest);
+        continue;
+      }
+      std::erase_if(probes_, [now](const auto& probe) { return probe->deadline() <= now; });
+      lock.unlock();
+      for (const auto& probe : expired) {
+        probe->Answer({HealthStatus::kUnhealthy,
+                       fmt::format("PostgreSQL did not answer within {} ms", settings_.health_timeout.count())});
+      }
+      lock.lock();
+    }
+  }
+
+  const PostgresConnectionOptions options_;
+  const PostgresStoreSettings settings_;
+  SharedState shared_;
+
+  std::mutex watchdog_mutex_;
+  std::condition_variable watchdog_cv_;
+  std::vector<std::shared_ptr<HealthProbe>> probes_;
+  bool watchdog_stopping_ = false;
+
+  // Last, so that everything above exists before the threads start.
+  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::thread watchdog_;
+};
+
+PostgresDocumentStore::PostgresDocumentStore(PostgresConnectionOptions options, PostgresStoreSettings settings)
+    : worker_(std::make_unique<Worker>(std::move(options), settings)) {}
+
+PostgresDocumentStore::~PostgresDocumentStore() = default;
+
+void PostgresDocumentStore::Initialize(Completion done) { worker_->Enqueue(InitializeJob{std::move(done)}); }
+
+void PostgresDocumentStore::Load(std::string document_id, LoadCompletion done) {
+  worker_->Enqueue(LoadJob{std::move(document_id), std::move(done)});
+}
+
+void PostgresDocumentStore::Append(std::string document_id, std::vector<StoredOp> ops, Completion done) {
+  worker_->Enqueue(AppendJob{std::move(document_id), std::move(ops), std::move(done)});
+}
+
+void PostgresDocumentStore::WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) {
+  worker_->Enqueue(SnapshotJob{std::move(document_id), std::move(snapshot), std::move(done)});
+}
+
+void PostgresDocumentStore::Compact(std::string document_id, int64_t up_to, Completion done) {
+  worker_->Enqueue(CompactJob{std::move(document_id), up_to, std::move(done)});
+}
+
+void PostgresDocumentStore::CheckHealth(HealthCompletion done) { worker_->EnqueueProbe(std::move(done)); }
+
+void PostgresDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->Flush(timeout); }
+
+PostgresStoreCounters PostgresDocumentStore::counters() const { return worker_->counters(); }
+
+Status OpenPostgresStore(std::string_view connection_string, std::unique_ptr<DocumentStore>& out,
+                         PostgresStoreSettings settings) {
+  PostgresConnectionOptions options;
+  if (Status status = ParsePostgresConnectionString(connection_string, options); !status.ok()) return status;
+  out = std::make_unique<PostgresDocumentStore>(std::move(options), settings);
+  return Status::Ok();
+}
+
+}  // namespace opstream::storage

@@ -1,0 +1,84 @@
+#pragma once
+// The `postgres` provider (server.md §3.4): the reference's relational schema in schema
+// `opstream`, so a database written by the reference opens here and keeps working, and vice versa.
+//
+// Threading: a few connections per store (PostgresStoreSettings::connections), each owned by a
+// thread of its own and driven through libpq's pipeline mode on a non-blocking socket; calls
+// return at once and completions run on those threads after the data they report on is committed.
+// A thread takes everything queued when it becomes free: all queued appends (any documents) become
+// one INSERT in one implicit transaction — group commit — and loads, snapshot writes, compactions
+// and probes travel in the same round trip, each behind its own sync point so that one failure
+// does not affect the others. While one connection waits for its commit to be flushed, another
+// takes the next group, so the server's WAL flushes are shared.
+// A group that fails (a duplicate revision, typically) is replayed with one transaction per
+// append, so only the offending appends are refused.
+//
+// Faults: a lost connection fails the calls of the round trip under way (never acknowledging an
+// append whose commit was not confirmed) and is re-established with exponential backoff; calls
+// arriving while the server is unreachable fail at once with `PostgreSQL is unavailable: ...`.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "storage/document_store.hpp"
+#include "storage/postgres/postgres_connection_string.hpp"
+
+namespace opstream::storage {
+
+struct PostgresStoreSettings {
+  // A probe that the worker has not answered by then reports Unhealthy; short, because readiness
+  // probes poll.
+  std::chrono::milliseconds health_timeout{std::chrono::seconds(2)};
+  // Connections (each with its own thread), at most the connection string's Maximum Pool Size.
+  size_t connections = 4;
+  // Upper bound on appends sharing one transaction, which bounds how long the first one waits.
+  size_t max_appends_per_transaction = 1024;
+  // Reconnect backoff: the first retry is immediate, then this doubles up to the maximum.
+  std::chrono::milliseconds reconnect_initial_delay{100};
+  std::chrono::milliseconds reconnect_max_delay{std::chrono::seconds(5)};
+};
+
+// Counters exposed for tests and metrics.
+struct PostgresStoreCounters {
+  uint64_t append_transactions = 0;  // committed transactions that carried Append calls
+  uint64_t appends_committed = 0;    // Append calls acknowledged as durable
+  uint64_t connections = 0;          // successful connects (1 + reconnects)
+};
+
+class PostgresDocumentStore final : public DocumentStore {
+ public:
+  explicit PostgresDocumentStore(PostgresConnectionOptions options, PostgresStoreSettings settings = {});
+  // Finishes every queued call (their completions run), then closes the connection. Must not be
+  // called from one of the store's own completions.
+  ~PostgresDocumentStore() override;
+
+  std::string_view provider() const override { return "postgres"; }
+  // The reference's store type for the startup report (server.md §1.8).
+  std::string_view type_name() const override { return "EfCoreDocumentStore`1"; }
+
+  // Connects (ignoring the reconnect backoff) and applies the missing migrations under an
+  // advisory lock; refuses a database whose history holds a migration id this build does not know.
+  void Initialize(Completion done) override;
+  void Load(std::string document_id, LoadCompletion done) override;
+  void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
+  void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
+  void Compact(std::string document_id, int64_t up_to, Completion done) override;
+  // `SELECT 1` ahead of the queue; Unhealthy when it fails or takes longer than health_timeout.
+  void CheckHealth(HealthCompletion done) override;
+  // Waits until the queue is drained. Called from a completion (on the worker) it returns at once.
+  void Flush(std::chrono::milliseconds timeout) override;
+
+  PostgresStoreCounters counters() const;
+
+ private:
+  class Worker;
+  std::unique_ptr<Worker> worker_;
+};
+
+// Parses and checks an Npgsql connection string (§3.5) and creates the store. Nothing is
+// connected until Initialize.
+Status OpenPostgresStore(std::string_view connection_string, std::unique_ptr<DocumentStore>& out,
+                         PostgresStoreSettings settings = {});
+
+}  // namespace opstream::storage

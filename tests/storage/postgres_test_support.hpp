@@ -1,0 +1,158 @@
+#pragma once
+// The PostgreSQL server the tests use, and a fresh database per test so that tests can run in
+// parallel (ctest -j) without seeing each other's rows.
+//
+// The server is the one scripts/test-services.sh starts; its Npgsql connection string is in
+// OPSTREAM_TEST_POSTGRES_URL. Without it the tests fail (they never skip).
+#include <gtest/gtest.h>
+#include <postgresql/libpq-fe.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "storage/document_store.hpp"
+#include "storage/postgres/postgres_connection_string.hpp"
+
+namespace opstream::storage::testing {
+
+inline constexpr const char* kPostgresUrlVariable = "OPSTREAM_TEST_POSTGRES_URL";
+
+// The server's connection string, or "" after recording a failure that says how to get one.
+inline std::string PostgresTestUrl() {
+  const char* url = std::getenv(kPostgresUrlVariable);
+  if (url == nullptr || *url == '\0') {
+    ADD_FAILURE() << kPostgresUrlVariable
+                  << " is not set: the PostgreSQL tests need a server. Run them through scripts/test.sh, or "
+                     "`source scripts/test-services.sh; start_test_services` in this shell first.";
+    return {};
+  }
+  return url;
+}
+
+// A plain blocking libpq connection, for looking at a database from outside the store.
+class RawPostgres {
+ public:
+  explicit RawPostgres(const std::string& npgsql) {
+    PostgresConnectionOptions options;
+    const Status parsed = ParsePostgresConnectionString(npgsql, options);
+    if (!parsed.ok()) {
+      ADD_FAILURE() << parsed.message();
+      return;
+    }
+    std::vector<const char*> keys, values;
+    const auto parameters = options.LibpqParameters();
+    for (const auto& [key, value] : parameters) {
+      keys.push_back(key.c_str());
+      values.push_back(value.c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_ = PQconnectdbParams(keys.data(), values.data(), 0);
+    if (PQstatus(conn_) != CONNECTION_OK) ADD_FAILURE() << "cannot connect: " << PQerrorMessage(conn_);
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+  }
+  ~RawPostgres() { PQfinish(conn_); }
+  RawPostgres(const RawPostgres&) = delete;
+  RawPostgres& operator=(const RawPostgres&) = delete;
+
+  bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
+
+  // Runs `sql` (several statements allowed); rows of the last statement as text, nulls as "<null>".
+  std::vector<std::vector<std::string>> Query(const std::string& sql) {
+    std::vector<std::vector<std::string>> rows;
+    PGresult* result = PQexec(conn_, sql.c_str());
+    const ExecStatusType status = PQresultStatus(result);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+      ADD_FAILURE() << "SQL failed: " << PQresultErrorMessage(result) << "\n" << sql;
+    } else {
+      for (int row = 0; row < PQntuples(result); ++row) {
+        auto& out = rows.emplace_back();
+        for (int column = 0; column < PQnfields(result); ++column) {
+          out.emplace_back(PQgetisnull(result, row, column) ? "<null>" : PQgetvalue(result, row, column));
+        }
+      }
+    }
+    PQclear(result);
+    return rows;
+  }
+
+  // The error text of `sql`, or "" when it succeeds.
+  std::string Error(const std::string& sql) {
+    PGresult* result = PQexec(conn_, sql.c_str());
+    const ExecStatusType status = PQresultStatus(result);
+    std::string error = status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK ? "" : PQresultErrorMessage(result);
+    PQclear(result);
+    return error;
+  }
+
+ private:
+  PGconn* conn_ = nullptr;
+};
+
+// A database of its own, created on the test server and dropped (connections and all) at the end.
+class TestDatabase {
+ public:
+  TestDatabase() : base_(PostgresTestUrl()) {
+    if (base_.empty()) return;
+    static std::atomic<int> counter{0};
+    std::random_device random;
+    name_ = "opstream_t_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
+            std::to_string(random() % 1000000);
+    RawPostgres admin(base_);
+    if (admin.ok()) admin.Query("CREATE DATABASE \"" + name_ + "\"");
+  }
+  ~TestDatabase() {
+    if (name_.empty()) return;
+    RawPostgres admin(base_);
+    if (admin.ok()) admin.Query("DROP DATABASE IF EXISTS \"" + name_ + "\" WITH (FORCE)");
+  }
+  TestDatabase(const TestDatabase&) = delete;
+  TestDatabase& operator=(const TestDatabase&) = delete;
+
+  bool ok() const { return !name_.empty(); }
+  const std::string& name() const { return name_; }
+  // The server's connection string with this database (a repeated keyword takes the last value).
+  std::string ConnectionString(const std::string& extra = {}) const {
+    return base_ + ";Database=" + name_ + (extra.empty() ? "" : ";" + extra);
+  }
+
+ private:
+  std::string base_;
+  std::string name_;
+};
+
+// A store that owns the database it works on: the database is dropped after the store is closed.
+class StoreWithDatabase final : public DocumentStore {
+ public:
+  StoreWithDatabase(std::unique_ptr<TestDatabase> database, std::unique_ptr<DocumentStore> store)
+      : database_(std::move(database)), store_(std::move(store)) {}
+  ~StoreWithDatabase() override { store_.reset(); }
+
+  std::string_view provider() const override { return store_->provider(); }
+  std::string_view type_name() const override { return store_->type_name(); }
+  void Initialize(Completion done) override { store_->Initialize(std::move(done)); }
+  void Load(std::string id, LoadCompletion done) override { store_->Load(std::move(id), std::move(done)); }
+  void Append(std::string id, std::vector<StoredOp> ops, Completion done) override {
+    store_->Append(std::move(id), std::move(ops), std::move(done));
+  }
+  void WriteSnapshot(std::string id, Snapshot snapshot, Completion done) override {
+    store_->WriteSnapshot(std::move(id), std::move(snapshot), std::move(done));
+  }
+  void Compact(std::string id, int64_t up_to, Completion done) override {
+    store_->Compact(std::move(id), up_to, std::move(done));
+  }
+  void CheckHealth(HealthCompletion done) override { store_->CheckHealth(std::move(done)); }
+  void Flush(std::chrono::milliseconds timeout) override { store_->Flush(timeout); }
+
+ private:
+  std::unique_ptr<TestDatabase> database_;  // destroyed after store_
+  std::unique_ptr<DocumentStore> store_;
+};
+
+}  // namespace opstream::storage::testing
