@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libnghttp2-dev libsimdjson-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler
+  libhiredis-dev  # RESP parsing for the Redis storage (and backplane) client
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm

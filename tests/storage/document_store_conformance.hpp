@@ -21,6 +21,8 @@ struct StoreFactory {
   std::string name;
   // Creates a store whose files (if any) live in `directory`; the suite calls Initialize.
   std::function<std::unique_ptr<DocumentStore>(const std::filesystem::path& directory)> make;
+  // Op timestamps come back truncated to this (Redis and Mongo keep milliseconds, server.md §3.6-§3.7).
+  std::chrono::nanoseconds op_timestamp_resolution{100};
 };
 
 inline std::string StoreFactoryName(const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; }
@@ -39,6 +41,8 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
   }
 
   DocumentStore& store() { return *store_; }
+  // An op timestamp as the provider gives it back.
+  Timestamp StoredOpTime(Timestamp t) const { return t - t.time_since_epoch() % GetParam().op_timestamp_resolution; }
 
  private:
   TempDir directory_;
