@@ -15,7 +15,7 @@
 // into one message or split across messages (Beast fragments large messages) are both handled.
 // Acks are SendOp completions, broadcasts are ReceiveOp invocations.
 //
-//   opstream-loadgen clients --n N --ops M [--warmup 1000]
+//   opstream-loadgen clients --n N --ops M [--warmup 1000] [--documents D]
 //   opstream-loadgen fanout  --readers R --ops M [--warmup 200]
 //   opstream-loadgen idle    --conns K [--join 1|0] [--src-addrs 8] [--hold-s 2]
 // Common: --transport raw|signalr --host 127.0.0.1 --ports 8080[,8081...] --path /collab-ws|/collab
@@ -79,6 +79,7 @@ struct Options {
   int src_addrs = 0;  // idle: bind to 127.0.0.2.. (0 = let the kernel choose)
   double hold_s = 2;  // idle: settle time before the RSS reading
   std::string doc;    // document id (default: random per run)
+  int documents = 1;  // clients: spread round-robin over this many documents
 };
 
 [[noreturn]] void Usage(const char* msg) {
@@ -87,7 +88,8 @@ struct Options {
                "usage: opstream-loadgen clients|fanout|idle [--n N] [--readers R] [--conns K] [--ops M]\n"
                "  [--warmup W] [--transport raw|signalr] [--host 127.0.0.1] [--ports P1,P2]\n"
                "  [--path /collab-ws|/collab] [--server-pid PID]\n"
-               "  [--time-limit-s S] [--seed S] [--inflight H] [--join 1|0] [--src-addrs A] [--hold-s S]\n");
+               "  [--time-limit-s S] [--seed S] [--inflight H] [--join 1|0] [--src-addrs A] [--hold-s S]\n"
+               "  [--documents D]\n");
   std::exit(2);
 }
 
@@ -132,6 +134,8 @@ Options ParseArgs(int argc, char** argv) {
       o.hold_s = std::stod(v);
     else if (a == "--doc")
       o.doc = v;
+    else if (a == "--documents")
+      o.documents = std::stoi(v);
     else
       Usage(("unknown option " + a).c_str());
   }
@@ -141,6 +145,8 @@ Options ParseArgs(int argc, char** argv) {
   if (o.transport != "raw" && o.transport != "signalr") Usage("unknown transport");
   if (o.path.empty()) o.path = o.transport == "signalr" ? "/collab" : "/collab-ws";
   if (o.warmup < 0) o.warmup = o.scenario == "fanout" ? 200 : 1000;
+  if (o.documents < 1 || (o.documents > 1 && (o.scenario != "clients" || o.documents > o.n)))
+    Usage("--documents D needs the clients scenario and 1 <= D <= N");
   return o;
 }
 
@@ -243,6 +249,7 @@ struct Conn {
   std::vector<char> rbuf;
   size_t rlen = 0;
   int id = 0;
+  int doc = 0;  // document index (clients spread round-robin over --documents)
   bool joined = false;
   int64_t join_rev = 0;
   int64_t rev = 0;       // latest revision seen (ack or event)
@@ -304,6 +311,7 @@ class Runner {
     for (int i = 0; i < count; ++i) {
       conns_.push_back(std::make_unique<Conn>(io_));
       conns_.back()->id = i;
+      conns_.back()->doc = i % o_.documents;
     }
     int first = std::min(count, std::max(1, o_.inflight));
     for (int i = 0; i < first; ++i) ConnectNext();
@@ -359,7 +367,7 @@ class Runner {
     c->out += R"({"correlationId":"j)";
     c->out += std::to_string(c->id);
     c->out += R"(","messageType":0,"joinRequest":{"documentId":")";
-    c->out += o_.scenario == "idle" ? o_.doc + "-" + std::to_string(c->id) : o_.doc;
+    c->out += o_.scenario == "idle" ? o_.doc + "-" + std::to_string(c->id) : DocId(c);
     c->out += R"(","documentType":"text","clientProtoVersion":1}})";
     c->ws.async_write(asio::buffer(c->out), [this, c](beast::error_code ec, size_t) {
       if (ec) return ConnFailed(c, ec, "join write");
@@ -421,7 +429,11 @@ class Runner {
     int count = o_.scenario == "fanout" ? o_.n + 1 : o_.n;
     writers_ = o_.scenario == "fanout" ? 1 : o_.n;
     receivers_ = count - 1;
-    recs_.resize(size_t(o_.warmup + o_.ops + count + 16));
+    // Per document: its own revision sequence and its own receivers (the other clients of it).
+    recs_.resize(size_t(o_.documents));
+    doc_receivers_.assign(size_t(o_.documents), -1);
+    for (int i = 0; i < count; ++i) ++doc_receivers_[size_t(i % o_.documents)];
+    for (auto& r : recs_) r.resize(size_t(o_.warmup + o_.ops + count + 16));
     if (sr_) SrKeepAlive();
     OpenConnections(count, [this] {
       if (ok_conns_ != target_) {
@@ -465,7 +477,7 @@ class Runner {
       c->out += R"({"type":1,"invocationId":")";
       c->out += corr_s;
       c->out += R"(","target":"SendOp","arguments":[")";
-      c->out += o_.doc;
+      c->out += DocId(c);
       c->out += R"(",")";
       opstream::Base64Encode(op, c->out);
       c->out += R"(",)";
@@ -475,7 +487,7 @@ class Runner {
       c->out += R"({"correlationId":"o)";
       c->out += corr_s;
       c->out += R"(","messageType":2,"opRequest":{"documentId":")";
-      c->out += o_.doc;
+      c->out += DocId(c);
       c->out += R"(","payload":")";
       opstream::Base64Encode(op, c->out);
       c->out += R"(","baseRevision":)";
@@ -582,10 +594,15 @@ class Runner {
                                        });
   }
 
-  RevRec* Rec(int64_t rev) {
-    int64_t i = rev - conns_[0]->join_rev;
-    if (i < 0 || size_t(i) >= recs_.size()) return nullptr;
-    return &recs_[size_t(i)];
+  // Document id of a client: the single --doc, or --doc-<index> when spread over documents.
+  std::string DocId(const Conn* c) const { return o_.documents == 1 ? o_.doc : o_.doc + "-d" + std::to_string(c->doc); }
+
+  // Conn `doc` is the first client of document `doc` (round-robin), so its join revision is the base.
+  RevRec* Rec(int doc, int64_t rev) {
+    auto& recs = recs_[size_t(doc)];
+    int64_t i = rev - conns_[size_t(doc)]->join_rev;
+    if (i < 0 || size_t(i) >= recs.size()) return nullptr;
+    return &recs[size_t(i)];
   }
 
   void OnMessage(Conn* c, std::string_view s) {
@@ -612,10 +629,10 @@ class Runner {
     if (rev <= c->rev) ++order_errors_;
     c->rev = std::max(c->rev, rev);
     ++delivered_;
-    if (RevRec* r = Rec(rev)) {
+    if (RevRec* r = Rec(c->doc, rev)) {
       ++r->received;
       r->last_recv = now;
-      MaybeComplete(r);
+      MaybeComplete(c->doc, r);
     }
   }
 
@@ -632,14 +649,17 @@ class Runner {
     ++committed_;
     if (measuring_) {
       ++measured_ops_;
+      measured_deliveries_ += doc_receivers_[size_t(c->doc)];
       ack_lat_.Add(ack_us);
     }
-    if (RevRec* r = Rec(rev)) {
+    if (RevRec* r = Rec(c->doc, rev)) {
       r->acked = true;
       r->send = c->sent_at;
+      // A client alone on its document: "received by every other client" is the ack.
+      if (doc_receivers_[size_t(c->doc)] == 0) r->last_recv = now;
       r->measured = measuring_ && c->sent_at >= t0_;
       if (r->measured) ++measured_pending_;
-      MaybeComplete(r);
+      MaybeComplete(c->doc, r);
     }
     if (!measuring_ && committed_ >= o_.warmup) BeginMeasure();
     if (measuring_ && measured_ops_ >= o_.ops && !stop_sending_) {
@@ -662,7 +682,7 @@ class Runner {
     c->out.assign("{\"protocol\":\"json\",\"version\":1}\x1e");
     if (o_.join) {
       c->out += R"({"type":1,"invocationId":"j","target":"JoinDocument","arguments":[")";
-      c->out += o_.scenario == "idle" ? o_.doc + "-" + std::to_string(c->id) : o_.doc;
+      c->out += o_.scenario == "idle" ? o_.doc + "-" + std::to_string(c->id) : DocId(c);
       c->out += R"(","text",1]})";
       c->out += '\x1e';
     }
@@ -768,11 +788,13 @@ class Runner {
     if (errors_ <= 5) std::fprintf(stderr, "%s: %.*s\n", what, int(std::min<size_t>(s.size(), 300)), s.data());
   }
 
-  void MaybeComplete(RevRec* r) {
-    if (r->done || !r->acked || r->received < receivers_) return;
+  void MaybeComplete(int doc, RevRec* r) {
+    const int receivers = doc_receivers_[size_t(doc)];
+    if (r->done || !r->acked || r->received < receivers) return;
     r->done = true;
     if (!r->measured) return;
-    if (receivers_ > 0) all_lat_.Add(std::chrono::duration<double, std::micro>(r->last_recv - r->send).count());
+    if (receivers > 0 || o_.documents > 1)
+      all_lat_.Add(std::chrono::duration<double, std::micro>(r->last_recv - r->send).count());
     --measured_pending_;
     MaybeDrained();
   }
@@ -856,8 +878,9 @@ class Runner {
       double self1 = done ? self_cpu_ops_ : SelfCpuS();
       double srv_cpu = srv1 - srv_cpu0_, self_cpu = self1 - self_cpu0_;
       double srv_drain = ProcCpuS(o_.server_pid) - srv_cpu0_;
-      int64_t deliveries = int64_t(measured_ops_) * receivers_;
+      int64_t deliveries = measured_deliveries_;
       kv(o_.scenario == "fanout" ? "readers" : "n", std::to_string(o_.scenario == "fanout" ? o_.n : o_.n));
+      kv("documents", std::to_string(o_.documents));
       kv("ops", std::to_string(measured_ops_));
       kv("warmup", std::to_string(o_.warmup));
       kv("completed", done && !timed_out_ ? "true" : "false");
@@ -907,7 +930,9 @@ class Runner {
   std::function<void()> all_ready_;
   int target_ = 0, next_connect_ = 0, ready_ = 0, ok_conns_ = 0, failed_ = 0;
   int writers_ = 0, receivers_ = 0;
-  std::vector<RevRec> recs_;
+  std::vector<std::vector<RevRec>> recs_;  // per document, indexed by revision - its base
+  std::vector<int> doc_receivers_;         // per document: its clients minus the sender
+  int64_t measured_deliveries_ = 0;
   bool measuring_ = false, stop_sending_ = false, finished_ = false, drained_ = false, timed_out_ = false;
   bool idle_done_ = false;
   long committed_ = 0, measured_ops_ = 0, measured_pending_ = 0;
