@@ -85,6 +85,24 @@ class SyncRedis {
 
   redis::Client& client() { return *client_; }
 
+  // Kills the connections whose CLIENT SETNAME is `name` (only those: parallel tests share the
+  // server). Returns how many were killed.
+  int KillClientsNamed(const std::string& name) {
+    const redis::Reply list = Ok({"CLIENT", "LIST"});
+    int killed = 0;
+    size_t start = 0;
+    while (start < list.str.size()) {
+      const size_t end = std::min(list.str.find('\n', start), list.str.size());
+      const std::string line = list.str.substr(start, end - start);
+      start = end + 1;
+      if (line.find(" name=" + name + " ") == std::string::npos) continue;
+      const size_t id_at = line.find("id=");
+      const std::string id = line.substr(id_at + 3, line.find(' ', id_at) - id_at - 3);
+      killed += static_cast<int>(Ok({"CLIENT", "KILL", "ID", id}).integer);
+    }
+    return killed;
+  }
+
  private:
   boost::asio::io_context io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{io_.get_executor()};

@@ -80,6 +80,8 @@ std::string CommandName(const std::vector<std::string>& args) {
 
 }  // namespace
 
+bool IsInDoubt(const Status& status) { return status.message().find(kInDoubtMarker) != std::string::npos; }
+
 void EncodeCommand(const std::vector<std::string>& args, std::string& out) {
   fmt::format_to(std::back_inserter(out), "*{}\r\n", args.size());
   for (const std::string& arg : args) {
@@ -360,7 +362,7 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     if (state_ == State::kStopped || state_ == State::kWaitingToRetry) return;
     const bool was_handshaking = state_ == State::kHandshaking || state_ == State::kConnecting;
     CloseSocket();
-    FailAll(fmt::format("Redis connection lost ({}); the command may or may not have been executed", reason));
+    FailAll(fmt::format("Redis connection lost ({}); {}", reason, kInDoubtMarker));
     if (!was_handshaking) spdlog::warn("{}: connection lost: {}", settings_.log_name, reason);
     AttemptFailed(fmt::format("Redis connection lost: {}", reason));
   }
@@ -462,8 +464,9 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
       if (connection != self->connection_serial_) return self->ArmCommandTimer();
       if (self->pending_.front().deadline > SteadyClock::now()) return self->ArmCommandTimer();
       const std::string name = self->pending_.front().name;
-      const std::string reason = fmt::format("Timeout performing {} ({} ms, syncTimeout); the connection is replaced",
-                                             name, self->options_.command_timeout.count());
+      const std::string reason =
+          fmt::format("Timeout performing {} ({} ms, syncTimeout); the connection is replaced; {}", name,
+                      self->options_.command_timeout.count(), kInDoubtMarker);
       spdlog::warn("{}: {}", self->settings_.log_name, reason);
       const bool handshaking = self->state_ == State::kHandshaking;
       self->CloseSocket();

@@ -27,6 +27,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.hpp"
@@ -95,6 +96,11 @@ class Client {
   class Impl;
   std::shared_ptr<Impl> impl_;
 };
+
+// Ends the message of a command that was sent but whose reply was lost (connection lost, timeout):
+// Redis may or may not have executed it. Callers that must know check the data afterwards.
+inline constexpr std::string_view kInDoubtMarker = "the command may or may not have been executed";
+bool IsInDoubt(const Status& status);
 
 // RESP2 encoding of one command, appended to `out` (exposed for tests).
 void EncodeCommand(const std::vector<std::string>& args, std::string& out);

@@ -55,6 +55,18 @@ end
 return {snapshot, redis.call('XRANGE', KEYS[2], from, '+')}
 )lua";
 
+// What identifies an append whose reply was lost: its first op (see ResolveInDoubt).
+struct InDoubtAppend {
+  int64_t first_revision = 0;
+  int64_t last_revision = 0;
+  std::string author_id;
+  std::string payload;
+  std::string ts;
+};
+
+// How long an append whose reply was lost waits for Redis to come back to learn its outcome.
+constexpr auto kInDoubtBudget = std::chrono::seconds(10);
+
 constexpr int64_t kMinimumVersion[] = {6, 2, 0};  // XTRIM MINID and exclusive XRANGE ranges
 
 Timestamp FromUnixMilliseconds(int64_t ms) { return Timestamp(std::chrono::milliseconds(ms)); }
@@ -313,7 +325,9 @@ class RedisDocumentStore::Impl {
       args.push_back(std::move(op.payload));
       args.push_back(std::move(op.engine_type));
     }
-    client_->Execute(std::move(args), [this, document_id, done = std::move(done)](Status status, Reply reply) mutable {
+    InDoubtAppend probe{ops.front().revision, ops.back().revision, args[5], args[7], args[6]};
+    client_->Execute(std::move(args), [this, document_id, probe = std::move(probe), done = std::move(done)](
+                                          Status status, Reply reply) mutable {
       if (status.ok() && reply.type == Reply::Type::kArray && reply.elements.size() == 2) {
         int64_t revision = 0;
         ParseInt64(reply.elements[0].str, revision);
@@ -324,11 +338,64 @@ class RedisDocumentStore::Impl {
         } else {
           status = Status::Error(fmt::format("Redis append failed: {}", error));
         }
+      } else if (redis::IsInDoubt(status)) {
+        return ResolveInDoubt(std::move(document_id), std::move(probe), std::move(status),
+                              std::chrono::steady_clock::now() + kInDoubtBudget, std::move(done));
       } else if (!status.ok()) {
         status = Status::Error(fmt::format("Redis append failed: {}", status.message()));
       }
       Finish(done, std::move(status));
     });
+  }
+
+  // The reply of an append was lost: look at the stream (after reconnecting) to learn whether the
+  // script ran, so that the caller never hears "failed" about a committed op, or "committed"
+  // about a lost one. The script is atomic, so the batch's first entry tells for all of it.
+  void ResolveInDoubt(std::string document_id, InDoubtAppend probe, Status original,
+                      std::chrono::steady_clock::time_point deadline, Completion done) {
+    auto retry_later = [this](std::string id, InDoubtAppend p, Status why, std::chrono::steady_clock::time_point until,
+                              Completion callback) {
+      if (std::chrono::steady_clock::now() >= until) {
+        return Finish(callback, Status::Error(fmt::format(
+                                    "Redis append failed: {}; whether revision {} of document '{}' was stored could "
+                                    "not be checked because Redis is unreachable",
+                                    why.message(), p.first_revision, id)));
+      }
+      auto timer = std::make_shared<asio::steady_timer>(io_, std::chrono::milliseconds(100));
+      timer->async_wait([this, timer, id = std::move(id), p = std::move(p), why = std::move(why), until,
+                         callback = std::move(callback)](const boost::system::error_code&) mutable {
+        ResolveInDoubt(std::move(id), std::move(p), std::move(why), until, std::move(callback));
+      });
+    };
+    if (!client_->connected()) {
+      return retry_later(std::move(document_id), std::move(probe), std::move(original), deadline, std::move(done));
+    }
+    const std::string first = fmt::format("{}-0", probe.first_revision);
+    client_->Execute(
+        {"XRANGE", RedisOpsKey(settings_.key_prefix, document_id), first, first},
+        [this, document_id, probe, original, deadline, retry_later, done = std::move(done)](Status status,
+                                                                                            Reply reply) mutable {
+          if (!status.ok()) {
+            return retry_later(std::move(document_id), std::move(probe), std::move(original), deadline,
+                               std::move(done));
+          }
+          StoredOp stored;
+          if (reply.elements.empty()) {
+            spdlog::warn("storage.redis: append to '{}' was not executed ({})", document_id, original.message());
+            return Finish(done,
+                          Status::Error(fmt::format("Redis append failed: {}; it was not stored, and may be retried",
+                                                    original.message())));
+          }
+          if (ParseStreamEntry(document_id, reply.elements[0], stored).ok() && stored.author_id == probe.author_id &&
+              stored.payload == probe.payload && std::to_string(ToUnixMilliseconds(stored.timestamp)) == probe.ts) {
+            spdlog::info(
+                "storage.redis: append to '{}' (revision {}) was committed although its reply "
+                "was lost ({})",
+                document_id, probe.first_revision, original.message());
+            return Finish(done, Status::Ok());
+          }
+          Finish(done, DuplicateRevisionError(document_id, probe.first_revision));
+        });
   }
 
   void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) {
