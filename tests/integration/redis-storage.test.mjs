@@ -88,7 +88,7 @@ describe(`redis storage (seed ${SEED})`, () => {
     }
   });
 
-  it('kill -9 during a write load: every acknowledged op is in the reloaded documents', { timeout: 90000 }, async () => {
+  it('kill -9 during a write load: every acknowledged op is in the reloaded documents', { timeout: 90000 }, async (t) => {
     const env = redisEnv();
     const writers = 8;
     const docs = Array.from({ length: writers }, (_, i) => uniqueDoc(`redis-crash-${i}`));
@@ -123,6 +123,7 @@ describe(`redis storage (seed ${SEED})`, () => {
     await Promise.all(loops);
     for (const c of clients) c.terminate();
     const total = acked.reduce((a, b) => a + b, 0);
+    t.diagnostic(`acknowledged ops before the kill: ${total} (${acked.join(', ')})`);
     assert.ok(total > 100, `the load produced only ${total} acknowledged ops`);
 
     s = await startServer({ label: 'redis-crash-2', env });
