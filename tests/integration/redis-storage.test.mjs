@@ -5,9 +5,10 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { runExpectingExit, startServer, sleep } from './lib/harness.mjs';
-import { I, WsClient, textOp, uniqueDoc } from './lib/client.mjs';
+import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { httpRequest, makeTempDir, runExpectingExit, startServer, sleep } from './lib/harness.mjs';
+import { I, R, WsClient, textOp, uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
 import { seedFromEnv } from './lib/text-ot.mjs';
 
@@ -44,7 +45,99 @@ async function joinFresh(server, doc) {
   }
 }
 
+/** A private redis-server (append-only file, fsync always) that this test may stop and restart. */
+class PrivateRedis {
+  constructor() {
+    this.dir = makeTempDir('opstream-redis-');
+    this.port = null;
+    this.proc = null;
+  }
+
+  async start() {
+    if (this.port === null) this.port = await freePort();
+    this.proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port), '--save', '',
+      '--appendonly', 'yes', '--appendfsync', 'always', '--dir', this.dir], { stdio: 'ignore' });
+    this.exited = new Promise((resolve) => this.proc.on('exit', resolve));
+    for (let i = 0; i < 200; i++) {
+      if (spawnSync('redis-cli', ['-p', String(this.port), 'ping'], { encoding: 'utf8' }).stdout.trim() === 'PONG') return;
+      await sleep(25);
+    }
+    throw new Error('private redis-server did not start');
+  }
+
+  async stop() {
+    if (!this.proc) return;
+    this.proc.kill('SIGTERM');
+    await this.exited;
+    this.proc = null;
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitFor(what, predicate, ms = 10000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > until) throw new Error(`${what} within ${ms} ms`);
+    await sleep(100);
+  }
+}
+
 describe(`redis storage (seed ${SEED})`, () => {
+  it('Redis going away at run time: ops fail clearly, readiness turns 503, both recover when it is back', { timeout: 90000 }, async () => {
+    const redis = new PrivateRedis();
+    await redis.start();
+    const doc = uniqueDoc('redis-outage');
+    const env = {
+      OPSTREAM__STORAGE__PROVIDER: 'redis',
+      OPSTREAM__STORAGE__CONNECTIONSTRING: `127.0.0.1:${redis.port},syncTimeout=2000`,
+    };
+    let s = await startServer({ label: 'redis-outage', env });
+    try {
+      assert.equal((await httpRequest(`${s.url}/health/ready`)).status, 200);
+      const c = await WsClient.connect(s, { label: 'writer' });
+      await c.joinOk(doc);
+      assert.equal(await c.opOk(doc, textOp(I('a')), 1), 2);
+
+      await redis.stop();
+      const res = await c.op(doc, textOp(R(1), I('b')), 2);
+      assert.equal(res.opResponse.success, false, 'an op while Redis is down fails');
+      assert.equal(res.opResponse.newRevision, 2);
+      assert.match(res.opResponse.errorMessage, /Redis/, `error names Redis: ${res.opResponse.errorMessage}`);
+      await waitFor('readiness 503 while Redis is down',
+        async () => (await httpRequest(`${s.url}/health/ready`)).status === 503);
+
+      await redis.start();
+      await waitFor('readiness 200 after Redis is back',
+        async () => (await httpRequest(`${s.url}/health/ready`)).status === 200);
+      // The client resends the refused op; it is committed now.
+      assert.equal(await c.opOk(doc, textOp(R(1), I('b')), 2), 3);
+      c.terminate();
+      s.assertNotCrashed();
+    } finally {
+      await s.stop();
+    }
+    s = await startServer({ label: 'redis-outage-2', env });
+    try {
+      const j = await joinFresh(s, doc);
+      assert.equal(j.revision, 3);
+      assert.equal(j.snapshot.content, 'ab');
+    } finally {
+      await s.stop();
+      await redis.stop();
+    }
+  });
+
   it('three clients edit, the server restarts, every op is there and the keys are the reference\'s', { timeout: 90000 }, async (t) => {
     t.diagnostic(`seed=${SEED}`);
     const env = redisEnv();

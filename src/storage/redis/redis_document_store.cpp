@@ -64,9 +64,6 @@ struct InDoubtAppend {
   std::string ts;
 };
 
-// How long an append whose reply was lost waits for Redis to come back to learn its outcome.
-constexpr auto kInDoubtBudget = std::chrono::seconds(10);
-
 constexpr int64_t kMinimumVersion[] = {6, 2, 0};  // XTRIM MINID and exclusive XRANGE ranges
 
 Timestamp FromUnixMilliseconds(int64_t ms) { return Timestamp(std::chrono::milliseconds(ms)); }
@@ -339,8 +336,10 @@ class RedisDocumentStore::Impl {
           status = Status::Error(fmt::format("Redis append failed: {}", error));
         }
       } else if (redis::IsInDoubt(status)) {
-        return ResolveInDoubt(std::move(document_id), std::move(probe), std::move(status),
-                              std::chrono::steady_clock::now() + kInDoubtBudget, std::move(done));
+        return ResolveInDoubt(
+            std::move(document_id), std::move(probe), std::move(status),
+            // As long as a command may take (syncTimeout): the caller waits no longer than for any reply.
+            std::chrono::steady_clock::now() + client_->options().command_timeout, std::move(done));
       } else if (!status.ok()) {
         status = Status::Error(fmt::format("Redis append failed: {}", status.message()));
       }
