@@ -1,9 +1,14 @@
 // The RESP client against the real redis-server of the test run: reply types, binary safety,
 // pipelining and in-order matching, handshake, errors, timeouts and reconnection.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <csignal>
+#include <fstream>
 #include <mutex>
 
 #include "storage/redis_test_support.hpp"
@@ -135,9 +140,7 @@ TEST_F(RedisClientTest, RefusedPasswordIsAClearErrorWithoutThePassword) {
 }
 
 TEST_F(RedisClientTest, UnreachableServerFailsAfterConnectRetryAttempts) {
-  // A port nobody listens on: take one from the kernel and close it again.
-  SyncRedis probe(url_);
-  ASSERT_TRUE(probe.Start().ok());
+  // Port 1 (tcpmux) is not served on a test machine: the connection is refused at once.
   const auto started_at = std::chrono::steady_clock::now();
   SyncRedis redis("127.0.0.1:1,connectRetry=2");
   const Status started = redis.Start();
@@ -162,6 +165,70 @@ TEST_F(RedisClientTest, SecondEndpointIsUsedWhenTheFirstIsDown) {
   SyncRedis redis("127.0.0.1:1," + url_);
   ASSERT_TRUE(redis.Start().ok());
   EXPECT_EQ(redis.Ok({"PING"}).str, "PONG");
+}
+
+// A loopback port nobody listens on (the kernel's choice, released again).
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// A replica of the test server, started for this test and stopped by its PID.
+class Replica {
+ public:
+  explicit Replica(const std::string& primary_url) {
+    const std::string primary_host = primary_url.substr(0, primary_url.find(':'));
+    const std::string primary_port = primary_url.substr(primary_url.find(':') + 1);
+    port_ = FreePort();
+    const std::string command = "redis-server --bind 127.0.0.1 --port " + std::to_string(port_) + " --replicaof " +
+                                primary_host + " " + primary_port + " --save '' --appendonly no --daemonize yes" +
+                                " --pidfile " + dir_.File("pid") + " --logfile " + dir_.File("log") + " --dir " +
+                                dir_.path().string();
+    started_ = std::system(command.c_str()) == 0;
+  }
+  ~Replica() {
+    std::ifstream pid_file(dir_.File("pid"));
+    pid_t pid = 0;
+    if (pid_file >> pid && pid > 0) ::kill(pid, SIGTERM);
+  }
+  bool started() const { return started_; }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  bool started_ = false;
+};
+
+TEST_F(RedisClientTest, WithSeveralEndpointsThePrimaryIsChosen) {
+  Replica replica(url_);
+  ASSERT_TRUE(replica.started());
+  {  // wait until the replica answers
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline) {
+      SyncRedis probe(replica.endpoint() + ",connectRetry=1");
+      if (probe.Start().ok()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  SyncRedis redis(replica.endpoint() + "," + url_);
+  ASSERT_TRUE(redis.Start().ok());
+  EXPECT_EQ(redis.Ok({"ROLE"}).elements.at(0).str, "master");
+  EXPECT_EQ(redis.Ok({"SET", Key("on-primary"), "1"}).str, "OK");
+
+  SyncRedis replicas_only(replica.endpoint() + "," + replica.endpoint() + ",connectRetry=1");
+  const Status refused = replicas_only.Start();
+  EXPECT_THAT(refused.message(), HasSubstr(replica.endpoint() + " is not a primary (role slave)"));
 }
 
 TEST_F(RedisClientTest, CommandsIssuedBeforeTheConnectionWaitForIt) {

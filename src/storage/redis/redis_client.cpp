@@ -264,6 +264,15 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     ConnectEndpoint();
   }
 
+  void EndpointRejected(const std::string& why) {
+    if (!attempt_errors_.empty()) attempt_errors_ += "; ";
+    attempt_errors_ += why;
+    CloseSocket();
+    state_ = State::kConnecting;
+    ++endpoint_index_;
+    ConnectEndpoint();
+  }
+
   void Connected() {
     connect_timer_.cancel();
     boost::system::error_code ignored;
@@ -290,6 +299,8 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
     if (options_.database != 0) handshake.push_back({"SELECT", std::to_string(options_.database)});
     if (!options_.client_name.empty()) handshake.push_back({"CLIENT", "SETNAME", options_.client_name});
     handshake.push_back({"PING"});  // proves the server answers even without any other step
+    // With several endpoints, write to the primary: a replica answers writes with READONLY.
+    if (options_.endpoints.size() > 1) handshake.push_back({"ROLE"});
     handshake_left_ = handshake.size();
     const Endpoint& endpoint = options_.endpoints[endpoint_index_];
     for (auto& command : handshake) {
@@ -299,8 +310,14 @@ class Client::Impl : public std::enable_shared_from_this<Impl> {
       const uint64_t connection = connection_serial_;
       Send(
           name, encoded,
-          [self = shared_from_this(), name, connection, endpoint](Status status, Reply) {
+          [self = shared_from_this(), name, connection, endpoint](Status status, Reply reply) {
             if (connection != self->connection_serial_ || self->state_ != State::kHandshaking) return;
+            if (status.ok() && name == "ROLE" && (reply.elements.empty() || reply.elements[0].str != "master")) {
+              self->pending_.clear();
+              self->EndpointRejected(fmt::format("{}:{} is not a primary (role {})", endpoint.host, endpoint.port,
+                                                 reply.elements.empty() ? "unknown" : reply.elements[0].str));
+              return;
+            }
             if (!status.ok()) {
               self->CloseSocket();
               self->pending_.clear();  // only handshake commands: user commands wait in queued_
