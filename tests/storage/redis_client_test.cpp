@@ -1,14 +1,9 @@
 // The RESP client against the real redis-server of the test run: reply types, binary safety,
 // pipelining and in-order matching, handshake, errors, timeouts and reconnection.
-#include <arpa/inet.h>
 #include <gmock/gmock.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <csignal>
-#include <fstream>
 #include <mutex>
 
 #include "storage/redis_test_support.hpp"
@@ -167,51 +162,10 @@ TEST_F(RedisClientTest, SecondEndpointIsUsedWhenTheFirstIsDown) {
   EXPECT_EQ(redis.Ok({"PING"}).str, "PONG");
 }
 
-// A loopback port nobody listens on (the kernel's choice, released again).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-// A replica of the test server, started for this test and stopped by its PID.
-class Replica {
- public:
-  explicit Replica(const std::string& primary_url) {
-    const std::string primary_host = primary_url.substr(0, primary_url.find(':'));
-    const std::string primary_port = primary_url.substr(primary_url.find(':') + 1);
-    port_ = FreePort();
-    const std::string command = "redis-server --bind 127.0.0.1 --port " + std::to_string(port_) + " --replicaof " +
-                                primary_host + " " + primary_port + " --save '' --appendonly no --daemonize yes" +
-                                " --pidfile " + dir_.File("pid") + " --logfile " + dir_.File("log") + " --dir " +
-                                dir_.path().string();
-    started_ = std::system(command.c_str()) == 0;
-  }
-  ~Replica() {
-    std::ifstream pid_file(dir_.File("pid"));
-    pid_t pid = 0;
-    if (pid_file >> pid && pid > 0) ::kill(pid, SIGTERM);
-  }
-  bool started() const { return started_; }
-  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
-
- private:
-  TempDir dir_;
-  int port_ = 0;
-  bool started_ = false;
-};
-
 TEST_F(RedisClientTest, WithSeveralEndpointsThePrimaryIsChosen) {
-  Replica replica(url_);
+  const std::string primary_host = url_.substr(0, url_.find(':'));
+  const std::string primary_port = url_.substr(url_.find(':') + 1);
+  PrivateRedisServer replica("--replicaof " + primary_host + " " + primary_port);
   ASSERT_TRUE(replica.started());
   {  // wait until the replica answers
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);

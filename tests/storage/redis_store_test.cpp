@@ -247,17 +247,20 @@ TEST_F(RedisDocumentStoreTest, HealthIsHealthyWithATiming) {
 }
 
 TEST_F(RedisDocumentStoreTest, HealthTurnsUnhealthyWhenRedisStopsAnswering) {
+  PrivateRedisServer server;
+  ASSERT_TRUE(server.started());
   RedisStoreSettings settings;
   settings.health_timeout = std::chrono::milliseconds(200);
-  auto store = OpenInitialized(settings);
-  // CLIENT PAUSE holds every client's commands (ours too) for the given time.
-  raw_->Ok({"CLIENT", "PAUSE", "1000", "ALL"});
+  auto store = MakeRedisStore(server.endpoint(), prefix_, settings);
+  ASSERT_TRUE(InitializeSync(*store).ok());
+  EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kHealthy);
+  server.Freeze();  // the connection stays open, nothing answers
   const auto started = std::chrono::steady_clock::now();
   const HealthReport report = CheckHealthSync(*store);
   EXPECT_EQ(report.status, HealthStatus::kUnhealthy);
   EXPECT_THAT(report.description, HasSubstr("did not answer PING within 200 ms"));
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(800));
-  std::this_thread::sleep_for(std::chrono::milliseconds(900));
+  server.Resume();
   EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kHealthy);
 }
 
@@ -296,7 +299,9 @@ TEST_F(RedisDocumentStoreTest, AppendsCutOffByALostConnectionReportTheirTrueOutc
       if (i % 200 == 199) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // Cut the connection mid-stream: after a quarter of the appends were answered.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (completed.load() < kDocuments / 4 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   const int killed = raw_->KillClientsNamed(name);
   writer.join();
   store->Flush(std::chrono::seconds(20));
@@ -316,20 +321,26 @@ TEST_F(RedisDocumentStoreTest, AppendsCutOffByALostConnectionReportTheirTrueOutc
 // Deterministic variant: the appends are on the wire but held by a write pause when their
 // connection dies, so Redis never runs them; the store must find that out and say "not stored".
 TEST_F(RedisDocumentStoreTest, AppendsLostBeforeRedisRanThemAreReportedAsNotStored) {
+  // A server of its own: the write pause must not stall (or be lifted by) parallel tests.
+  PrivateRedisServer server;
+  ASSERT_TRUE(server.started());
+  SyncRedis admin(server.endpoint());
+  ASSERT_TRUE(admin.Start().ok());
   const std::string name = "paused-" + std::to_string(::getpid());
-  auto store = OpenInitialized({}, ",name=" + name);
+  auto store = MakeRedisStore(server.endpoint() + ",name=" + name, prefix_);
+  ASSERT_TRUE(InitializeSync(*store).ok());
   ASSERT_TRUE(AppendSync(*store, "held", {MakeOp(2)}).ok());
-  raw_->Ok({"CLIENT", "PAUSE", "400", "WRITE"});
+  admin.Ok({"CLIENT", "PAUSE", "400", "WRITE"});
   std::promise<Status> result;
   store->Append("held", {MakeOp(3)}, [&result](Status status) { result.set_value(std::move(status)); });
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(raw_->KillClientsNamed(name), 1);
+  EXPECT_EQ(admin.KillClientsNamed(name), 1);
   auto future = result.get_future();
   const Status status = Wait(future);
   EXPECT_THAT(status.message(), HasSubstr("Redis connection lost"));
   EXPECT_THAT(status.message(), HasSubstr("it was not stored, and may be retried"));
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  EXPECT_EQ(raw_->Ok({"XLEN", Key("doc:held:ops")}).integer, 1);
+  EXPECT_EQ(admin.Ok({"XLEN", Key("doc:held:ops")}).integer, 1);
   // And the retry succeeds.
   EXPECT_TRUE(AppendSync(*store, "held", {MakeOp(3)}).ok());
 }

@@ -4,13 +4,18 @@
 // scripts/test-services.sh starts a throwaway redis-server and exports OPSTREAM_TEST_REDIS_URL
 // (`host:port`); without it the Redis tests fail with a message saying so, they never skip.
 // Every test works under its own key prefix, so ctest -j runs can share the server.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <string>
@@ -41,6 +46,67 @@ inline std::string UniqueKeyPrefix() {
   return "opstream-test:" + std::to_string(::getpid()) + ":" + std::to_string(++counter) + ":" +
          (test ? std::string(test->name()) : std::string("none")) + ":";
 }
+
+// A loopback port nobody listens on (the kernel's choice, released again).
+inline int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// A redis-server of the test's own (a replica, or one the test freezes with SIGSTOP), so that
+// what it does to that server cannot disturb tests running in parallel on the shared one.
+// Stopped by its PID.
+class PrivateRedisServer {
+ public:
+  explicit PrivateRedisServer(const std::string& extra_arguments = {}) : port_(FreePort()) {
+    const std::string command = "redis-server --bind 127.0.0.1 --port " + std::to_string(port_) +
+                                " --save '' --appendonly no --daemonize yes --pidfile " + dir_.File("pid") +
+                                " --logfile " + dir_.File("log") + " --dir " + dir_.path().string() + " " +
+                                extra_arguments;
+    if (std::system(command.c_str()) != 0) return;
+    // Daemonized: the PID file appears once it runs, then it answers.
+    for (int i = 0; i < 200 && pid_ <= 0; ++i) {
+      std::ifstream pid_file(dir_.File("pid"));
+      if (!(pid_file >> pid_)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (pid_ <= 0) return;
+    for (int i = 0; i < 200 && !started_; ++i) {
+      const std::string ping = "redis-cli -p " + std::to_string(port_) + " ping >/dev/null 2>&1";
+      started_ = std::system(ping.c_str()) == 0;
+      if (!started_) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  ~PrivateRedisServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGCONT);
+      ::kill(pid_, SIGTERM);
+    }
+  }
+  PrivateRedisServer(const PrivateRedisServer&) = delete;
+  PrivateRedisServer& operator=(const PrivateRedisServer&) = delete;
+
+  bool started() const { return started_; }
+  std::string endpoint() const { return "127.0.0.1:" + std::to_string(port_); }
+  // Freezes / resumes the server: connections stay open, nothing is answered meanwhile.
+  void Freeze() { ::kill(pid_, SIGSTOP); }
+  void Resume() { ::kill(pid_, SIGCONT); }
+
+ private:
+  TempDir dir_;
+  int port_ = 0;
+  pid_t pid_ = 0;
+  bool started_ = false;
+};
 
 // A client on its own I/O thread with blocking calls.
 class SyncRedis {
