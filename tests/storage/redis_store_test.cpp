@@ -345,6 +345,31 @@ TEST_F(RedisDocumentStoreTest, AppendsLostBeforeRedisRanThemAreReportedAsNotStor
   EXPECT_TRUE(AppendSync(*store, "held", {MakeOp(3)}).ok());
 }
 
+// The other outcome: Redis ran the append but its reply was lost (the store gave up waiting and
+// closed the connection while the server slept, and the server read the command before the
+// close). The store must find the op in the stream and report success, not failure.
+TEST_F(RedisDocumentStoreTest, AppendsRunByRedisWhoseReplyWasLostAreReportedAsStored) {
+  PrivateRedisServer server("--enable-debug-command yes");
+  ASSERT_TRUE(server.started());
+  SyncRedis admin(server.endpoint());
+  ASSERT_TRUE(admin.Start().ok());
+  auto store = MakeRedisStore(server.endpoint() + ",syncTimeout=1000", prefix_);
+  ASSERT_TRUE(InitializeSync(*store).ok());
+  ASSERT_TRUE(AppendSync(*store, "slept", {MakeOp(2)}).ok());
+
+  admin.client().Execute({"DEBUG", "SLEEP", "1.3"}, [](Status, Reply) {});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server is asleep now
+  const auto started = std::chrono::steady_clock::now();
+  std::promise<Status> result;
+  store->Append("slept", {MakeOp(3)}, [&result](Status status) { result.set_value(std::move(status)); });
+  auto future = result.get_future();
+  const Status status = Wait(future);
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_GT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(1000)) << "the reply was not lost";
+  EXPECT_EQ(admin.Ok({"XLEN", Key("doc:slept:ops")}).integer, 2);
+  EXPECT_TRUE(AppendSync(*store, "slept", {MakeOp(4)}).ok());
+}
+
 TEST_F(RedisDocumentStoreTest, OpenValidatesTheConnectionString) {
   std::unique_ptr<DocumentStore> store;
   EXPECT_THAT(OpenRedisStore("", store).message(), HasSubstr("no endpoint"));
