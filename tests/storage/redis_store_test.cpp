@@ -3,6 +3,8 @@
 // XRANGE), data written the way the reference writes it, the connection string, and faults.
 #include <gmock/gmock.h>
 
+#include <cstdio>
+
 #include "storage/document_store_conformance.hpp"
 #include "storage/redis/redis_document_store.hpp"
 #include "storage/redis_test_support.hpp"
@@ -192,6 +194,32 @@ TEST_F(RedisDocumentStoreTest, AppendsOfABusyDocumentShareWrites) {
   EXPECT_EQ(after.commands_sent - before.commands_sent, static_cast<uint64_t>(kAppends));
   EXPECT_LT((after.writes - before.writes) * 4, static_cast<uint64_t>(kAppends));
   EXPECT_EQ(raw_->Ok({"XLEN", Key("doc:busy:ops")}).integer, kAppends);
+}
+
+// Opening a document with a long op tail (no snapshot yet): one script call, one reply.
+TEST_F(RedisDocumentStoreTest, LoadOfTenThousandOpsIsOneQuickCall) {
+  auto store = OpenInitialized();
+  constexpr int64_t kOps = 10000;
+  for (int64_t first = 2; first < 2 + kOps; first += 1000) {
+    std::vector<StoredOp> batch;
+    for (int64_t revision = first; revision < first + 1000; ++revision) {
+      batch.push_back(MakeOp(revision, "{\"components\":[{\"type\":\"retain\",\"count\":" + std::to_string(revision) +
+                                           "},{\"type\":\"insert\",\"text\":\"x\"}]}"));
+    }
+    ASSERT_TRUE(AppendSync(*store, "long", std::move(batch)).ok());
+  }
+  const uint64_t commands_before = store->counters().commands_sent;
+  const auto started = std::chrono::steady_clock::now();
+  auto [status, loaded] = LoadSync(*store, "long");
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
+  ASSERT_TRUE(status.ok()) << status.message();
+  ASSERT_EQ(loaded.ops.size(), static_cast<size_t>(kOps));
+  EXPECT_EQ(loaded.ops.back().revision, 1 + kOps);
+  EXPECT_EQ(store->counters().commands_sent - commands_before, 1u);
+  RecordProperty("load_10000_ops_us", static_cast<int>(elapsed.count()));
+  std::printf("Load of %lld ops: %lld us\n", static_cast<long long>(kOps), static_cast<long long>(elapsed.count()));
+  EXPECT_LT(elapsed, std::chrono::seconds(2));  // generous: the machine is shared; typical figures in the docs
 }
 
 TEST_F(RedisDocumentStoreTest, DataSurvivesANewStore) {
