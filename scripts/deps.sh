@@ -10,6 +10,7 @@ BUILD_PACKAGES=(
   libnghttp2-dev libsimdjson-dev libfmt-dev libspdlog-dev libsqlite3-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler
   libpq-dev
+  libhiredis-dev  # RESP parsing for the Redis storage (and backplane) client
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm

@@ -34,6 +34,7 @@
 #include "session/document_router.hpp"
 #include "storage/memory_store.hpp"
 #include "storage/postgres/postgres_document_store.hpp"
+#include "storage/redis/redis_document_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
 #include "transports/grpc/grpc_service.hpp"
 #include "transports/signalr/signalr_transport.hpp"
@@ -91,10 +92,12 @@ Status OpenStore(const config::Settings& settings, std::unique_ptr<storage::Docu
       return storage::OpenSqliteStore(settings.storage_connection_string, store);
     case config::StorageKind::kPostgres:
       return storage::OpenPostgresStore(settings.storage_connection_string, store);
+    case config::StorageKind::kRedis:
+      return storage::OpenRedisStore(settings.storage_connection_string, store);
     default:
       return Status::Error(
           fmt::format("Storage provider '{}' is not available in this build of OpStream Server. "
-                      "Available: memory, sqlite, postgres.",
+                      "Available: memory, sqlite, postgres, redis.",
                       settings.storage_provider));
   }
 }

@@ -34,11 +34,11 @@ TEST_P(DocumentStoreConformance, AppendedOpsLoadAscendingWithEveryField) {
   ASSERT_THAT(Revisions(loaded.ops), ElementsAre(2, 3, 4));
   const StoredOp expected_first = MakeOp(2);
   EXPECT_EQ(loaded.ops[0].author_id, expected_first.author_id);
-  EXPECT_EQ(loaded.ops[0].timestamp, Stored(expected_first.timestamp));
+  EXPECT_EQ(loaded.ops[0].timestamp, StoredOpTime(expected_first.timestamp));
   EXPECT_EQ(loaded.ops[0].payload, expected_first.payload);
   EXPECT_EQ(loaded.ops[0].engine_type, "TextOp");
   EXPECT_EQ(loaded.ops[2].author_id, binary.author_id);
-  EXPECT_EQ(loaded.ops[2].timestamp, Stored(binary.timestamp));
+  EXPECT_EQ(loaded.ops[2].timestamp, StoredOpTime(binary.timestamp));
   EXPECT_EQ(loaded.ops[2].payload, binary.payload);
   EXPECT_EQ(loaded.ops[2].engine_type, "JsonOpBatch");
 }
@@ -96,7 +96,7 @@ TEST_P(DocumentStoreConformance, SnapshotIsUpsertedAndLoadReturnsOnlyLaterOps) {
   ASSERT_TRUE(status.ok()) << status.message();
   ASSERT_TRUE(loaded.snapshot.has_value());
   EXPECT_EQ(loaded.snapshot->revision, 4);
-  EXPECT_EQ(loaded.snapshot->timestamp, Stored(SampleTime(30)));
+  EXPECT_EQ(loaded.snapshot->timestamp, StoredSnapshotTime(SampleTime(30)));
   EXPECT_EQ(loaded.snapshot->state, "{\"text\":\"abcd\"}");
   EXPECT_THAT(Revisions(loaded.ops), ElementsAre(5, 6));
 }

@@ -21,8 +21,10 @@ struct StoreFactory {
   std::string name;
   // Creates a store whose files (if any) live in `directory`; the suite calls Initialize.
   std::function<std::unique_ptr<DocumentStore>(const std::filesystem::path& directory)> make;
-  // What the provider keeps of a timestamp: PostgreSQL microseconds, Redis milliseconds.
-  std::chrono::nanoseconds timestamp_resolution{1};
+  // What the provider keeps of a timestamp: PostgreSQL microseconds; Redis milliseconds for ops
+  // (stream fields) but the full ISO text for snapshots (server.md §3.7).
+  std::chrono::nanoseconds op_timestamp_resolution{1};
+  std::chrono::nanoseconds snapshot_timestamp_resolution{1};
 };
 
 inline std::string StoreFactoryName(const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; }
@@ -41,13 +43,14 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
   }
 
   DocumentStore& store() { return *store_; }
-  // `t` as the provider stores it (truncated to its resolution).
-  Timestamp Stored(Timestamp t) const {
-    const auto resolution = GetParam().timestamp_resolution;
-    return t - (t.time_since_epoch() % resolution);
-  }
+  // `t` as the provider gives it back (truncated to its resolution).
+  Timestamp StoredOpTime(Timestamp t) const { return Truncated(t, GetParam().op_timestamp_resolution); }
+  Timestamp StoredSnapshotTime(Timestamp t) const { return Truncated(t, GetParam().snapshot_timestamp_resolution); }
 
  private:
+  static Timestamp Truncated(Timestamp t, std::chrono::nanoseconds resolution) {
+    return t - (t.time_since_epoch() % resolution);
+  }
   TempDir directory_;
   std::unique_ptr<DocumentStore> store_;
 };

@@ -42,7 +42,7 @@ INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance,
                                if (!store) return nullptr;
                                return std::make_unique<StoreWithDatabase>(std::move(database), std::move(store));
                              },
-                             std::chrono::microseconds(1)}),
+                             std::chrono::microseconds(1), std::chrono::microseconds(1)}),
                          StoreFactoryName);
 
 class PostgresStoreTest : public ::testing::Test {
