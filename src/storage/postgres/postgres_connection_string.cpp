@@ -6,6 +6,8 @@
 #include <charconv>
 #include <limits>
 
+#include "storage/connection_string.hpp"
+
 namespace opstream::storage {
 namespace {
 
@@ -18,17 +20,12 @@ constexpr std::string_view kValidKeywords =
     "Enlist, Persist Security Info, No Reset On Close, Max Auto Prepare, Auto Prepare Min Usages, Multiplexing, "
     "Read Buffer Size, Write Buffer Size, Internal Command Timeout, Cancellation Timeout, Server Compatibility Mode";
 
-Status Invalid(std::string_view reason) {
-  return Status::Error(fmt::format("Invalid PostgreSQL connection string: {}", reason));
-}
+constexpr std::string_view kProvider = "PostgreSQL";
+using connection_string::EqualsIgnoreCase;
+using connection_string::IsSpace;
+using connection_string::Trim;
 
-bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && IsSpace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && IsSpace(text.back())) text.remove_suffix(1);
-  return text;
-}
+Status Invalid(std::string_view reason) { return connection_string::Invalid(kProvider, reason); }
 
 // Lower-cased without any whitespace: Npgsql accepts both `SSL Mode` and `SslMode`.
 std::string NormalizeKeyword(std::string_view keyword) {
@@ -39,28 +36,8 @@ std::string NormalizeKeyword(std::string_view keyword) {
   return out;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
-}
-
 Status ParseBool(std::string_view keyword, std::string_view value, bool& out) {
-  for (std::string_view yes : {"true", "yes", "1"}) {
-    if (EqualsIgnoreCase(value, yes)) {
-      out = true;
-      return Status::Ok();
-    }
-  }
-  for (std::string_view no : {"false", "no", "0"}) {
-    if (EqualsIgnoreCase(value, no)) {
-      out = false;
-      return Status::Ok();
-    }
-  }
-  return Invalid(fmt::format("'{}' must be True or False (got '{}').", keyword, value));
+  return connection_string::ParseBool(kProvider, keyword, value, out);
 }
 
 Status ParseInt(std::string_view keyword, std::string_view value, int min, int max, int& out) {
@@ -312,66 +289,11 @@ std::string PostgresConnectionOptions::Describe() const {
 
 Status ParsePostgresConnectionString(std::string_view text, PostgresConnectionOptions& out) {
   PostgresConnectionOptions options;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    // Empty segments (`;;`, a trailing `;`) are allowed.
-    if (IsSpace(text[pos]) || text[pos] == ';') {
-      ++pos;
-      continue;
-    }
-    const size_t segment_start = pos;
-    // Keyword: up to the first single `=`; `==` stands for a literal `=` inside a keyword.
-    std::string keyword;
-    bool found_equals = false;
-    while (pos < text.size() && text[pos] != ';') {
-      if (text[pos] == '=') {
-        if (pos + 1 < text.size() && text[pos + 1] == '=') {
-          keyword += '=';
-          pos += 2;
-          continue;
-        }
-        found_equals = true;
-        ++pos;
-        break;
-      }
-      keyword += text[pos++];
-    }
-    // The segment is not quoted in messages: it may be the tail of a password containing `;`.
-    if (!found_equals) return Invalid(fmt::format("expected 'keyword=value' at position {}.", segment_start));
-    const std::string_view written_keyword = Trim(keyword);
-    if (written_keyword.empty()) return Invalid(fmt::format("missing keyword at position {}.", segment_start));
-    const std::string normalized = NormalizeKeyword(written_keyword);
-
-    while (pos < text.size() && IsSpace(text[pos])) ++pos;
-    std::string value;
-    if (pos < text.size() && (text[pos] == '"' || text[pos] == '\'')) {
-      const char quote = text[pos++];
-      bool closed = false;
-      while (pos < text.size()) {
-        if (text[pos] == quote) {
-          if (pos + 1 < text.size() && text[pos + 1] == quote) {
-            value += quote;
-            pos += 2;
-            continue;
-          }
-          closed = true;
-          ++pos;
-          break;
-        }
-        value += text[pos++];
-      }
-      if (!closed) return Invalid(fmt::format("unterminated quoted value for '{}'.", written_keyword));
-      while (pos < text.size() && IsSpace(text[pos])) ++pos;
-      if (pos < text.size() && text[pos] != ';') {
-        return Invalid(fmt::format("unexpected characters after the quoted value of '{}'.", written_keyword));
-      }
-    } else {
-      const size_t value_start = pos;
-      while (pos < text.size() && text[pos] != ';') ++pos;
-      value = std::string(Trim(text.substr(value_start, pos - value_start)));
-    }
-    if (Status status = ApplyKeyword(written_keyword, normalized, value, options); !status.ok()) return status;
-  }
+  const Status parsed =
+      connection_string::ForEachPair(text, kProvider, [&options](std::string_view keyword, std::string_view value) {
+        return ApplyKeyword(keyword, NormalizeKeyword(keyword), value, options);
+      });
+  if (!parsed.ok()) return parsed;
   if (options.hosts.empty()) return Invalid("'Host' is required (for example Host=localhost).");
   out = std::move(options);
   return Status::Ok();

@@ -18,6 +18,7 @@
 
 #include "common/base64.hpp"
 #include "storage/append_rules.hpp"
+#include "storage/store_jobs.hpp"
 
 namespace opstream::storage {
 namespace {
@@ -170,13 +171,7 @@ bool VersionAtLeast(std::string_view version, const int64_t (&minimum)[3]) {
 
 template <typename F, typename... Args>
 void SafeInvoke(F& f, Args&&... args) noexcept {
-  try {
-    f(std::forward<Args>(args)...);
-  } catch (const std::exception& e) {
-    spdlog::error("storage.redis: a completion threw: {}", e.what());
-  } catch (...) {
-    spdlog::error("storage.redis: a completion threw a non-standard exception");
-  }
+  jobs::InvokeCompletion("redis", f, std::forward<Args>(args)...);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "storage/append_rules.hpp"
 #include "storage/sqlite/sqlite_database.hpp"
 #include "storage/sqlite/sqlite_migrations.hpp"
+#include "storage/store_jobs.hpp"
 
 namespace opstream::storage {
 namespace {
@@ -39,65 +40,20 @@ constexpr const char* kUpsertSnapshotSql =
     "\"Timestamp\" = excluded.\"Timestamp\", \"State\" = excluded.\"State\"";
 constexpr const char* kCompactSql = "DELETE FROM \"DocumentOps\" WHERE \"DocumentId\" = ?1 AND \"Revision\" <= ?2";
 
-struct InitializeJob {
-  DocumentStore::Completion done;
-};
-struct LoadJob {
-  std::string document_id;
-  DocumentStore::LoadCompletion done;
-};
-struct AppendJob {
-  std::string document_id;
-  std::vector<StoredOp> ops;
-  DocumentStore::Completion done;
-};
-struct SnapshotJob {
-  std::string document_id;
-  Snapshot snapshot;
-  DocumentStore::Completion done;
-};
-struct CompactJob {
-  std::string document_id;
-  int64_t up_to;
-  DocumentStore::Completion done;
-};
+constexpr std::string_view kProvider = "sqlite";
+using jobs::AppendJob;
+using jobs::CompactJob;
+using jobs::HealthProbe;
+using jobs::InitializeJob;
+using jobs::Job;
+using jobs::LoadJob;
+using jobs::ProbeJob;
+using jobs::SnapshotJob;
 
-// Calls a completion without letting an exception from the caller's code reach the worker loop.
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
-  try {
-    callback(std::forward<Args>(args)...);
-  } catch (const std::exception& e) {
-    spdlog::error("storage.sqlite: a completion threw: {}", e.what());
-  } catch (...) {
-    spdlog::error("storage.sqlite: a completion threw a non-standard exception");
-  }
+  jobs::InvokeCompletion(kProvider, callback, std::forward<Args>(args)...);
 }
-
-// A health probe answered exactly once, by whichever comes first: the worker running `SELECT 1`,
-// or the watchdog at the deadline.
-class HealthProbe {
- public:
-  HealthProbe(DocumentStore::HealthCompletion done, Clock::time_point deadline)
-      : done_(std::move(done)), deadline_(deadline) {}
-
-  void Answer(HealthReport report) {
-    if (!answered_.exchange(true)) Invoke(done_, std::move(report));
-  }
-  bool answered() const { return answered_.load(); }
-  Clock::time_point deadline() const { return deadline_; }
-
- private:
-  DocumentStore::HealthCompletion done_;
-  Clock::time_point deadline_;
-  std::atomic<bool> answered_{false};
-};
-
-struct ProbeJob {
-  std::shared_ptr<HealthProbe> probe;
-};
-
-using Job = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob>;
 
 Status ExceptionStatus(std::string_view operation, const std::exception* e) {
   return Status::Error(fmt::format("SQLite {} failed: {}", operation, e ? e->what() : "unknown exception"));
@@ -160,7 +116,7 @@ class SqliteDocumentStore::Worker {
   }
 
   void EnqueueProbe(DocumentStore::HealthCompletion done) {
-    auto probe = std::make_shared<HealthProbe>(std::move(done), Clock::now() + settings_.health_timeout);
+    auto probe = std::make_shared<HealthProbe>(kProvider, std::move(done), Clock::now() + settings_.health_timeout);
     {
       std::lock_guard lock(watchdog_mutex_);
       probes_.push_back(probe);
