@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { makeTempDir, startServer, within } from './lib/harness.mjs';
+import { assertKillDuringWriteLoadLosesNothing, joinFresh } from './lib/durability.mjs';
 import { I, R, D, WsClient, textOp, uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
 import { applyText, seedFromEnv } from './lib/text-ot.mjs';
@@ -17,15 +18,6 @@ function sqliteEnv(dir) {
     OPSTREAM__STORAGE__PROVIDER: 'sqlite',
     OPSTREAM__STORAGE__CONNECTIONSTRING: `Data Source=${path.join(dir, 'opstream.db')}`,
   };
-}
-
-async function joinFresh(server, doc, label = 'verifier') {
-  const c = await WsClient.connect(server, { label });
-  try {
-    return await c.joinOk(doc);
-  } finally {
-    c.terminate();
-  }
 }
 
 /** N sequential ops, each waiting for its ack; returns {revision, text}. */
@@ -81,6 +73,11 @@ describe(`durability with sqlite storage (seed ${SEED})`, () => {
     } finally {
       await s.stop();
     }
+  });
+
+  it('kill -9 during a write load of 8 writers: every acknowledged op is in the reloaded documents', { timeout: 90000 }, async (t) => {
+    const dir = makeTempDir();
+    await assertKillDuringWriteLoadLosesNothing(t, { label: 'sqlite-kill', env: sqliteEnv(dir), cwd: dir });
   });
 
   it('kill -9 after concurrent editing by 3 clients: every acknowledged op is restored', { timeout: 90000 }, async (t) => {

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { httpRequest, makeTempDir, runExpectingExit, startServer, sleep } from './lib/harness.mjs';
+import { assertKillDuringWriteLoadLosesNothing, joinFresh } from './lib/durability.mjs';
 import { I, R, WsClient, textOp, uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
 import { seedFromEnv } from './lib/text-ot.mjs';
@@ -34,15 +35,6 @@ function redisCli(...args) {
   const res = spawnSync('redis-cli', ['-h', host, '-p', port, '--raw', ...args], { encoding: 'utf8' });
   assert.equal(res.status, 0, `redis-cli ${args.join(' ')}: ${res.stderr}`);
   return res.stdout.split('\n').filter((l) => l.length > 0);
-}
-
-async function joinFresh(server, doc) {
-  const c = await WsClient.connect(server, { label: 'verifier' });
-  try {
-    return await c.joinOk(doc);
-  } finally {
-    c.terminate();
-  }
 }
 
 /** A private redis-server (append-only file, fsync always) that this test may stop and restart. */
@@ -182,56 +174,7 @@ describe(`redis storage (seed ${SEED})`, () => {
   });
 
   it('kill -9 during a write load: every acknowledged op is in the reloaded documents', { timeout: 90000 }, async (t) => {
-    const env = redisEnv();
-    const writers = 8;
-    const docs = Array.from({ length: writers }, (_, i) => uniqueDoc(`redis-crash-${i}`));
-    let s = await startServer({ label: 'redis-crash-1', env });
-    const acked = new Array(writers).fill(0);
-    let stopping = false;
-    const clients = [];
-    for (let i = 0; i < writers; i++) {
-      const c = await WsClient.connect(s, { label: `w${i}` });
-      await c.joinOk(docs[i]);
-      clients.push(c);
-    }
-    // Each writer appends one character per op at the end, waiting for each acknowledgement.
-    const loops = clients.map(async (c, i) => {
-      let revision = 1;
-      while (!stopping) {
-        let res;
-        try {
-          const op = revision === 1 ? textOp(I('x')) : textOp({ type: 'retain', count: revision - 1 }, I('x'));
-          res = await c.op(docs[i], op, revision);
-        } catch {
-          return;  // the server went away
-        }
-        if (!res.opResponse || res.opResponse.success !== true) return;
-        revision = res.opResponse.newRevision;
-        acked[i] += 1;
-      }
-    });
-    await sleep(1500);
-    await s.kill9();
-    stopping = true;
-    await Promise.all(loops);
-    for (const c of clients) c.terminate();
-    const total = acked.reduce((a, b) => a + b, 0);
-    t.diagnostic(`acknowledged ops before the kill: ${total} (${acked.join(', ')})`);
-    assert.ok(total > 100, `the load produced only ${total} acknowledged ops`);
-
-    s = await startServer({ label: 'redis-crash-2', env });
-    try {
-      for (let i = 0; i < writers; i++) {
-        const j = await joinFresh(s, docs[i]);
-        // Every acknowledged op is there; at most the one op in flight at the kill may be too.
-        assert.ok(j.revision === 1 + acked[i] || j.revision === 2 + acked[i],
-          `doc ${i}: revision ${j.revision} after ${acked[i]} acknowledged ops`);
-        assert.equal(j.snapshot.content, 'x'.repeat(j.revision - 1), `doc ${i}: text`);
-      }
-      s.assertNotCrashed();
-    } finally {
-      await s.stop();
-    }
+    await assertKillDuringWriteLoadLosesNothing(t, { label: 'redis-crash', env: redisEnv(), minAcked: 100 });
   });
 
   it('an unreachable Redis aborts startup with a clear message and no password', { timeout: 60000 }, async () => {
