@@ -124,8 +124,11 @@ class Http2Connection final : public LiveConnection, public std::enable_shared_f
 
   // Coroutines take `self` so the connection outlives them (a member coroutine's `this` does not).
   static boost::asio::awaitable<void> ReadLoop(std::shared_ptr<Http2Connection> self, std::string initial_bytes);
-  static boost::asio::awaitable<void> WriteLoop(std::shared_ptr<Http2Connection> self);
+  // Writes what nghttp2 has to send, at once, from the calling strand handler: a burst of
+  // deliveries costs one non-blocking send, not a coroutine and an asynchronous write.
   void ScheduleWrite();
+  void Flush();
+  void FailWrite();
   void Dispatch(int32_t stream_id);
   void Respond(int32_t stream_id, HttpResponse response);
   void Claim(int32_t stream_id);
@@ -152,7 +155,12 @@ class Http2Connection final : public LiveConnection, public std::enable_shared_f
   uint64_t live_id_ = 0;
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, Stream> streams_;
-  bool writing_ = false;
+  // Bytes nghttp2 produced that the socket did not take yet; empty (no heap) while it keeps up.
+  std::string unsent_;
+  size_t unsent_offset_ = 0;
+  bool waiting_writable_ = false;
+  // Inside mem_recv / mem_send: nghttp2 must not be re-entered from its callbacks.
+  bool in_session_ = false;
   bool closed_ = false;
 };
 
