@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <vector>
 
 #include "common/logging.hpp"
@@ -359,13 +360,71 @@ void Http2Stream::SendHeaders(Http2Headers headers) {
   Pump();
 }
 
-Http2Stream::WriteResult Http2Stream::Write(std::string_view bytes, size_t limit) {
+Http2Stream::WriteResult Http2Stream::Write(std::string_view bytes, size_t limit, bool hold) {
   std::lock_guard lock(mutex_);
   if (finished_ || reset_) return WriteResult::kClosed;
   if (out_.size() - out_offset_ + bytes.size() > limit) return WriteResult::kOverflow;
   out_.append(bytes);
-  Pump();
+  if (!hold) Pump();
   return WriteResult::kQueued;
+}
+
+// Streams released with `paced` wait here; one handler at a time wakes kPacedChunk of them and
+// posts itself again behind their pumps (and behind the reactor's next round of input).
+struct Http2Pacer {
+  static constexpr size_t kPacedChunk = 32;
+  std::mutex mutex;
+  std::deque<std::shared_ptr<Http2Stream>> queue;
+  bool posted = false;
+
+  static Http2Pacer& Get() {
+    static Http2Pacer pacer;
+    return pacer;
+  }
+
+  void Add(std::shared_ptr<Http2Stream> stream) {
+    auto executor = stream->executor_;
+    {
+      std::lock_guard lock(mutex);
+      queue.push_back(std::move(stream));
+      if (posted) return;
+      posted = true;
+    }
+    asio::post(executor, [executor] { Get().Drain(executor); });
+  }
+
+  void Drain(const asio::any_io_executor& executor) {
+    std::array<std::shared_ptr<Http2Stream>, kPacedChunk> chunk;
+    size_t count = 0;
+    bool more;
+    {
+      std::lock_guard lock(mutex);
+      while (count < kPacedChunk && !queue.empty()) {
+        chunk[count++] = std::move(queue.front());
+        queue.pop_front();
+      }
+      more = !queue.empty();
+      posted = more;
+    }
+    for (size_t i = 0; i < count; ++i) {
+      std::lock_guard lock(chunk[i]->mutex_);
+      chunk[i]->paced_ = false;
+      chunk[i]->Pump();
+    }
+    if (more) asio::post(executor, [executor] { Get().Drain(executor); });
+  }
+};
+
+void Http2Stream::Release(bool paced) {
+  {
+    std::lock_guard lock(mutex_);
+    if (out_offset_ == out_.size() || pump_posted_) return;  // nothing held, or on its way
+    if (!paced) return Pump();
+    if (paced_) return;
+    paced_ = true;
+  }
+  // The pacer holds the stream, never the connection: a closed connection's pump is a no-op.
+  Http2Pacer::Get().Add(shared_from_this());
 }
 
 void Http2Stream::Finish(Http2Headers trailers) {

@@ -34,11 +34,12 @@ struct Http2RequestHead {
 };
 
 class Http2Connection;
+struct Http2Pacer;
 
 // The write side of one claimed stream. Thread-safe: the session layer writes from any thread;
 // the bytes are handed to nghttp2 on the connection's strand, as the peer's flow-control window
 // allows. Outbound bytes are buffered per stream, so a slow reader holds back only its own stream.
-class Http2Stream {
+class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
  public:
   Http2Stream(std::weak_ptr<Http2Connection> connection, int32_t id, boost::asio::any_io_executor executor)
       : connection_(std::move(connection)), id_(id), executor_(std::move(executor)) {}
@@ -47,8 +48,13 @@ class Http2Stream {
   void SendHeaders(Http2Headers headers);
   enum class WriteResult { kQueued, kClosed, kOverflow };
   // Appends body bytes. kOverflow when `limit` buffered bytes would be exceeded (nothing is
-  // queued; the caller decides what to do about a reader that fell behind).
-  WriteResult Write(std::string_view bytes, size_t limit);
+  // queued; the caller decides what to do about a reader that fell behind). `hold`: keep them
+  // until Release (or the next write without `hold`), so a batch of messages goes out together.
+  WriteResult Write(std::string_view bytes, size_t limit, bool hold = false);
+  // Hands held bytes to the connection. `paced`: through a process-wide queue that wakes the
+  // streams a few at a time, so a large fan-out does not queue one handler per receiver ahead of
+  // the input of every connection (the next request then joins the bytes still waiting here).
+  void Release(bool paced);
   // Ends the response with trailers; trailers-only (a single HEADERS) if nothing was sent yet.
   void Finish(Http2Headers trailers);
   // RST_STREAM with `error_code`.
@@ -61,6 +67,7 @@ class Http2Stream {
 
  private:
   friend class Http2Connection;
+  friend struct Http2Pacer;
   void Pump();
 
   std::weak_ptr<Http2Connection> connection_;
@@ -77,6 +84,7 @@ class Http2Stream {
   bool trailers_submitted_ = false;
   bool deferred_ = false;
   bool pump_posted_ = false;
+  bool paced_ = false;  // waiting in the pacer's queue
   uint32_t reset_code_ = 0;
   bool reset_ = false;
 };
