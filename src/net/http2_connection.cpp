@@ -345,7 +345,7 @@ int Http2Connection::OnStreamClose(nghttp2_session*, int32_t stream_id, uint32_t
 void Http2Connection::Claim(int32_t stream_id) {
   auto it = streams_.find(stream_id);
   if (it == streams_.end() || !StreamFactory()) return;
-  auto writer = std::make_shared<Http2Stream>(weak_from_this(), stream_id, asio::any_io_executor(strand_));
+  auto writer = std::make_shared<Http2Stream>(weak_from_this(), stream_id, strand_);
   if (auto handler = StreamFactory()(it->second.head, writer)) {
     it->second.writer = std::move(writer);
     it->second.handler = std::move(handler);
@@ -383,7 +383,7 @@ struct Http2Pacer {
   }
 
   void Add(std::shared_ptr<Http2Stream> stream) {
-    auto executor = stream->executor_;
+    auto executor = stream->strand_;
     {
       std::lock_guard lock(mutex);
       queue.push_back(std::move(stream));
@@ -393,7 +393,7 @@ struct Http2Pacer {
     asio::post(executor, [executor] { Get().Drain(executor); });
   }
 
-  void Drain(const asio::any_io_executor& executor) {
+  void Drain(const asio::strand<asio::any_io_executor>& executor) {
     std::array<std::shared_ptr<Http2Stream>, kPacedChunk> chunk;
     size_t count = 0;
     bool more;
@@ -446,7 +446,7 @@ void Http2Stream::Reset(uint32_t error_code) {
 void Http2Stream::Consume(size_t bytes) {
   auto connection = connection_.lock();
   if (!connection || bytes == 0) return;
-  asio::post(executor_, [connection, id = id_, bytes] {
+  asio::post(strand_, [connection, id = id_, bytes] {
     if (connection->closed_ || connection->streams_.find(id) == connection->streams_.end()) return;
     nghttp2_session_consume_stream(connection->session_, id, bytes);
     connection->ScheduleWrite();
@@ -464,7 +464,7 @@ void Http2Stream::Pump() {
   auto connection = connection_.lock();
   if (!connection) return;
   pump_posted_ = true;
-  asio::post(executor_, [connection, self = this, id = id_] {
+  asio::post(strand_, [connection, self = this, id = id_] {
     auto it = connection->streams_.find(id);
     if (it == connection->streams_.end() || it->second.writer.get() != self) return;
     connection->PumpStream(*it->second.writer);

@@ -41,8 +41,9 @@ struct Http2Pacer;
 // allows. Outbound bytes are buffered per stream, so a slow reader holds back only its own stream.
 class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
  public:
-  Http2Stream(std::weak_ptr<Http2Connection> connection, int32_t id, boost::asio::any_io_executor executor)
-      : connection_(std::move(connection)), id_(id), executor_(std::move(executor)) {}
+  Http2Stream(std::weak_ptr<Http2Connection> connection, int32_t id,
+              boost::asio::strand<boost::asio::any_io_executor> strand)
+      : connection_(std::move(connection)), id_(id), strand_(strand), executor_(std::move(strand)) {}
 
   // Response headers (":status" is added). Sent before the first body bytes.
   void SendHeaders(Http2Headers headers);
@@ -72,6 +73,9 @@ class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
 
   std::weak_ptr<Http2Connection> connection_;
   const int32_t id_;
+  // Posts go to the typed strand: through executor_ every post would wrap it again (a heap
+  // allocation per delivery, the strand being too large for any_io_executor's inline storage).
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::any_io_executor executor_;
   mutable std::mutex mutex_;
   Http2Headers headers_;
