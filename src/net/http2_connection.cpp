@@ -374,7 +374,8 @@ Http2Stream::WriteResult Http2Stream::Write(std::string_view bytes, size_t limit
 struct Http2Pacer {
   static constexpr size_t kPacedChunk = 32;
   std::mutex mutex;
-  std::deque<std::shared_ptr<Http2Stream>> queue;
+  // Weak: a stream closed meanwhile is skipped, and nothing here outlives the io_context.
+  std::deque<std::weak_ptr<Http2Stream>> queue;
   bool posted = false;
 
   static Http2Pacer& Get() {
@@ -386,7 +387,7 @@ struct Http2Pacer {
     auto executor = stream->strand_;
     {
       std::lock_guard lock(mutex);
-      queue.push_back(std::move(stream));
+      queue.push_back(stream);
       if (posted) return;
       posted = true;
     }
@@ -400,7 +401,7 @@ struct Http2Pacer {
     {
       std::lock_guard lock(mutex);
       while (count < kPacedChunk && !queue.empty()) {
-        chunk[count++] = std::move(queue.front());
+        if (auto stream = queue.front().lock()) chunk[count++] = std::move(stream);
         queue.pop_front();
       }
       more = !queue.empty();
