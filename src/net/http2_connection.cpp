@@ -450,7 +450,8 @@ void Http2Stream::Consume(size_t bytes) {
   asio::post(strand_, [connection, id = id_, bytes] {
     if (connection->closed_ || connection->streams_.find(id) == connection->streams_.end()) return;
     nghttp2_session_consume_stream(connection->session_, id, bytes);
-    connection->ScheduleWrite();
+    // A window update is not urgent: it goes with the next write, or on its own soon after.
+    connection->FlushSoon();
   });
 }
 
@@ -582,7 +583,18 @@ void Http2Connection::Respond(int32_t stream_id, HttpResponse response) {
   provider.read_callback = &ReadBody;
   nghttp2_submit_response(session_, stream_id, headers.data(), headers.size(),
                           it->second.response_body.empty() ? nullptr : &provider);
-  ScheduleWrite();
+  FlushSoon();
+}
+
+// Answers to a burst of requests arrive as consecutive handlers: one flush behind them sends
+// them together (h2load with 10 streams per connection lost a third of its rate otherwise).
+void Http2Connection::FlushSoon() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(strand_, [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->ScheduleWrite();
+  });
 }
 
 ssize_t Http2Connection::ReadBody(nghttp2_session*, int32_t stream_id, uint8_t* buf, size_t length, uint32_t* flags,

@@ -140,6 +140,7 @@ class Http2Connection final : public LiveConnection, public std::enable_shared_f
   // deliveries costs one non-blocking send, not a coroutine and an asynchronous write.
   void ScheduleWrite();
   void Flush();
+  void FlushSoon();
   void FailWrite();
   void Dispatch(int32_t stream_id);
   void Respond(int32_t stream_id, HttpResponse response);
@@ -171,6 +172,7 @@ class Http2Connection final : public LiveConnection, public std::enable_shared_f
   std::string unsent_;
   size_t unsent_offset_ = 0;
   bool waiting_writable_ = false;
+  bool flush_posted_ = false;
   // Inside mem_recv / mem_send: nghttp2 must not be re-entered from its callbacks.
   bool in_session_ = false;
   bool closed_ = false;
