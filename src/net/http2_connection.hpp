@@ -34,21 +34,28 @@ struct Http2RequestHead {
 };
 
 class Http2Connection;
+struct Http2Pacer;
 
 // The write side of one claimed stream. Thread-safe: the session layer writes from any thread;
 // the bytes are handed to nghttp2 on the connection's strand, as the peer's flow-control window
 // allows. Outbound bytes are buffered per stream, so a slow reader holds back only its own stream.
-class Http2Stream {
+class Http2Stream : public std::enable_shared_from_this<Http2Stream> {
  public:
-  Http2Stream(std::weak_ptr<Http2Connection> connection, int32_t id, boost::asio::any_io_executor executor)
-      : connection_(std::move(connection)), id_(id), executor_(std::move(executor)) {}
+  Http2Stream(std::weak_ptr<Http2Connection> connection, int32_t id,
+              boost::asio::strand<boost::asio::any_io_executor> strand)
+      : connection_(std::move(connection)), id_(id), strand_(strand), executor_(std::move(strand)) {}
 
   // Response headers (":status" is added). Sent before the first body bytes.
   void SendHeaders(Http2Headers headers);
   enum class WriteResult { kQueued, kClosed, kOverflow };
   // Appends body bytes. kOverflow when `limit` buffered bytes would be exceeded (nothing is
-  // queued; the caller decides what to do about a reader that fell behind).
-  WriteResult Write(std::string_view bytes, size_t limit);
+  // queued; the caller decides what to do about a reader that fell behind). `hold`: keep them
+  // until Release (or the next write without `hold`), so a batch of messages goes out together.
+  WriteResult Write(std::string_view bytes, size_t limit, bool hold = false);
+  // Hands held bytes to the connection. `paced`: through a process-wide queue that wakes the
+  // streams a few at a time, so a large fan-out does not queue one handler per receiver ahead of
+  // the input of every connection (the next request then joins the bytes still waiting here).
+  void Release(bool paced);
   // Ends the response with trailers; trailers-only (a single HEADERS) if nothing was sent yet.
   void Finish(Http2Headers trailers);
   // RST_STREAM with `error_code`.
@@ -61,10 +68,14 @@ class Http2Stream {
 
  private:
   friend class Http2Connection;
+  friend struct Http2Pacer;
   void Pump();
 
   std::weak_ptr<Http2Connection> connection_;
   const int32_t id_;
+  // Posts go to the typed strand: through executor_ every post would wrap it again (a heap
+  // allocation per delivery, the strand being too large for any_io_executor's inline storage).
+  boost::asio::strand<boost::asio::any_io_executor> strand_;
   boost::asio::any_io_executor executor_;
   mutable std::mutex mutex_;
   Http2Headers headers_;
@@ -77,6 +88,7 @@ class Http2Stream {
   bool trailers_submitted_ = false;
   bool deferred_ = false;
   bool pump_posted_ = false;
+  bool paced_ = false;  // waiting in the pacer's queue
   uint32_t reset_code_ = 0;
   bool reset_ = false;
 };
@@ -124,8 +136,12 @@ class Http2Connection final : public LiveConnection, public std::enable_shared_f
 
   // Coroutines take `self` so the connection outlives them (a member coroutine's `this` does not).
   static boost::asio::awaitable<void> ReadLoop(std::shared_ptr<Http2Connection> self, std::string initial_bytes);
-  static boost::asio::awaitable<void> WriteLoop(std::shared_ptr<Http2Connection> self);
+  // Writes what nghttp2 has to send, at once, from the calling strand handler: a burst of
+  // deliveries costs one non-blocking send, not a coroutine and an asynchronous write.
   void ScheduleWrite();
+  void Flush();
+  void FlushSoon();
+  void FailWrite();
   void Dispatch(int32_t stream_id);
   void Respond(int32_t stream_id, HttpResponse response);
   void Claim(int32_t stream_id);
@@ -152,7 +168,13 @@ class Http2Connection final : public LiveConnection, public std::enable_shared_f
   uint64_t live_id_ = 0;
   nghttp2_session* session_ = nullptr;
   std::map<int32_t, Stream> streams_;
-  bool writing_ = false;
+  // Bytes nghttp2 produced that the socket did not take yet; empty (no heap) while it keeps up.
+  std::string unsent_;
+  size_t unsent_offset_ = 0;
+  bool waiting_writable_ = false;
+  bool flush_posted_ = false;
+  // Inside mem_recv / mem_send: nghttp2 must not be re-entered from its callbacks.
+  bool in_session_ = false;
   bool closed_ = false;
 };
 

@@ -154,9 +154,9 @@ class Call : public net::Http2StreamHandler {
   virtual void OnEnded() {}
 
   // Thread-safe.
-  net::Http2Stream::WriteResult Write(std::string_view framed, size_t limit) {
+  net::Http2Stream::WriteResult Write(std::string_view framed, size_t limit, bool hold = false) {
     if (!headers_sent_.exchange(true)) stream_->SendHeaders(ResponseHeaders());
-    return stream_->Write(framed, limit);
+    return stream_->Write(framed, limit, hold);
   }
 
   // Flow control: the client may send more only while few requests wait here.
@@ -306,8 +306,14 @@ class ConnectCall final : public Call, public session::Connection {
           }
         },
         message);
-    if (Write(bytes ? *bytes : own, options_.outbound_limit_bytes) == net::Http2Stream::WriteResult::kOverflow &&
-        !gone_.exchange(true)) {
+    // Inside a document's batch, broadcasts are held back and written once per receiver when the
+    // batch ends (FlushHeldBack); the sender's own answers go out at once, with what was held.
+    const bool hold = bytes != nullptr && session::SendBatch::Active();
+    const auto result = Write(bytes ? *bytes : own, options_.outbound_limit_bytes, hold);
+    if (hold && result == net::Http2Stream::WriteResult::kQueued && !held_back_.exchange(true)) {
+      session::SendBatch::HoldBack(shared_from_this());
+    }
+    if (result == net::Http2Stream::WriteResult::kOverflow && !gone_.exchange(true)) {
       // The reader fell too far behind: drop the call rather than buffer without bound.
       stream_->Reset(NGHTTP2_CANCEL);
       asio::post(stream_->executor(), [self = self()] {
@@ -318,6 +324,13 @@ class ConnectCall final : public Call, public session::Connection {
         }
       });
     }
+  }
+
+  void FlushHeldBack(bool write_now) override {
+    held_back_ = false;
+    // A large fan-out is paced, so the connections' input (the next request) is not queued
+    // behind one write per receiver.
+    stream_->Release(!write_now);
   }
 
  private:
@@ -396,6 +409,7 @@ class ConnectCall final : public Call, public session::Connection {
   bool busy_ = false;
   bool disconnected_ = false;
   std::atomic<bool> gone_{false};
+  std::atomic<bool> held_back_{false};  // registered with the current SendBatch
   std::atomic<Request> current_request_{Request::kNone};
 };
 
