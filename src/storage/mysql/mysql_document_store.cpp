@@ -104,8 +104,11 @@ bool ParseInt64(std::string_view text, int64_t& out) {
   return !text.empty() && error == std::errc() && end == text.data() + text.size();
 }
 
-// A client-side error code (CR_*): the connection is unusable, or its state unknown.
-bool IsConnectionError(unsigned code) { return code >= CR_MIN_ERROR && code <= CR_MAX_ERROR; }
+// A client-side error code (CR_*), or the server ending this session (KILL: 1927, shutdown: 1053):
+// the connection is unusable, or its state unknown.
+bool IsConnectionError(unsigned code) {
+  return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) || code == 1927 || code == 1053;
+}
 
 struct SharedState {
   std::mutex mutex;
