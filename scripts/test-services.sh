@@ -64,7 +64,11 @@ stop_test_services() {
     runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$TEST_SERVICES_DIR/pg" -m immediate -w stop >/dev/null 2>&1 || true
   fi
   [ -f "$TEST_SERVICES_DIR/redis.pid" ] && kill "$(cat "$TEST_SERVICES_DIR/redis.pid")" 2>/dev/null || true
-  [ -f "$TEST_SERVICES_DIR/my/mysqld.pid" ] && kill "$(cat "$TEST_SERVICES_DIR/my/mysqld.pid")" 2>/dev/null || true
+  if [ -f "$TEST_SERVICES_DIR/my/mysqld.pid" ]; then
+    local mypid; mypid=$(cat "$TEST_SERVICES_DIR/my/mysqld.pid")
+    kill "$mypid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$mypid" 2>/dev/null || break; sleep 0.1; done  # before its files go
+  fi
   rm -rf "$TEST_SERVICES_DIR"
   TEST_SERVICES_DIR=""
 }
