@@ -267,6 +267,30 @@ TEST_F(MySqlStoreTest, DuplicateInAGroupIsRefusedAloneAndTheOthersCommit) {
   EXPECT_EQ(Raw().Query("SELECT COUNT(*) FROM `DocumentOps`")[0][0], std::to_string(1 + 2 * 49));
 }
 
+// A group larger than one statement (and than the server's packet limit) still commits as one.
+TEST_F(MySqlStoreTest, AGroupLargerThanThePacketLimitCommits) {
+  MySqlStoreSettings settings;
+  settings.connections = 1;
+  auto store = OpenInitialized(settings);
+  RawMySql raw = Raw();
+  const int64_t packet = std::stoll(raw.Query("SELECT @@max_allowed_packet")[0][0]);
+  const std::string payload = "{\"big\":\"" + std::string(512 * 1024, 'x') + "\"}";
+  const int docs = static_cast<int>(packet / static_cast<int64_t>(payload.size())) + 4;
+  std::vector<std::future<Status>> futures;
+  for (int i = 0; i < docs; ++i) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    futures.push_back(promise->get_future());
+    store->Append("big" + std::to_string(i), {MakeOp(1, payload)},
+                  [promise](Status status) { promise->set_value(std::move(status)); });
+  }
+  for (auto& future : futures) {
+    const Status status = Wait(future);
+    EXPECT_TRUE(status.ok()) << status.message();
+  }
+  EXPECT_EQ(raw.Query("SELECT COUNT(*), MIN(LENGTH(`Payload`)) FROM `DocumentOps`")[0],
+            (std::vector<std::string>{std::to_string(docs), std::to_string(payload.size())}));
+}
+
 TEST_F(MySqlStoreTest, DuplicateInsideALongBatchNamesTheExistingRevision) {
   auto store = OpenInitialized();
   ASSERT_TRUE(AppendSync(*store, "doc", MakeOps(1, 3)).ok());

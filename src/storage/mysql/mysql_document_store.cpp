@@ -17,6 +17,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include "storage/append_rules.hpp"
@@ -365,21 +366,26 @@ class Lane {
 
   // ----- batches -----
 
-  std::string InsertSql(const std::vector<const AppendJob*>& appends) const {
-    std::string sql =
+  // The group's rows as INSERT statements of about kStatementBytes each (split between appends):
+  // one statement per group could exceed the server's max_allowed_packet (16 MiB by default).
+  static constexpr size_t kStatementBytes = 1 << 20;
+  std::vector<std::string> InsertSqls(const std::vector<const AppendJob*>& appends) const {
+    static constexpr std::string_view kHead =
         "INSERT INTO `DocumentOps` (`DocumentId`, `Revision`, `AuthorId`, `Timestamp`, `Payload`, `EngineType`) "
         "VALUES ";
-    bool first = true;
+    std::vector<std::string> statements;
+    std::string sql;
     for (const AppendJob* append : appends) {
+      if (sql.size() > kStatementBytes) statements.push_back(std::exchange(sql, {}));
       const std::string id = Quote(append->document_id);
       for (const StoredOp& op : append->ops) {
-        if (!first) sql += ',';
-        first = false;
+        sql += sql.empty() ? kHead : ",";
         sql += fmt::format("({},{},{},{},{},{})", id, op.revision, Quote(op.author_id), FormatDateTime(op.timestamp),
                            QuoteBinary(op.payload), Quote(op.engine_type));
       }
     }
-    return sql;
+    if (!sql.empty()) statements.push_back(std::move(sql));
+    return statements;
   }
 
   // One transaction for all of `appends`. `start_failed` tells whether nothing was sent yet.
@@ -387,10 +393,12 @@ class Lane {
     Outcome o = Exec("START TRANSACTION", "append");
     if (start_failed) *start_failed = !o.ok();
     if (!o.ok()) return o;
-    o = Exec(InsertSql(appends), "append");
-    if (!o.ok()) {
-      if (conn_ != nullptr) (void)Exec("ROLLBACK", "append");
-      return o;
+    for (const std::string& sql : InsertSqls(appends)) {
+      o = Exec(sql, "append");
+      if (!o.ok()) {
+        if (conn_ != nullptr) (void)Exec("ROLLBACK", "append");
+        return o;
+      }
     }
     return Exec("COMMIT", "append");
   }
