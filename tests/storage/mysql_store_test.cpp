@@ -153,6 +153,23 @@ TEST_F(MySqlStoreTest, SchemaMatchesTheReferenceInTheConnectionDatabase) {
                 {"20260528094915_Initial"}, {"20260529085259_UpdateModel"}, {"20260624154139_AddCommentAuthorName"}}));
 }
 
+TEST(MySqlStoreCreateTest, AMissingDatabaseIsCreatedAtInitialize) {
+  MySqlTestDatabase database;
+  ASSERT_TRUE(database.ok());
+  const std::string name = database.name() + "_new";
+  RawMySql(database.ConnectionString()).Query("DROP DATABASE IF EXISTS `" + name + "`");
+  {
+    std::unique_ptr<DocumentStore> store;
+    ASSERT_TRUE(OpenMySqlStore(database.ConnectionString("Database=" + name), store).ok());
+    const Status initialized = InitializeSync(*store);
+    ASSERT_TRUE(initialized.ok()) << initialized.message();
+    EXPECT_TRUE(AppendSync(*store, "doc", MakeOps(1, 1)).ok());
+  }
+  RawMySql raw(database.ConnectionString());
+  EXPECT_EQ(raw.Query("SELECT COUNT(*) FROM `" + name + "`.`DocumentOps`")[0][0], "1");
+  raw.Query("DROP DATABASE `" + name + "`");
+}
+
 TEST_F(MySqlStoreTest, MigrationIsIdempotentAcrossStoresAndRestarts) {
   { auto first = OpenInitialized(); }
   auto second = OpenInitialized();

@@ -193,40 +193,23 @@ class Lane {
     if (!force && Clock::now() < next_attempt_) return Unavailable();
     std::string failure;
     for (const std::string& host : options_.hosts) {
-      MYSQL* conn = mysql_init(nullptr);
-      if (conn == nullptr) {
-        failure = "out of memory";
-        break;
+      unsigned code = 0;
+      conn_ = Connect(host, options_.database.c_str(), failure, code);
+      // §3.4.5 step 1: the migrator creates a missing database when the credentials allow it.
+      if (conn_ == nullptr && code == ER_BAD_DB_ERROR && force) {
+        if (MYSQL* admin = Connect(host, nullptr, failure, code)) {
+          const std::string create =
+              "CREATE DATABASE IF NOT EXISTS `" + EscapeIdentifier(options_.database) + "` CHARACTER SET utf8mb4";
+          const bool created = mysql_real_query(admin, create.data(), create.size()) == 0;
+          if (!created) failure = mysql_error(admin);
+          mysql_close(admin);
+          if (created) {
+            spdlog::info("storage.mysql: created database {}", options_.Describe());
+            conn_ = Connect(host, options_.database.c_str(), failure, code);
+          }
+        }
       }
-      const unsigned connect_timeout = static_cast<unsigned>(options_.connect_timeout.count());
-      const unsigned command_timeout = static_cast<unsigned>(options_.command_timeout.count());
-      if (connect_timeout > 0) mysql_optionsv(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-      if (command_timeout > 0) {
-        mysql_optionsv(conn, MYSQL_OPT_READ_TIMEOUT, &command_timeout);
-        mysql_optionsv(conn, MYSQL_OPT_WRITE_TIMEOUT, &command_timeout);
-      }
-      mysql_optionsv(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-      const my_bool yes = 1;
-      if (options_.ssl_mode != MySqlSslMode::kNone && options_.ssl_mode != MySqlSslMode::kPreferred) {
-        mysql_optionsv(conn, MYSQL_OPT_SSL_ENFORCE, &yes);
-      }
-      if (options_.ssl_mode == MySqlSslMode::kVerifyCa || options_.ssl_mode == MySqlSslMode::kVerifyFull) {
-        mysql_optionsv(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
-      }
-      if (!options_.ssl_ca.empty()) mysql_optionsv(conn, MYSQL_OPT_SSL_CA, options_.ssl_ca.c_str());
-      if (!options_.ssl_cert.empty()) mysql_optionsv(conn, MYSQL_OPT_SSL_CERT, options_.ssl_cert.c_str());
-      if (!options_.ssl_key.empty()) mysql_optionsv(conn, MYSQL_OPT_SSL_KEY, options_.ssl_key.c_str());
-      // Strict mode turns bad text into an error instead of a silently mangled row.
-      mysql_optionsv(conn, MYSQL_INIT_COMMAND,
-                     "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'");
-      if (mysql_real_connect(conn, host.c_str(), options_.user.c_str(), options_.password.c_str(),
-                             options_.database.c_str(), static_cast<unsigned>(options_.port), nullptr,
-                             CLIENT_FOUND_ROWS) != nullptr) {
-        conn_ = conn;
-        break;
-      }
-      failure = mysql_error(conn);
-      mysql_close(conn);
+      if (conn_ != nullptr) break;
     }
     if (conn_ == nullptr) {
       if (last_error_ != failure) {
@@ -242,6 +225,53 @@ class Lane {
     shared_.connections.fetch_add(1);
     spdlog::info("storage.mysql: connected to {} (server {})", options_.Describe(), mysql_get_server_info(conn_));
     return Status::Ok();
+  }
+
+  static std::string EscapeIdentifier(std::string_view name) {
+    std::string out;
+    for (char c : name) {
+      out += c;
+      if (c == '`') out += '`';
+    }
+    return out;
+  }
+
+  // A new connection to `host`, or null with the driver's message and error code.
+  MYSQL* Connect(const std::string& host, const char* database, std::string& failure, unsigned& code) const {
+    MYSQL* conn = mysql_init(nullptr);
+    if (conn == nullptr) {
+      failure = "out of memory";
+      return nullptr;
+    }
+    const unsigned connect_timeout = static_cast<unsigned>(options_.connect_timeout.count());
+    const unsigned command_timeout = static_cast<unsigned>(options_.command_timeout.count());
+    if (connect_timeout > 0) mysql_optionsv(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    if (command_timeout > 0) {
+      mysql_optionsv(conn, MYSQL_OPT_READ_TIMEOUT, &command_timeout);
+      mysql_optionsv(conn, MYSQL_OPT_WRITE_TIMEOUT, &command_timeout);
+    }
+    mysql_optionsv(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    const my_bool yes = 1;
+    if (options_.ssl_mode != MySqlSslMode::kNone && options_.ssl_mode != MySqlSslMode::kPreferred) {
+      mysql_optionsv(conn, MYSQL_OPT_SSL_ENFORCE, &yes);
+    }
+    if (options_.ssl_mode == MySqlSslMode::kVerifyCa || options_.ssl_mode == MySqlSslMode::kVerifyFull) {
+      mysql_optionsv(conn, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+    }
+    if (!options_.ssl_ca.empty()) mysql_optionsv(conn, MYSQL_OPT_SSL_CA, options_.ssl_ca.c_str());
+    if (!options_.ssl_cert.empty()) mysql_optionsv(conn, MYSQL_OPT_SSL_CERT, options_.ssl_cert.c_str());
+    if (!options_.ssl_key.empty()) mysql_optionsv(conn, MYSQL_OPT_SSL_KEY, options_.ssl_key.c_str());
+    // Strict mode turns bad text into an error instead of a silently mangled row.
+    mysql_optionsv(conn, MYSQL_INIT_COMMAND,
+                   "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00'");
+    if (mysql_real_connect(conn, host.c_str(), options_.user.c_str(), options_.password.c_str(), database,
+                           static_cast<unsigned>(options_.port), nullptr, CLIENT_FOUND_ROWS) != nullptr) {
+      return conn;
+    }
+    failure = mysql_error(conn);
+    code = mysql_errno(conn);
+    mysql_close(conn);
+    return nullptr;
   }
 
   Status Unavailable() const {
