@@ -11,6 +11,7 @@
 #include <future>
 #include <iostream>
 #include <map>
+#include <thread>
 
 #include "storage/document_store_conformance.hpp"
 #include "storage/mysql/mysql_document_store.hpp"
@@ -323,6 +324,30 @@ TEST_F(MySqlStoreTest, LoadsTenThousandOpsInOneStatement) {
   EXPECT_EQ(loaded.ops.back().revision, 10000);
   EXPECT_EQ(loaded.ops.back().payload, MakeOp(10000).payload);
   std::cout << "load of 10,000 ops without a snapshot: " << elapsed.count() << " ms\n";
+}
+
+TEST_F(MySqlStoreTest, AProbeBehindAStuckStatementIsUnhealthyAfterItsTimeout) {
+  MySqlStoreSettings settings;
+  settings.connections = 1;
+  settings.health_timeout = std::chrono::milliseconds(300);
+  auto store = OpenInitialized(settings);
+  RawMySql raw = Raw();
+  // An uncommitted row holds the key lock, so the store's append waits on its only connection.
+  raw.Query("START TRANSACTION");
+  raw.Query("INSERT INTO `DocumentOps` VALUES ('held', 1, 'p', '2026-01-01 00:00:00', 'x', 'TextOp')");
+  auto appended = std::make_shared<std::promise<Status>>();
+  auto append_result = appended->get_future();
+  store->Append("held", MakeOps(1, 1), [appended](Status status) { appended->set_value(std::move(status)); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const auto started = std::chrono::steady_clock::now();
+  const HealthReport health = CheckHealthSync(*store);
+  EXPECT_EQ(health.status, HealthStatus::kUnhealthy);
+  EXPECT_EQ(health.description, "MySQL did not answer within 300 ms");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+  raw.Query("ROLLBACK");
+  const Status status = Wait(append_result);
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kHealthy);
 }
 
 TEST_F(MySqlStoreTest, DuplicateInsideALongBatchNamesTheExistingRevision) {

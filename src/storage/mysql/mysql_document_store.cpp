@@ -21,6 +21,7 @@
 #include <variant>
 
 #include "storage/append_rules.hpp"
+#include "storage/probe_watchdog.hpp"
 #include "storage/store_jobs.hpp"
 
 namespace opstream::storage {
@@ -34,7 +35,6 @@ constexpr const char* kNotAcknowledged = "The ops were not acknowledged.";
 
 using jobs::AppendJob;
 using jobs::CompactJob;
-using jobs::HealthProbe;
 using jobs::InitializeJob;
 using jobs::Job;
 using jobs::LoadJob;
@@ -625,7 +625,6 @@ class MySqlDocumentStore::Worker {
     const size_t lanes = std::max<size_t>(
         1, std::min<size_t>(settings_.connections, static_cast<size_t>(std::max(1, options_.max_pool_size))));
     for (size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(options_, settings_, shared_));
-    watchdog_ = std::thread([this] { RunWatchdog(); });
   }
 
   ~Worker() {
@@ -634,13 +633,7 @@ class MySqlDocumentStore::Worker {
       shared_.stopping = true;
     }
     shared_.work_cv.notify_all();
-    lanes_.clear();
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      watchdog_stopping_ = true;
-    }
-    watchdog_cv_.notify_all();
-    watchdog_.join();
+    lanes_.clear();  // joins every lane after the queue is drained
   }
 
   void Enqueue(Job job, bool front = false) {
@@ -656,12 +649,7 @@ class MySqlDocumentStore::Worker {
   }
 
   void EnqueueProbe(DocumentStore::HealthCompletion done) {
-    auto probe = std::make_shared<HealthProbe>(kProvider, std::move(done), Clock::now() + settings_.health_timeout);
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      probes_.push_back(probe);
-    }
-    watchdog_cv_.notify_one();
+    auto probe = watchdog_.Watch(kProvider, std::move(done), settings_.health_timeout);
     // At the front: the probe measures whether the database answers, not how long the queue is.
     Enqueue(ProbeJob{std::move(probe)}, true);
   }
@@ -679,47 +667,11 @@ class MySqlDocumentStore::Worker {
   }
 
  private:
-  void RunWatchdog() {
-    std::unique_lock lock(watchdog_mutex_);
-    while (!watchdog_stopping_) {
-      std::erase_if(probes_, [](const auto& probe) { return probe->answered(); });
-      if (probes_.empty()) {
-        watchdog_cv_.wait(lock);
-        continue;
-      }
-      const auto now = Clock::now();
-      auto earliest = Clock::time_point::max();
-      std::vector<std::shared_ptr<HealthProbe>> expired;
-      for (const auto& probe : probes_) {
-        if (probe->deadline() <= now) {
-          expired.push_back(probe);
-        } else {
-          earliest = std::min(earliest, probe->deadline());
-        }
-      }
-      if (expired.empty()) {
-        watchdog_cv_.wait_until(lock, earliest);
-        continue;
-      }
-      std::erase_if(probes_, [now](const auto& probe) { return probe->deadline() <= now; });
-      lock.unlock();
-      for (const auto& probe : expired) {
-        probe->Answer({HealthStatus::kUnhealthy,
-                       fmt::format("MySQL did not answer within {} ms", settings_.health_timeout.count())});
-      }
-      lock.lock();
-    }
-  }
-
   const MySqlConnectionOptions options_;
   const MySqlStoreSettings settings_;
   SharedState shared_;
-  std::mutex watchdog_mutex_;
-  std::condition_variable watchdog_cv_;
-  std::vector<std::shared_ptr<HealthProbe>> probes_;
-  bool watchdog_stopping_ = false;
+  jobs::ProbeWatchdog watchdog_{fmt::format("MySQL did not answer within {} ms", settings_.health_timeout.count())};
   std::vector<std::unique_ptr<Lane>> lanes_;
-  std::thread watchdog_;
 };
 
 MySqlDocumentStore::MySqlDocumentStore(MySqlConnectionOptions options, MySqlStoreSettings settings)
