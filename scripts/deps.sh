@@ -11,11 +11,12 @@ BUILD_PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libpq-dev
   libhiredis-dev  # RESP parsing for the Redis storage (and backplane) client
+  libmariadb-dev  # MariaDB Connector/C for the MySQL storage
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm
   clang-14 libclang-rt-14-dev  # the libFuzzer build (docs/fuzzing.md), run by hand
-  postgresql redis-server redis-tools python3  # real servers for the storage tests (scripts/test-services.sh)
+  postgresql redis-server redis-tools mariadb-server python3  # real servers for the storage tests (scripts/test-services.sh)
 )
 # Only the load benchmarks need these (bench/run-benchmarks.sh installs them); the tests do not.
 BENCH_PACKAGES=(

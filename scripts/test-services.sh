@@ -2,7 +2,7 @@
 # Throwaway database servers for the test suite, on 127.0.0.1, from Debian packages.
 #   source scripts/test-services.sh; start_test_services; ...; stop_test_services
 # start_test_services exports one URL per service (OPSTREAM_TEST_POSTGRES_URL,
-# OPSTREAM_TEST_REDIS_URL). A service that cannot start fails the run: tests never skip silently.
+# OPSTREAM_TEST_REDIS_URL, OPSTREAM_TEST_MYSQL_URL). A service that cannot start fails the run: tests never skip silently.
 
 TEST_SERVICES_DIR=""
 
@@ -32,12 +32,30 @@ start_redis() {
   export OPSTREAM_TEST_REDIS_URL="127.0.0.1:$port"
 }
 
+start_mariadb() {
+  local port; port=$(free_port)
+  install -d -o mysql -g mysql "$TEST_SERVICES_DIR/my"
+  mariadb-install-db --no-defaults --user=mysql --datadir="$TEST_SERVICES_DIR/my/data" \
+    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1 || { echo "mariadb-install-db failed" >&2; return 1; }
+  nohup mariadbd --no-defaults --user=mysql --datadir="$TEST_SERVICES_DIR/my/data" --socket="$TEST_SERVICES_DIR/my/sock" \
+    --port="$port" --bind-address=127.0.0.1 --pid-file="$TEST_SERVICES_DIR/my/mysqld.pid" \
+    --log-error="$TEST_SERVICES_DIR/my/err.log" --skip-log-bin --innodb-flush-log-at-trx-commit=0 \
+    --innodb-buffer-pool-size=128M --max-connections=300 >/dev/null 2>&1 &
+  local tries=0
+  until mariadb-admin --no-defaults -h127.0.0.1 -P"$port" -uroot ping >/dev/null 2>&1; do
+    tries=$((tries + 1)); [ $tries -lt 300 ] || { echo "mariadb did not start" >&2; return 1; }; sleep 0.1
+  done
+  mariadb --no-defaults -h127.0.0.1 -P"$port" -uroot -e 'CREATE DATABASE opstream_test' >/dev/null
+  export OPSTREAM_TEST_MYSQL_URL="Server=127.0.0.1;Port=$port;Uid=root;Pwd=;Database=opstream_test"
+}
+
 start_test_services() {
   TEST_SERVICES_DIR=$(mktemp -d /tmp/opstream-test-services.XXXXXX)
   chmod 755 "$TEST_SERVICES_DIR"
   trap stop_test_services EXIT
   start_postgres
   start_redis
+  start_mariadb
 }
 
 stop_test_services() {
@@ -46,6 +64,11 @@ stop_test_services() {
     runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$TEST_SERVICES_DIR/pg" -m immediate -w stop >/dev/null 2>&1 || true
   fi
   [ -f "$TEST_SERVICES_DIR/redis.pid" ] && kill "$(cat "$TEST_SERVICES_DIR/redis.pid")" 2>/dev/null || true
+  if [ -f "$TEST_SERVICES_DIR/my/mysqld.pid" ]; then
+    local mypid; mypid=$(cat "$TEST_SERVICES_DIR/my/mysqld.pid")
+    kill "$mypid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$mypid" 2>/dev/null || break; sleep 0.1; done  # before its files go
+  fi
   rm -rf "$TEST_SERVICES_DIR"
   TEST_SERVICES_DIR=""
 }

@@ -33,6 +33,7 @@
 #include "net/server.hpp"
 #include "session/document_router.hpp"
 #include "storage/memory_store.hpp"
+#include "storage/mysql/mysql_document_store.hpp"
 #include "storage/postgres/postgres_document_store.hpp"
 #include "storage/redis/redis_document_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
@@ -92,12 +93,14 @@ Status OpenStore(const config::Settings& settings, std::unique_ptr<storage::Docu
       return storage::OpenSqliteStore(settings.storage_connection_string, store);
     case config::StorageKind::kPostgres:
       return storage::OpenPostgresStore(settings.storage_connection_string, store);
+    case config::StorageKind::kMySql:
+      return storage::OpenMySqlStore(settings.storage_connection_string, store);
     case config::StorageKind::kRedis:
       return storage::OpenRedisStore(settings.storage_connection_string, store);
     default:
       return Status::Error(
           fmt::format("Storage provider '{}' is not available in this build of OpStream Server. "
-                      "Available: memory, sqlite, postgres, redis.",
+                      "Available: memory, sqlite, postgres, mysql, redis.",
                       settings.storage_provider));
   }
 }

@@ -1,0 +1,81 @@
+#pragma once
+// The `mysql` / `mariadb` provider (server.md §3.4): the reference's relational tables, created
+// unqualified in the database the connection string names (§3.4.6, SV-10), so that a reference
+// host with schema behaviour "ignore" would recognise the database.
+//
+// Threading: a few connections (MySqlStoreSettings::connections), each owned by a thread of its
+// own running MariaDB Connector/C's blocking API; calls return at once and completions run on
+// those threads once the data they report on is committed. A thread takes everything queued
+// when it becomes free: all queued appends (any documents) become one multi-row INSERT in one
+// transaction — group commit. A group the server refuses (a duplicate revision, typically) is
+// replayed with one transaction per append, so only the offending appends are refused.
+//
+// Faults: a lost connection fails the calls under way (never acknowledging an append whose
+// commit was not confirmed) and is re-established with exponential backoff; calls arriving while
+// the server is unreachable fail at once with `MySQL is unavailable (...): ...`.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "storage/document_store.hpp"
+#include "storage/mysql/mysql_connection_string.hpp"
+
+namespace opstream::storage {
+
+struct MySqlStoreSettings {
+  std::chrono::milliseconds health_timeout{std::chrono::seconds(2)};
+  // Connections (each with its own thread), at most the connection string's Maximum Pool Size.
+  size_t connections = 4;
+  size_t max_appends_per_transaction = 1024;
+  std::chrono::milliseconds reconnect_initial_delay{100};
+  std::chrono::milliseconds reconnect_max_delay{std::chrono::seconds(5)};
+};
+
+struct MySqlStoreCounters {
+  uint64_t append_transactions = 0;
+  uint64_t appends_committed = 0;
+  uint64_t connections = 0;
+};
+
+// The key columns are varchar(255) (§3.4.3): longer ids cannot be stored and are refused.
+inline constexpr size_t kMySqlMaxIdCharacters = 255;
+
+class MySqlDocumentStore final : public DocumentStore {
+ public:
+  explicit MySqlDocumentStore(MySqlConnectionOptions options, MySqlStoreSettings settings = {});
+  // Finishes every queued call, then closes the connections. Not from one of its own completions.
+  ~MySqlDocumentStore() override;
+
+  std::string_view provider() const override { return "mysql"; }
+  std::string_view type_name() const override { return "EfCoreDocumentStore`1"; }
+
+  // Connects (ignoring the backoff) and applies the missing migrations under GET_LOCK; refuses a
+  // database whose history holds a migration id this build does not know.
+  void Initialize(Completion done) override;
+  void Load(std::string document_id, LoadCompletion done) override;
+  void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
+  void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
+  void Compact(std::string document_id, int64_t up_to, Completion done) override;
+  // `SELECT 1` ahead of the queue; Unhealthy when it fails or takes longer than health_timeout.
+  void CheckHealth(HealthCompletion done) override;
+  void Flush(std::chrono::milliseconds timeout) override;
+
+  MySqlStoreCounters counters() const;
+
+ private:
+  class Worker;
+  std::unique_ptr<Worker> worker_;
+};
+
+// The three EF Core migrations of the reference's MySQL provider (§3.4.5), for tests and tools.
+struct MySqlMigration {
+  std::string_view id;
+  std::vector<std::string_view> statements;
+};
+const std::vector<MySqlMigration>& MySqlMigrations();
+
+Status OpenMySqlStore(std::string_view connection_string, std::unique_ptr<DocumentStore>& out,
+                      MySqlStoreSettings settings = {});
+
+}  // namespace opstream::storage
