@@ -1,7 +1,6 @@
 #pragma once
 // Answers health probes that their store's worker has not answered by their deadline, so a
 // readiness check never waits longer than its timeout however stuck the database is.
-// (The SQLite and PostgreSQL stores still carry their own copy of this loop; they can switch.)
 #include <chrono>
 #include <condition_variable>
 #include <memory>

@@ -21,6 +21,7 @@
 
 #include "storage/append_rules.hpp"
 #include "storage/postgres/postgres_migrations.hpp"
+#include "storage/probe_watchdog.hpp"
 #include "storage/store_jobs.hpp"
 
 namespace opstream::storage {
@@ -840,7 +841,6 @@ class PostgresDocumentStore::Worker {
     const size_t lanes = std::max<size_t>(
         1, std::min<size_t>(settings_.connections, static_cast<size_t>(std::max(1, options_.max_pool_size))));
     for (size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(options_, settings_, shared_));
-    watchdog_ = std::thread([this] { RunWatchdog(); });
   }
 
   ~Worker() {
@@ -850,12 +850,6 @@ class PostgresDocumentStore::Worker {
     }
     shared_.work_cv.notify_all();
     lanes_.clear();  // joins every lane after the queue is drained
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      watchdog_stopping_ = true;
-    }
-    watchdog_cv_.notify_all();
-    watchdog_.join();
   }
 
   void Enqueue(Job job) {
@@ -867,12 +861,7 @@ class PostgresDocumentStore::Worker {
   }
 
   void EnqueueProbe(DocumentStore::HealthCompletion done) {
-    auto probe = std::make_shared<HealthProbe>(kProvider, std::move(done), Clock::now() + settings_.health_timeout);
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      probes_.push_back(probe);
-    }
-    watchdog_cv_.notify_one();
+    auto probe = watchdog_.Watch(kProvider, std::move(done), settings_.health_timeout);
     {
       // At the front: the probe measures whether the database answers, not how long the queue is.
       std::lock_guard lock(shared_.mutex);
@@ -894,50 +883,15 @@ class PostgresDocumentStore::Worker {
   }
 
  private:
-  void RunWatchdog() {
-    std::unique_lock lock(watchdog_mutex_);
-    while (!watchdog_stopping_) {
-      std::erase_if(probes_, [](const auto& probe) { return probe->answered(); });
-      if (probes_.empty()) {
-        watchdog_cv_.wait(lock);
-        continue;
-      }
-      const auto now = Clock::now();
-      std::vector<std::shared_ptr<HealthProbe>> expired;
-      auto earliest = Clock::time_point::max();
-      for (const auto& probe : probes_) {
-        if (probe->deadline() <= now) {
-          expired.push_back(probe);
-        } else {
-          earliest = std::min(earliest, probe->deadline());
-        }
-      }
-      if (expired.empty()) {
-        watchdog_cv_.wait_until(lock, earliest);
-        continue;
-      }
-      std::erase_if(probes_, [now](const auto& probe) { return probe->deadline() <= now; });
-      lock.unlock();
-      for (const auto& probe : expired) {
-        probe->Answer({HealthStatus::kUnhealthy,
-                       fmt::format("PostgreSQL did not answer within {} ms", settings_.health_timeout.count())});
-      }
-      lock.lock();
-    }
-  }
-
   const PostgresConnectionOptions options_;
   const PostgresStoreSettings settings_;
   SharedState shared_;
 
-  std::mutex watchdog_mutex_;
-  std::condition_variable watchdog_cv_;
-  std::vector<std::shared_ptr<HealthProbe>> probes_;
-  bool watchdog_stopping_ = false;
+  jobs::ProbeWatchdog watchdog_{
+      fmt::format("PostgreSQL did not answer within {} ms", settings_.health_timeout.count())};
 
   // Last, so that everything above exists before the threads start.
   std::vector<std::unique_ptr<Lane>> lanes_;
-  std::thread watchdog_;
 };
 
 PostgresDocumentStore::PostgresDocumentStore(PostgresConnectionOptions options, PostgresStoreSettings settings)

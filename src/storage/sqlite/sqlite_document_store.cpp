@@ -15,6 +15,7 @@
 #include <variant>
 
 #include "storage/append_rules.hpp"
+#include "storage/probe_watchdog.hpp"
 #include "storage/sqlite/sqlite_database.hpp"
 #include "storage/sqlite/sqlite_migrations.hpp"
 #include "storage/store_jobs.hpp"
@@ -89,7 +90,6 @@ class SqliteDocumentStore::Worker {
   Worker(SqliteConnectionOptions options, SqliteStoreSettings settings)
       : options_(std::move(options)), settings_(settings) {
     thread_ = std::thread([this] { Run(); });
-    watchdog_ = std::thread([this] { RunWatchdog(); });
   }
 
   ~Worker() {
@@ -99,12 +99,6 @@ class SqliteDocumentStore::Worker {
     }
     work_cv_.notify_all();
     thread_.join();
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      watchdog_stopping_ = true;
-    }
-    watchdog_cv_.notify_all();
-    watchdog_.join();
   }
 
   void Enqueue(Job job) {
@@ -116,12 +110,7 @@ class SqliteDocumentStore::Worker {
   }
 
   void EnqueueProbe(DocumentStore::HealthCompletion done) {
-    auto probe = std::make_shared<HealthProbe>(kProvider, std::move(done), Clock::now() + settings_.health_timeout);
-    {
-      std::lock_guard lock(watchdog_mutex_);
-      probes_.push_back(probe);
-    }
-    watchdog_cv_.notify_one();
+    auto probe = watchdog_.Watch(kProvider, std::move(done), settings_.health_timeout);
     {
       // At the front: the probe measures whether the database answers, not how long the queue is.
       std::lock_guard lock(mutex_);
@@ -177,39 +166,6 @@ class SqliteDocumentStore::Worker {
       }
     }
     db_.reset();
-  }
-
-  void RunWatchdog() {
-    std::unique_lock lock(watchdog_mutex_);
-    while (!watchdog_stopping_) {
-      std::erase_if(probes_, [](const auto& probe) { return probe->answered(); });
-      if (probes_.empty()) {
-        watchdog_cv_.wait(lock);
-        continue;
-      }
-      const auto now = Clock::now();
-      std::vector<std::shared_ptr<HealthProbe>> expired;
-      auto earliest = Clock::time_point::max();
-      for (const auto& probe : probes_) {
-        if (probe->deadline() <= now) {
-          expired.push_back(probe);
-        } else {
-          earliest = std::min(earliest, probe->deadline());
-        }
-      }
-      if (expired.empty()) {
-        watchdog_cv_.wait_until(lock, earliest);
-        continue;
-      }
-      std::erase_if(probes_, [now](const auto& probe) { return probe->deadline() <= now; });
-      lock.unlock();
-      for (const auto& probe : expired) {
-        probe->Answer({HealthStatus::kUnhealthy,
-                       fmt::format("SQLite worker did not answer within {} ms (stuck on a lock or on I/O)",
-                                   settings_.health_timeout.count())});
-      }
-      lock.lock();
-    }
   }
 
   Status EnsureOpen() {
@@ -441,17 +397,14 @@ class SqliteDocumentStore::Worker {
   bool busy_ = false;  // a batch taken from the queue is still running (completions included)
   bool stopping_ = false;
 
-  std::mutex watchdog_mutex_;
-  std::condition_variable watchdog_cv_;
-  std::vector<std::shared_ptr<HealthProbe>> probes_;
-  bool watchdog_stopping_ = false;
+  jobs::ProbeWatchdog watchdog_{fmt::format("SQLite worker did not answer within {} ms (stuck on a lock or on I/O)",
+                                            settings_.health_timeout.count())};
 
   std::atomic<uint64_t> append_transactions_{0};
   std::atomic<uint64_t> appends_committed_{0};
 
   // Last, so that everything above exists before the threads start.
   std::thread thread_;
-  std::thread watchdog_;
 };
 
 SqliteDocumentStore::SqliteDocumentStore(SqliteConnectionOptions options, SqliteStoreSettings settings)
