@@ -39,7 +39,7 @@ INSTANTIATE_TEST_SUITE_P(MySql, DocumentStoreConformance,
                                if (!database->ok()) return nullptr;
                                auto store = OpenMySqlOrFail(database->ConnectionString());
                                if (!store) return nullptr;
-                               return std::make_unique<MySqlStoreWithDatabase>(std::move(database), std::move(store));
+                               return std::make_unique<StoreOwning>(std::move(database), std::move(store));
                              },
                              std::chrono::microseconds(1), std::chrono::microseconds(1)}),
                          StoreFactoryName);

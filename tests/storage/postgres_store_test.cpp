@@ -40,7 +40,7 @@ INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance,
                                if (!database->ok()) return nullptr;
                                auto store = OpenOrFail(database->ConnectionString());
                                if (!store) return nullptr;
-                               return std::make_unique<StoreWithDatabase>(std::move(database), std::move(store));
+                               return std::make_unique<StoreOwning>(std::move(database), std::move(store));
                              },
                              std::chrono::microseconds(1), std::chrono::microseconds(1)}),
                          StoreFactoryName);

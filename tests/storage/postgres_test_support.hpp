@@ -17,6 +17,7 @@
 
 #include "storage/document_store.hpp"
 #include "storage/postgres/postgres_connection_string.hpp"
+#include "storage/store_test_support.hpp"
 
 namespace opstream::storage::testing {
 
@@ -100,10 +101,7 @@ class TestDatabase {
  public:
   TestDatabase() : base_(PostgresTestUrl()) {
     if (base_.empty()) return;
-    static std::atomic<int> counter{0};
-    std::random_device random;
-    name_ = "opstream_t_" + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
-            std::to_string(random() % 1000000);
+    name_ = UniqueTestName("opstream_t_");
     RawPostgres admin(base_);
     if (admin.ok()) admin.Query("CREATE DATABASE \"" + name_ + "\"");
   }
@@ -125,34 +123,6 @@ class TestDatabase {
  private:
   std::string base_;
   std::string name_;
-};
-
-// A store that owns the database it works on: the database is dropped after the store is closed.
-class StoreWithDatabase final : public DocumentStore {
- public:
-  StoreWithDatabase(std::unique_ptr<TestDatabase> database, std::unique_ptr<DocumentStore> store)
-      : database_(std::move(database)), store_(std::move(store)) {}
-  ~StoreWithDatabase() override { store_.reset(); }
-
-  std::string_view provider() const override { return store_->provider(); }
-  std::string_view type_name() const override { return store_->type_name(); }
-  void Initialize(Completion done) override { store_->Initialize(std::move(done)); }
-  void Load(std::string id, LoadCompletion done) override { store_->Load(std::move(id), std::move(done)); }
-  void Append(std::string id, std::vector<StoredOp> ops, Completion done) override {
-    store_->Append(std::move(id), std::move(ops), std::move(done));
-  }
-  void WriteSnapshot(std::string id, Snapshot snapshot, Completion done) override {
-    store_->WriteSnapshot(std::move(id), std::move(snapshot), std::move(done));
-  }
-  void Compact(std::string id, int64_t up_to, Completion done) override {
-    store_->Compact(std::move(id), up_to, std::move(done));
-  }
-  void CheckHealth(HealthCompletion done) override { store_->CheckHealth(std::move(done)); }
-  void Flush(std::chrono::milliseconds timeout) override { store_->Flush(timeout); }
-
- private:
-  std::unique_ptr<TestDatabase> database_;  // destroyed after store_
-  std::unique_ptr<DocumentStore> store_;
 };
 
 }  // namespace opstream::storage::testing

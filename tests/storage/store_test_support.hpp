@@ -3,11 +3,15 @@
 // asynchronous DocumentStore calls (each waits with a timeout, so a lost completion fails the
 // test instead of hanging it).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -121,5 +125,42 @@ inline std::vector<int64_t> Revisions(const std::vector<StoredOp>& ops) {
   for (const StoredOp& op : ops) revisions.push_back(op.revision);
   return revisions;
 }
+
+// A database (or key) name no other test process or test of this one uses.
+inline std::string UniqueTestName(std::string_view prefix) {
+  static std::atomic<int> counter{0};
+  std::random_device random;
+  return std::string(prefix) + std::to_string(getpid()) + "_" + std::to_string(counter++) + "_" +
+         std::to_string(random() % 1000000);
+}
+
+// A store that owns what it works on (a scratch database): `owned` is released after the store
+// is closed.
+class StoreOwning final : public DocumentStore {
+ public:
+  StoreOwning(std::shared_ptr<void> owned, std::unique_ptr<DocumentStore> store)
+      : owned_(std::move(owned)), store_(std::move(store)) {}
+  ~StoreOwning() override { store_.reset(); }
+
+  std::string_view provider() const override { return store_->provider(); }
+  std::string_view type_name() const override { return store_->type_name(); }
+  void Initialize(Completion done) override { store_->Initialize(std::move(done)); }
+  void Load(std::string id, LoadCompletion done) override { store_->Load(std::move(id), std::move(done)); }
+  void Append(std::string id, std::vector<StoredOp> ops, Completion done) override {
+    store_->Append(std::move(id), std::move(ops), std::move(done));
+  }
+  void WriteSnapshot(std::string id, Snapshot snapshot, Completion done) override {
+    store_->WriteSnapshot(std::move(id), std::move(snapshot), std::move(done));
+  }
+  void Compact(std::string id, int64_t up_to, Completion done) override {
+    store_->Compact(std::move(id), up_to, std::move(done));
+  }
+  void CheckHealth(HealthCompletion done) override { store_->CheckHealth(std::move(done)); }
+  void Flush(std::chrono::milliseconds timeout) override { store_->Flush(timeout); }
+
+ private:
+  std::shared_ptr<void> owned_;  // released after store_
+  std::unique_ptr<DocumentStore> store_;
+};
 
 }  // namespace opstream::storage::testing
