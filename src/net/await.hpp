@@ -2,14 +2,14 @@
 // Bridges the session layer's callbacks into coroutines: the callback may run on any thread; the
 // coroutine resumes on its own executor.
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <functional>
 #include <memory>
-#include <optional>
+#include <utility>
 
 namespace opstream::net {
 
@@ -17,25 +17,24 @@ namespace opstream::net {
 inline constexpr auto kUseTuple = boost::asio::as_tuple(boost::asio::use_awaitable);
 
 // `start` receives a `std::function<void(T)>` and must call it exactly once, from any thread.
+//
+// The coroutine is suspended by Asio's own initiation protocol, so a callback that runs before,
+// during or after suspension, on any thread, always resumes it exactly once. (A hand-rolled
+// "check a flag, then wait on a timer" hand-over loses the wake-up when the coroutine's executor
+// is multi-threaded and the callback lands between the check and the wait.)
 template <typename T, typename Start>
 boost::asio::awaitable<T> AwaitCallback(Start start) {
-  // The result is handed over through the coroutine's own executor; a timer that never expires
-  // on its own is the wake-up signal.
-  struct Rendezvous {
-    explicit Rendezvous(const boost::asio::any_io_executor& executor)
-        : signal(executor, boost::asio::steady_timer::time_point::max()) {}
-    boost::asio::steady_timer signal;
-    std::optional<T> value;
-  };
-  auto rendezvous = std::make_shared<Rendezvous>(co_await boost::asio::this_coro::executor);
-  start(std::function<void(T)>([rendezvous](T value) {
-    boost::asio::post(rendezvous->signal.get_executor(), [rendezvous, value = std::move(value)]() mutable {
-      rendezvous->value = std::move(value);
-      rendezvous->signal.cancel();
-    });
-  }));
-  while (!rendezvous->value) co_await rendezvous->signal.async_wait(kUseTuple);
-  co_return std::move(*rendezvous->value);
+  co_return co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable), void(T)>(
+      [&start](auto handler) {
+        // std::function needs a copyable target; the awaitable handler is move-only.
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        start(std::function<void(T)>([shared](T value) {
+          const auto executor = boost::asio::get_associated_executor(*shared);
+          boost::asio::post(executor,
+                            [shared, value = std::move(value)]() mutable { std::move (*shared)(std::move(value)); });
+        }));
+      },
+      boost::asio::use_awaitable);
 }
 
 }  // namespace opstream::net
