@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <utility>
 
+#include "common/clock.hpp"
 #include "common/logging.hpp"
 #include "net/await.hpp"
 
@@ -71,7 +72,7 @@ Channel::Channel(tcp::socket socket, const ChannelOptions& options)
   boost::system::error_code ignored;
   socket_.non_blocking(true, ignored);
   socket_.set_option(tcp::no_delay(true), ignored);
-  last_input_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+  last_input_.store(CoarseSteadyNow().time_since_epoch().count(), std::memory_order_relaxed);
 }
 
 Channel::~Channel() = default;
@@ -94,7 +95,7 @@ void Channel::OnReadable(const boost::system::error_code& ec) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return WaitReadable();
     if (n <= 0) return FinishReading();
-    last_input_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    last_input_.store(CoarseSteadyNow().time_since_epoch().count(), std::memory_order_relaxed);
     ping_outstanding_.store(false, std::memory_order_relaxed);
     if (!ProcessInput(buffer, static_cast<size_t>(n))) return;
     // A full buffer means more input is probably waiting: read it without another wait.

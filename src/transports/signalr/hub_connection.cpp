@@ -202,7 +202,7 @@ bool HubConnection::Feed(std::string_view bytes) {
   {
     std::lock_guard lock(mutex_);
     if (ended_ || closing_) return false;
-    last_received_ = Clock::now();
+    last_received_ = CoarseSteadyNow();
   }
   reader_.Append(bytes);
   return true;

@@ -153,7 +153,7 @@ class HubConnection final : public session::Connection, public net::LiveConnecti
     const HubProtocol* protocol = protocol_.load(std::memory_order_acquire);
     return protocol ? *protocol : JsonHubProtocol();
   }
-  void TouchSent() { last_sent_.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed); }
+  void TouchSent() { last_sent_.store(CoarseSteadyNow().time_since_epoch().count(), std::memory_order_relaxed); }
   Clock::time_point LastSent() const {
     return Clock::time_point(Clock::duration(last_sent_.load(std::memory_order_relaxed)));
   }
