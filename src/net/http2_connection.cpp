@@ -371,16 +371,21 @@ Http2Stream::WriteResult Http2Stream::Write(std::string_view bytes, size_t limit
 
 // Streams released with `paced` wait here; one handler at a time wakes kPacedChunk of them and
 // posts itself again behind their pumps (and behind the reactor's next round of input).
-struct Http2Pacer {
+//
+// One pacer per releasing thread (a document's batch releases its receivers from its own
+// thread), never one for the process: its mutex is only shared between that thread's releases
+// and the drain handler, so fan-outs of different documents on different threads never contend.
+struct Http2Pacer : std::enable_shared_from_this<Http2Pacer> {
   static constexpr size_t kPacedChunk = 32;
   std::mutex mutex;
   // Weak: a stream closed meanwhile is skipped, and nothing here outlives the io_context.
   std::deque<std::weak_ptr<Http2Stream>> queue;
   bool posted = false;
 
-  static Http2Pacer& Get() {
-    static Http2Pacer pacer;
-    return pacer;
+  static Http2Pacer& ForThisThread() {
+    // Owned through shared_ptr: a drain still queued keeps it alive after its thread ends.
+    thread_local const auto pacer = std::make_shared<Http2Pacer>();
+    return *pacer;
   }
 
   void Add(std::shared_ptr<Http2Stream> stream) {
@@ -391,7 +396,7 @@ struct Http2Pacer {
       if (posted) return;
       posted = true;
     }
-    asio::post(executor, [executor] { Get().Drain(executor); });
+    asio::post(executor, [self = shared_from_this(), executor] { self->Drain(executor); });
   }
 
   void Drain(const asio::strand<asio::any_io_executor>& executor) {
@@ -412,7 +417,7 @@ struct Http2Pacer {
       chunk[i]->paced_ = false;
       chunk[i]->Pump();
     }
-    if (more) asio::post(executor, [executor] { Get().Drain(executor); });
+    if (more) asio::post(executor, [self = shared_from_this(), executor] { self->Drain(executor); });
   }
 };
 
@@ -425,7 +430,7 @@ void Http2Stream::Release(bool paced) {
     paced_ = true;
   }
   // The pacer holds the stream, never the connection: a closed connection's pump is a no-op.
-  Http2Pacer::Get().Add(shared_from_this());
+  Http2Pacer::ForThisThread().Add(shared_from_this());
 }
 
 void Http2Stream::Finish(Http2Headers trailers) {
