@@ -32,9 +32,7 @@ std::unique_ptr<DocumentStore> OpenOrFail(const std::string& connection_string, 
   return store;
 }
 
-INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "Postgres",
+const StoreFactory kPostgres{"Postgres",
                              [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
                                auto database = std::make_unique<TestDatabase>();
                                if (!database->ok()) return nullptr;
@@ -42,8 +40,12 @@ INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance,
                                if (!store) return nullptr;
                                return std::make_unique<StoreOwning>(std::move(database), std::move(store));
                              },
-                             std::chrono::microseconds(1), std::chrono::microseconds(1)}),
-                         StoreFactoryName);
+                             std::chrono::microseconds(1), std::chrono::microseconds(1), std::chrono::microseconds(1)};
+
+INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Postgres, HistoryStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Postgres, CommentStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Postgres, RefStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
