@@ -273,6 +273,32 @@ TEST_F(PostgresStoreTest, TimestampsKeepMicroseconds) {
   EXPECT_EQ(FormatIsoTimestamp(loaded.ops[0].timestamp), "2026-06-24T15:41:39.123457+00:00");
 }
 
+TEST_F(PostgresStoreTest, ReadsRecordsWrittenByTheReference) {
+  auto store = OpenInitialized();
+  RawPostgres raw = Raw();
+  ASSERT_TRUE(raw.ok());
+  raw.Query(
+      "INSERT INTO opstream.\"Comments\" VALUES ('c1', 'doc', NULL, 'p', 'b', 'not json', 2, "
+      "'2026-06-24 15:41:39.123456+00', NULL, NULL, true, 'Ann')");
+  auto [listed, comments] = CallSync<std::pair<Status, std::vector<Comment>>>(
+      [&](auto done) { store->comment_store()->LoadComments("doc", done); });
+  ASSERT_TRUE(listed.ok()) << listed.message();
+  ASSERT_EQ(comments.size(), 1u);
+  // Anchor text that is not JSON reads as "no anchor" (§3.4.7) instead of failing the listing.
+  EXPECT_FALSE(comments[0].anchor_json.has_value());
+  EXPECT_TRUE(comments[0].is_orphaned);
+  EXPECT_EQ(comments[0].author_name, "Ann");
+  EXPECT_EQ(FormatIsoTimestamp(comments[0].created_at), "2026-06-24T15:41:39.123456+00:00");
+
+  // What this store writes, as the reference would read it.
+  ASSERT_TRUE(CallSync<Status>([&](auto done) {
+                store->ref_store()->CreateBranch({"doc", "main", "doc", std::nullopt, 0, SampleTime(), true}, done);
+              }).ok());
+  EXPECT_THAT(raw.Query("SELECT \"ForkParentBranchId\", \"IsReadOnly\", \"CreatedAt\" AT TIME ZONE 'UTC' FROM "
+                        "opstream.\"DocumentBranches\""),
+              ElementsAre(ElementsAre("<null>", "t", "2026-06-24 15:41:39.123456")));
+}
+
 // Appends queued without waiting (as busy documents produce them).
 std::vector<std::future<Status>> AppendMany(DocumentStore& store, int documents, int64_t first, int64_t last) {
   std::vector<std::future<Status>> results;
