@@ -120,6 +120,16 @@ inline HealthReport CheckHealthSync(DocumentStore& store) {
   return Wait(future);
 }
 
+// Calls an asynchronous store method and waits for its completion: `start` receives the
+// completion to pass on. Result is Status for plain completions, std::pair<Status, T> for the others.
+template <typename Result, typename Start>
+Result CallSync(Start&& start) {
+  auto promise = std::make_shared<std::promise<Result>>();
+  auto future = promise->get_future();
+  start([promise](auto&&... args) { promise->set_value(Result{std::forward<decltype(args)>(args)...}); });
+  return Wait(future);
+}
+
 inline std::vector<int64_t> Revisions(const std::vector<StoredOp>& ops) {
   std::vector<int64_t> revisions;
   for (const StoredOp& op : ops) revisions.push_back(op.revision);
@@ -155,6 +165,17 @@ class StoreOwning final : public DocumentStore {
   void Compact(std::string id, int64_t up_to, Completion done) override {
     store_->Compact(std::move(id), up_to, std::move(done));
   }
+  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override {
+    store_->Enumerate(std::move(prefix), query, std::move(done));
+  }
+  void GetInfo(std::string id, InfoCompletion done) override { store_->GetInfo(std::move(id), std::move(done)); }
+  void Delete(std::string id, Completion done) override { store_->Delete(std::move(id), std::move(done)); }
+  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override {
+    store_->DeleteByTenantPrefix(std::move(prefix), std::move(done));
+  }
+  HistoryStore* history_store() override { return store_->history_store(); }
+  CommentStore* comment_store() override { return store_->comment_store(); }
+  RefStore* ref_store() override { return store_->ref_store(); }
   void CheckHealth(HealthCompletion done) override { store_->CheckHealth(std::move(done)); }
   void Flush(std::chrono::milliseconds timeout) override { store_->Flush(timeout); }
 
