@@ -140,6 +140,8 @@ class MongoStandInStoreTest : public ::testing::Test {
     return out;
   }
 
+  static Timestamp StoredTime(Timestamp t) { return t - (t.time_since_epoch() % std::chrono::milliseconds(1)); }
+
   std::string url_;
   std::string database_;
 };
@@ -372,6 +374,92 @@ TEST(MongoStandInFaults, ReconnectsAfterTheServerComesBack) {
   ASSERT_TRUE(again.ok()) << again.message();
   EXPECT_THAT(Revisions(LoadSync(*store, "doc2").second.ops), ElementsAre(1));
   EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kHealthy);
+}
+
+}  // namespace
+}  // namespace opstream::storage::testing
+
+namespace opstream::storage::testing {
+namespace {
+
+std::vector<DocumentInfo> EnumerateSync(DocumentStore& store, std::string prefix, DocumentQuery query = {}) {
+  auto promise = std::make_shared<std::promise<std::pair<Status, std::vector<DocumentInfo>>>>();
+  auto future = promise->get_future();
+  store.Enumerate(std::move(prefix), query, [promise](Status status, std::vector<DocumentInfo> out) {
+    promise->set_value({std::move(status), std::move(out)});
+  });
+  auto [status, out] = Wait(future);
+  EXPECT_TRUE(status.ok()) << status.message();
+  return out;
+}
+
+std::optional<DocumentInfo> GetInfoSync(DocumentStore& store, std::string id) {
+  auto promise = std::make_shared<std::promise<std::pair<Status, std::optional<DocumentInfo>>>>();
+  auto future = promise->get_future();
+  store.GetInfo(std::move(id), [promise](Status status, std::optional<DocumentInfo> out) {
+    promise->set_value({std::move(status), std::move(out)});
+  });
+  auto [status, out] = Wait(future);
+  EXPECT_TRUE(status.ok()) << status.message();
+  return out;
+}
+
+int64_t DeletePrefixSync(DocumentStore& store, std::string prefix) {
+  auto promise = std::make_shared<std::promise<std::pair<Status, int64_t>>>();
+  auto future = promise->get_future();
+  store.DeleteByTenantPrefix(std::move(prefix), [promise](Status status, int64_t count) {
+    promise->set_value({std::move(status), count});
+  });
+  auto [status, count] = Wait(future);
+  EXPECT_TRUE(status.ok()) << status.message();
+  return count;
+}
+
+Status DeleteSync(DocumentStore& store, std::string id) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  store.Delete(std::move(id), [promise](Status status) { promise->set_value(std::move(status)); });
+  return Wait(future);
+}
+
+std::vector<std::string> Ids(const std::vector<DocumentInfo>& infos) {
+  std::vector<std::string> ids;
+  for (const auto& info : infos) ids.push_back(info.document_id);
+  return ids;
+}
+
+TEST_F(MongoStandInStoreTest, EnumerateGetInfoAndDeletesFollowSection31) {
+  auto store = OpenInitialized();
+  ASSERT_TRUE(AppendSync(*store, "t1:#:b", MakeOps(1, 3)).ok());
+  ASSERT_TRUE(WriteSnapshotSync(*store, "t1:#:a", {9, SampleTime(100), "{}"}).ok());  // snapshot only
+  ASSERT_TRUE(AppendSync(*store, "t1:#:c", MakeOps(4, 5)).ok());
+  ASSERT_TRUE(WriteSnapshotSync(*store, "t1:#:c", {4, SampleTime(-50), "{}"}).ok());
+  ASSERT_TRUE(AppendSync(*store, "t1.x", MakeOps(1, 1)).ok());  // '.' is a regex metacharacter
+  ASSERT_TRUE(AppendSync(*store, "t2:#:z", MakeOps(1, 1)).ok());
+
+  EXPECT_THAT(Ids(EnumerateSync(*store, "t1:#:")), ElementsAre("t1:#:a", "t1:#:b", "t1:#:c"));
+  EXPECT_THAT(Ids(EnumerateSync(*store, "")), ElementsAre("t1.x", "t1:#:a", "t1:#:b", "t1:#:c", "t2:#:z"));
+  EXPECT_THAT(Ids(EnumerateSync(*store, "t1", {1, 2})), ElementsAre("t1:#:a", "t1:#:b"));
+  EXPECT_THAT(Ids(EnumerateSync(*store, "t1", {0, 0})), ElementsAre("t1.x", "t1:#:a", "t1:#:b", "t1:#:c"));
+
+  const auto a = GetInfoSync(*store, "t1:#:a");
+  ASSERT_TRUE(a.has_value());
+  EXPECT_EQ(a->revision, 9);
+  EXPECT_EQ(a->op_count, 0);
+  EXPECT_EQ(a->last_modified, StoredTime(SampleTime(100)));
+  const auto c = GetInfoSync(*store, "t1:#:c");
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->revision, 5);
+  EXPECT_EQ(c->op_count, 2);
+  EXPECT_EQ(c->last_modified, StoredTime(MakeOp(5).timestamp));
+  EXPECT_FALSE(GetInfoSync(*store, "t1:#:none").has_value());
+
+  ASSERT_TRUE(DeleteSync(*store, "t1:#:c").ok());
+  EXPECT_FALSE(GetInfoSync(*store, "t1:#:c").has_value());
+  EXPECT_EQ(DeletePrefixSync(*store, "t1:#:"), 2);
+  EXPECT_THAT(Ids(EnumerateSync(*store, "")), ElementsAre("t1.x", "t2:#:z"));
+  EXPECT_EQ(DeletePrefixSync(*store, ""), 2);
+  EXPECT_TRUE(EnumerateSync(*store, "").empty());
 }
 
 }  // namespace

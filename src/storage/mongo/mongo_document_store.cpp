@@ -10,6 +10,7 @@
 #include <functional>
 #include <future>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -311,6 +312,119 @@ class MongoDocumentStore::Impl {
     return DeleteMany(client, "ops", OpsUpToFilter(id, up_to), "compaction");
   }
 
+  Status Aggregate(mongoc_client_t* client, const char* collection, const BsonPtr& pipeline, std::string_view operation,
+                   const std::function<bool(const bson_t*)>& each) const {
+    Collection coll = GetCollection(client, collection);
+    Cursor cursor(mongoc_collection_aggregate(coll.get(), MONGOC_QUERY_NONE, pipeline.get(), nullptr, nullptr));
+    const bson_t* doc = nullptr;
+    while (mongoc_cursor_next(cursor.get(), &doc)) {
+      if (!each(doc)) {
+        return Status::Error(
+            fmt::format("MongoDB {} failed: a result from '{}' is not readable.", operation, collection));
+      }
+    }
+    bson_error_t error;
+    if (mongoc_cursor_error(cursor.get(), &error)) return Failure(operation, error);
+    return Status::Ok();
+  }
+
+  // One DocumentInfo per document matched by the two filters (ops by DocumentId, snapshots by _id),
+  // keyed by id: std::string orders bytes unsigned, which is the ordinal order of §3.1.
+  Status Summaries(mongoc_client_t* client, const BsonPtr& ops_match, const BsonPtr& snapshot_filter,
+                   std::string_view operation, std::map<std::string, DocumentInfo>& out) const {
+    Status status = Aggregate(client, "ops", OpsSummaryPipeline(ops_match), operation, [&out](const bson_t* doc) {
+      DocumentInfo info;
+      bson_iter_t it;
+      if (!bson_iter_init(&it, doc)) return false;
+      while (bson_iter_next(&it)) {
+        const std::string_view key = bson_iter_key(&it);
+        if (key == "_id") {
+          if (!BSON_ITER_HOLDS_UTF8(&it)) return false;
+          info.document_id = ReadString(it);
+        } else if (key == "Revision") {
+          ReadInt64(it, info.revision);
+        } else if (key == "Timestamp") {
+          ReadTime(it, info.last_modified);
+        } else if (key == "Count") {
+          ReadInt64(it, info.op_count);
+        }
+      }
+      std::string id = info.document_id;
+      out[std::move(id)] = std::move(info);
+      return true;
+    });
+    if (!status.ok()) return status;
+    return Find(client, "snapshots", snapshot_filter, nullptr, operation, [&out](const bson_t* doc) {
+      Snapshot snapshot;
+      bson_iter_t it;
+      if (!ReadSnapshot(doc, snapshot) || !bson_iter_init_find(&it, doc, "_id") || !BSON_ITER_HOLDS_UTF8(&it)) {
+        return false;
+      }
+      std::string id = ReadString(it);
+      auto [entry, inserted] = out.try_emplace(id);
+      DocumentInfo& info = entry->second;
+      if (inserted) {
+        info.document_id = std::move(id);
+        info.revision = snapshot.revision;
+        info.last_modified = snapshot.timestamp;
+      } else {
+        info.revision = std::max(info.revision, snapshot.revision);
+        info.last_modified = std::max(info.last_modified, snapshot.timestamp);
+      }
+      return true;
+    });
+  }
+
+  Status DoEnumerate(mongoc_client_t* client, const std::string& prefix, const DocumentQuery& query,
+                     std::vector<DocumentInfo>& out) const {
+    std::map<std::string, DocumentInfo> all;
+    if (Status status =
+            Summaries(client, PrefixFilter("DocumentId", prefix), PrefixFilter("_id", prefix), "enumeration", all);
+        !status.ok()) {
+      return status;
+    }
+    const int64_t skip = query.skip.value_or(0) > 0 ? *query.skip : 0;
+    const int64_t take = query.take.value_or(0) > 0 ? *query.take : std::numeric_limits<int64_t>::max();
+    int64_t index = 0;
+    for (auto& [id, info] : all) {
+      if (index++ < skip) continue;
+      if (static_cast<int64_t>(out.size()) >= take) break;
+      out.push_back(std::move(info));
+    }
+    return Status::Ok();
+  }
+
+  Status DoGetInfo(mongoc_client_t* client, const std::string& id, std::optional<DocumentInfo>& out) const {
+    std::map<std::string, DocumentInfo> all;
+    if (Status status = Summaries(client, DocumentIdFilter(id), IdFilter(id), "document info", all); !status.ok()) {
+      return status;
+    }
+    if (auto it = all.find(id); it != all.end()) out = std::move(it->second);
+    return Status::Ok();
+  }
+
+  Status DoDelete(mongoc_client_t* client, const std::string& id) const {
+    if (Status status = DeleteMany(client, "ops", DocumentIdFilter(id), "delete"); !status.ok()) return status;
+    return DeleteMany(client, "snapshots", IdFilter(id), "delete");
+  }
+
+  Status DoDeleteByPrefix(mongoc_client_t* client, const std::string& prefix, int64_t& count) const {
+    std::map<std::string, DocumentInfo> all;
+    if (Status status =
+            Summaries(client, PrefixFilter("DocumentId", prefix), PrefixFilter("_id", prefix), "prefix delete", all);
+        !status.ok()) {
+      return status;
+    }
+    if (Status status = DeleteMany(client, "ops", PrefixFilter("DocumentId", prefix), "prefix delete"); !status.ok()) {
+      return status;
+    }
+    if (Status status = DeleteMany(client, "snapshots", PrefixFilter("_id", prefix), "prefix delete"); !status.ok()) {
+      return status;
+    }
+    count = static_cast<int64_t>(all.size());
+    return Status::Ok();
+  }
+
   Status DoDump(mongoc_client_t* client, const std::string& collection, std::vector<std::string>& out) const {
     return Find(client, collection.c_str(), NewBson(), SortBy("_id", 1).get(), "dump", [&out](const bson_t* doc) {
       out.push_back(CanonicalJson(doc));
@@ -402,6 +516,44 @@ void MongoDocumentStore::Compact(std::string document_id, int64_t up_to, Complet
   const std::string key = document_id;
   impl_->Enqueue(key, [this, id = std::move(document_id), up_to, done = std::move(done)](
                           mongoc_client_t* client) mutable { Invoke(done, impl_->DoCompact(client, id, up_to)); });
+}
+
+void MongoDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
+  const std::string key = prefix;
+  impl_->Enqueue(key,
+                 [this, prefix = std::move(prefix), query, done = std::move(done)](mongoc_client_t* client) mutable {
+                   std::vector<DocumentInfo> out;
+                   Status status = impl_->DoEnumerate(client, prefix, query, out);
+                   if (!status.ok()) out.clear();
+                   Invoke(done, std::move(status), std::move(out));
+                 });
+}
+
+void MongoDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
+  const std::string key = document_id;
+  impl_->Enqueue(key, [this, id = std::move(document_id), done = std::move(done)](mongoc_client_t* client) mutable {
+    std::optional<DocumentInfo> out;
+    Status status = impl_->DoGetInfo(client, id, out);
+    if (!status.ok()) out.reset();
+    Invoke(done, std::move(status), std::move(out));
+  });
+}
+
+void MongoDocumentStore::Delete(std::string document_id, Completion done) {
+  const std::string key = document_id;
+  impl_->Enqueue(key, [this, id = std::move(document_id), done = std::move(done)](mongoc_client_t* client) mutable {
+    Invoke(done, impl_->DoDelete(client, id));
+  });
+}
+
+void MongoDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
+  const std::string key = prefix;
+  impl_->Enqueue(key, [this, prefix = std::move(prefix), done = std::move(done)](mongoc_client_t* client) mutable {
+    int64_t count = 0;
+    Status status = impl_->DoDeleteByPrefix(client, prefix, count);
+    if (!status.ok()) count = 0;
+    Invoke(done, std::move(status), count);
+  });
 }
 
 void MongoDocumentStore::CheckHealth(HealthCompletion done) { impl_->EnqueueProbe(std::move(done)); }

@@ -176,6 +176,46 @@ BsonPtr SortBy(const char* key, int direction) {
   return opts;
 }
 
+BsonPtr PrefixFilter(const char* key, std::string_view prefix) {
+  BsonPtr filter = NewBson();
+  bson_t regex;
+  BSON_APPEND_DOCUMENT_BEGIN(filter.get(), key, &regex);
+  AppendString(&regex, "$regex", PrefixPattern(prefix));
+  bson_append_document_end(filter.get(), &regex);
+  return filter;
+}
+
+BsonPtr DocumentIdFilter(std::string_view document_id) {
+  BsonPtr filter = NewBson();
+  AppendString(filter.get(), "DocumentId", document_id);
+  return filter;
+}
+
+BsonPtr OpsSummaryPipeline(const BsonPtr& match) {
+  BsonPtr command = NewBson();
+  bson_t pipeline, stage, group, max_revision, max_time, count;
+  BSON_APPEND_ARRAY_BEGIN(command.get(), "pipeline", &pipeline);
+  BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "0", &stage);
+  BSON_APPEND_DOCUMENT(&stage, "$match", match.get());
+  bson_append_document_end(&pipeline, &stage);
+  BSON_APPEND_DOCUMENT_BEGIN(&pipeline, "1", &stage);
+  BSON_APPEND_DOCUMENT_BEGIN(&stage, "$group", &group);
+  BSON_APPEND_UTF8(&group, "_id", "$DocumentId");
+  BSON_APPEND_DOCUMENT_BEGIN(&group, "Revision", &max_revision);
+  BSON_APPEND_UTF8(&max_revision, "$max", "$Revision");
+  bson_append_document_end(&group, &max_revision);
+  BSON_APPEND_DOCUMENT_BEGIN(&group, "Timestamp", &max_time);
+  BSON_APPEND_UTF8(&max_time, "$max", "$Timestamp");
+  bson_append_document_end(&group, &max_time);
+  BSON_APPEND_DOCUMENT_BEGIN(&group, "Count", &count);
+  BSON_APPEND_INT32(&count, "$sum", 1);
+  bson_append_document_end(&group, &count);
+  bson_append_document_end(&stage, &group);
+  bson_append_document_end(&pipeline, &stage);
+  bson_append_array_end(command.get(), &pipeline);
+  return command;
+}
+
 BsonPtr Ping() {
   BsonPtr command = NewBson();
   BSON_APPEND_INT32(command.get(), "ping", 1);

@@ -78,6 +78,11 @@ BsonPtr IdsFilter(std::string_view document_id, const std::vector<StoredOp>& ops
 BsonPtr OpsAfterFilter(std::string_view document_id, int64_t after);
 BsonPtr OpsUpToFilter(std::string_view document_id, int64_t up_to);
 BsonPtr SortBy(const char* key, int direction);
+// `{key: {$regex: "^<escaped prefix>"}}`.
+BsonPtr PrefixFilter(const char* key, std::string_view prefix);
+BsonPtr DocumentIdFilter(std::string_view document_id);
+// Ops of the matched documents grouped by DocumentId: `_id`, `Revision` (max), `Timestamp` (max), `Count`.
+BsonPtr OpsSummaryPipeline(const BsonPtr& match);
 BsonPtr Ping();
 
 struct IndexSpec {
