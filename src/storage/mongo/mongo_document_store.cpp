@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -13,7 +14,9 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
+#include <tuple>
 
 #include "storage/append_rules.hpp"
 #include "storage/mongo/mongo_support.hpp"
@@ -425,6 +428,476 @@ class MongoDocumentStore::Impl {
     return Status::Ok();
   }
 
+  // ---- shared pieces of the history, comment and ref stores ----
+
+  // Copies of every document `filter` matches.
+  Status FindAll(mongoc_client_t* client, const char* collection, const BsonPtr& filter, const bson_t* opts,
+                 std::string_view operation, std::vector<BsonPtr>& out) const {
+    return Find(client, collection, filter, opts, operation, [&out](const bson_t* doc) {
+      out.emplace_back(bson_copy(doc));
+      return true;
+    });
+  }
+
+  // Inserts one document; `duplicate` tells a refused duplicate key apart from other failures.
+  Status InsertOne(mongoc_client_t* client, const char* collection, const BsonPtr& doc, std::string_view operation,
+                   bool& duplicate) const {
+    duplicate = false;
+    Collection coll = GetCollection(client, collection);
+    Bson reply;
+    bson_error_t error;
+    if (mongoc_collection_insert_one(coll.get(), doc.get(), nullptr, reply.get(), &error)) return Status::Ok();
+    if (const auto refused = FirstWriteError(reply.get())) {
+      duplicate = refused->code == kDuplicateKeyCode;
+      return Status::Error(fmt::format("MongoDB {} failed: {}", operation, Redact(refused->message)));
+    }
+    duplicate = error.code == kDuplicateKeyCode;
+    return Failure(operation, error);
+  }
+
+  Status UpdateOne(mongoc_client_t* client, const char* collection, const BsonPtr& filter, const BsonPtr& update,
+                   std::string_view operation, int64_t* matched) const {
+    Collection coll = GetCollection(client, collection);
+    Bson reply;
+    bson_error_t error;
+    if (!mongoc_collection_update_one(coll.get(), filter.get(), update.get(), nullptr, reply.get(), &error)) {
+      return Failure(operation, error);
+    }
+    if (matched) {
+      bson_iter_t it;
+      *matched = 0;
+      if (bson_iter_init_find(&it, reply.get(), "matchedCount")) ReadInt64(it, *matched);
+    }
+    return Status::Ok();
+  }
+
+  // Distinct DocumentId values matched in `collection`.
+  Status DistinctDocuments(mongoc_client_t* client, const char* collection, const std::string& prefix,
+                           std::string_view operation, std::set<std::string>& out) const {
+    return Aggregate(client, collection, OpsSummaryPipeline(PrefixFilter("DocumentId", prefix)), operation,
+                     [&out](const bson_t* doc) {
+                       bson_iter_t it;
+                       if (bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it))
+                         out.insert(ReadString(it));
+                       return true;
+                     });
+  }
+
+  // ---- history (collections history_ops and history_snapshots, §3.6) ----
+
+  Status DoLoadHistorySnapshot(mongoc_client_t* client, const std::string& id, int64_t max,
+                               std::optional<Snapshot>& out) const {
+    BsonPtr opts = SortBy("Revision", -1);
+    BSON_APPEND_INT64(opts.get(), "limit", 1);
+    return Find(client, "history_snapshots", OpsUpToFilter(id, max), opts.get(), "history snapshot load",
+                [&out](const bson_t* doc) {
+                  Snapshot snapshot;
+                  if (!ReadSnapshot(doc, snapshot)) return false;
+                  if (!out) out = std::move(snapshot);
+                  return true;
+                });
+  }
+
+  Status DoStreamHistoryOps(mongoc_client_t* client, const std::string& id, int64_t since, int64_t up_to,
+                            std::vector<StoredOp>& out) const {
+    // {DocumentId, Revision: {$gt: since, $lte: up_to}}
+    BsonPtr range = NewBson();
+    AppendString(range.get(), "DocumentId", id);
+    bson_t revision;
+    BSON_APPEND_DOCUMENT_BEGIN(range.get(), "Revision", &revision);
+    BSON_APPEND_INT64(&revision, "$gt", since);
+    BSON_APPEND_INT64(&revision, "$lte", up_to);
+    bson_append_document_end(range.get(), &revision);
+    return Find(client, "history_ops", range, SortBy("Revision", 1).get(), "history stream", [&out](const bson_t* doc) {
+      StoredOp op;
+      if (!ReadOp(doc, op)) return false;
+      out.push_back(std::move(op));
+      return true;
+    });
+  }
+
+  Status DoGetMilestones(mongoc_client_t* client, const std::string& id, std::vector<HistoryMilestone>& out) const {
+    return Find(client, "history_snapshots", DocumentIdFilter(id), SortBy("Revision", -1).get(), "milestones",
+                [&out](const bson_t* doc) {
+                  HistoryMilestone milestone;
+                  bson_iter_t it;
+                  if (!bson_iter_init(&it, doc)) return false;
+                  bool have_revision = false;
+                  while (bson_iter_next(&it)) {
+                    const std::string_view key = bson_iter_key(&it);
+                    if (key == "Revision") {
+                      have_revision = ReadInt64(it, milestone.revision);
+                    } else if (key == "Timestamp") {
+                      ReadTime(it, milestone.timestamp);
+                    } else if (key == "Name") {
+                      milestone.name = ReadOptionalString(it);
+                    }
+                  }
+                  out.push_back(std::move(milestone));
+                  return have_revision;
+                });
+  }
+
+  Status DoWriteHistorySnapshot(mongoc_client_t* client, const std::string& id, const Snapshot& snapshot,
+                                const std::optional<std::string>& name) const {
+    // The interface refuses a second snapshot at one revision (the reference would insert it).
+    BsonPtr exact = NewBson();
+    AppendString(exact.get(), "DocumentId", id);
+    BSON_APPEND_INT64(exact.get(), "Revision", snapshot.revision);
+    bool exists = false;
+    if (Status status = Find(client, "history_snapshots", exact, nullptr, "history snapshot write",
+                             [&exists](const bson_t*) { return exists = true; });
+        !status.ok()) {
+      return status;
+    }
+    if (exists) {
+      return Status::Error(
+          fmt::format("A history snapshot at revision {} of document '{}' already exists.", snapshot.revision, id));
+    }
+    BsonPtr doc = NewBson();
+    bson_oid_t oid;
+    bson_oid_init(&oid, nullptr);
+    BSON_APPEND_OID(doc.get(), "_id", &oid);
+    AppendString(doc.get(), "DocumentId", id);
+    BSON_APPEND_INT64(doc.get(), "Revision", snapshot.revision);
+    AppendTime(doc.get(), "Timestamp", snapshot.timestamp);
+    if (!AppendBytes(doc.get(), "State", snapshot.state)) {
+      return Status::Error("MongoDB history snapshot write failed: the snapshot is too large for a BSON document.");
+    }
+    AppendOptionalString(doc.get(), "Name", name);
+    bool duplicate = false;
+    return InsertOne(client, "history_snapshots", doc, "history snapshot write", duplicate);
+  }
+
+  Status DoAppendHistoryOp(mongoc_client_t* client, const std::string& id, const StoredOp& op) const {
+    BsonPtr doc = OpDocument(id, op);
+    if (!doc) return Status::Error("MongoDB history append failed: the op is too large for a BSON document.");
+    bool duplicate = false;
+    Status status = InsertOne(client, "history_ops", doc, "history append", duplicate);
+    if (duplicate) return DuplicateRevisionError(id, op.revision);
+    return status;
+  }
+
+  Status DoDeleteHistory(mongoc_client_t* client, const std::string& id) const {
+    if (Status status = DeleteMany(client, "history_ops", DocumentIdFilter(id), "history delete"); !status.ok()) {
+      return status;
+    }
+    return DeleteMany(client, "history_snapshots", DocumentIdFilter(id), "history delete");
+  }
+
+  Status DoPurgeHistory(mongoc_client_t* client, const std::string& id, int64_t up_to) const {
+    if (Status status = DeleteMany(client, "history_ops", OpsUpToFilter(id, up_to), "history purge"); !status.ok()) {
+      return status;
+    }
+    return DeleteMany(client, "history_snapshots", OpsUpToFilter(id, up_to), "history purge");
+  }
+
+  Status DoDeleteHistoryByPrefix(mongoc_client_t* client, const std::string& prefix, int64_t& count) const {
+    std::set<std::string> ids;
+    for (const char* collection : {"history_ops", "history_snapshots"}) {
+      if (Status status = DistinctDocuments(client, collection, prefix, "history prefix delete", ids); !status.ok()) {
+        return status;
+      }
+    }
+    for (const char* collection : {"history_ops", "history_snapshots"}) {
+      if (Status status = DeleteMany(client, collection, PrefixFilter("DocumentId", prefix), "history prefix delete");
+          !status.ok()) {
+        return status;
+      }
+    }
+    count = static_cast<int64_t>(ids.size());
+    return Status::Ok();
+  }
+
+  // ---- comments (collection `comments`, the reference library's layout, §3.6) ----
+
+  static BsonPtr CommentDocument(const Comment& c) {
+    BsonPtr doc = NewBson();
+    AppendString(doc.get(), "_id", c.id);
+    AppendString(doc.get(), "DocumentId", c.document_id);
+    AppendOptionalString(doc.get(), "ParentCommentId", c.parent_comment_id);
+    AppendString(doc.get(), "AuthorPeerId", c.author_peer_id);
+    AppendString(doc.get(), "AuthorName", c.author_name);
+    AppendString(doc.get(), "Body", c.body);
+    AppendOptionalString(doc.get(), "AnchorJson", c.anchor_json);
+    BSON_APPEND_INT64(doc.get(), "AnchoredAtRevision", c.anchored_at_revision);
+    AppendDateTimeOffset(doc.get(), "CreatedAt", c.created_at);
+    AppendOptionalDateTimeOffset(doc.get(), "ResolvedAt", c.resolved_at);
+    AppendOptionalString(doc.get(), "ResolvedByPeerId", c.resolved_by_peer_id);
+    BSON_APPEND_BOOL(doc.get(), "IsOrphaned", c.is_orphaned);
+    return doc;
+  }
+
+  static bool ReadComment(const bson_t* doc, Comment& c) {
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc)) return false;
+    bool have_id = false;
+    while (bson_iter_next(&it)) {
+      const std::string_view key = bson_iter_key(&it);
+      if (key == "_id") {
+        have_id = BSON_ITER_HOLDS_UTF8(&it);
+        c.id = ReadString(it);
+      } else if (key == "DocumentId") {
+        c.document_id = ReadString(it);
+      } else if (key == "ParentCommentId") {
+        c.parent_comment_id = ReadOptionalString(it);
+      } else if (key == "AuthorPeerId") {
+        c.author_peer_id = ReadString(it);
+      } else if (key == "AuthorName") {
+        c.author_name = ReadString(it);
+      } else if (key == "Body") {
+        c.body = ReadString(it);
+      } else if (key == "AnchorJson") {
+        c.anchor_json = ReadOptionalString(it);
+      } else if (key == "AnchoredAtRevision") {
+        ReadInt64(it, c.anchored_at_revision);
+      } else if (key == "CreatedAt") {
+        ReadDateTimeOffset(it, c.created_at);
+      } else if (key == "ResolvedAt") {
+        Timestamp t;
+        if (ReadDateTimeOffset(it, t)) c.resolved_at = t;
+      } else if (key == "ResolvedByPeerId") {
+        c.resolved_by_peer_id = ReadOptionalString(it);
+      } else if (key == "IsOrphaned") {
+        c.is_orphaned = BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+      }
+    }
+    return have_id;
+  }
+
+  Status FindComments(mongoc_client_t* client, const BsonPtr& filter, std::string_view operation,
+                      std::vector<Comment>& out) const {
+    Status status = Find(client, "comments", filter, nullptr, operation, [&out](const bson_t* doc) {
+      Comment c;
+      if (!ReadComment(doc, c)) return false;
+      out.push_back(std::move(c));
+      return true;
+    });
+    // Sorted here: the creation time is an array, which servers (and the stand-in) sort differently.
+    std::sort(out.begin(), out.end(), [](const Comment& a, const Comment& b) {
+      return std::tie(a.created_at, a.id) < std::tie(b.created_at, b.id);
+    });
+    return status;
+  }
+
+  Status DoAddComment(mongoc_client_t* client, const Comment& comment) const {
+    bool duplicate = false;
+    Status status = InsertOne(client, "comments", CommentDocument(comment), "comment add", duplicate);
+    if (duplicate) return Status::Error(fmt::format("Comment '{}' already exists.", comment.id));
+    return status;
+  }
+
+  Status DoUpdateComment(mongoc_client_t* client, const Comment& c) const {
+    BsonPtr update = NewBson();
+    bson_t set;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+    AppendString(&set, "Body", c.body);
+    AppendOptionalString(&set, "AnchorJson", c.anchor_json);
+    BSON_APPEND_INT64(&set, "AnchoredAtRevision", c.anchored_at_revision);
+    AppendOptionalDateTimeOffset(&set, "ResolvedAt", c.resolved_at);
+    AppendOptionalString(&set, "ResolvedByPeerId", c.resolved_by_peer_id);
+    BSON_APPEND_BOOL(&set, "IsOrphaned", c.is_orphaned);
+    bson_append_document_end(update.get(), &set);
+    int64_t matched = 0;
+    if (Status status = UpdateOne(client, "comments", IdFilter(c.id), update, "comment update", &matched);
+        !status.ok()) {
+      return status;
+    }
+    if (matched == 0) return Status::Error(fmt::format("Comment '{}' not found.", c.id));
+    return Status::Ok();
+  }
+
+  Status DoDeleteComment(mongoc_client_t* client, const std::string& id) const {
+    // The comment and its replies (a reply has none, so this is exact for both).
+    BsonPtr filter = NewBson();
+    bson_t any, first, second;
+    BSON_APPEND_ARRAY_BEGIN(filter.get(), "$or", &any);
+    BSON_APPEND_DOCUMENT_BEGIN(&any, "0", &first);
+    AppendString(&first, "_id", id);
+    bson_append_document_end(&any, &first);
+    BSON_APPEND_DOCUMENT_BEGIN(&any, "1", &second);
+    AppendString(&second, "ParentCommentId", id);
+    bson_append_document_end(&any, &second);
+    bson_append_array_end(filter.get(), &any);
+    return DeleteMany(client, "comments", filter, "comment delete");
+  }
+
+  Status DoUpdateAnchors(mongoc_client_t* client, const std::string& document_id, int64_t revision,
+                         const std::vector<AnchorUpdate>& updates) const {
+    if (updates.empty()) return Status::Ok();
+    // One ordered bulk write: a single round trip. Without transactions it is not atomic on a
+    // server failure half-way; each update is idempotent, so the caller's retry completes it.
+    Collection coll = GetCollection(client, "comments");
+    Bson opts;
+    BSON_APPEND_BOOL(opts.get(), "ordered", true);
+    std::unique_ptr<mongoc_bulk_operation_t, void (*)(mongoc_bulk_operation_t*)> bulk(
+        mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()), mongoc_bulk_operation_destroy);
+    bson_error_t error;
+    for (const AnchorUpdate& u : updates) {
+      BsonPtr filter = IdFilter(u.comment_id);
+      AppendString(filter.get(), "DocumentId", document_id);
+      BsonPtr update = NewBson();
+      bson_t set;
+      BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
+      AppendOptionalString(&set, "AnchorJson", u.anchor_json);
+      BSON_APPEND_INT64(&set, "AnchoredAtRevision", revision);
+      // isOrphaned = previous OR orphaned: only an orphaning outcome writes it.
+      if (u.outcome == AnchorOutcome::kOrphaned) BSON_APPEND_BOOL(&set, "IsOrphaned", true);
+      bson_append_document_end(update.get(), &set);
+      if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), filter.get(), update.get(), nullptr, &error)) {
+        return Failure("anchor update", error);
+      }
+    }
+    Bson reply;
+    if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error)) return Failure("anchor update", error);
+    return Status::Ok();
+  }
+
+  Status DoGetMinAnchoredRevision(mongoc_client_t* client, const std::string& document_id,
+                                  std::optional<int64_t>& out) const {
+    BsonPtr filter = DocumentIdFilter(document_id);
+    BSON_APPEND_NULL(filter.get(), "ParentCommentId");
+    BSON_APPEND_NULL(filter.get(), "ResolvedAt");
+    std::vector<Comment> roots;
+    if (Status status = FindComments(client, filter, "comment revision", roots); !status.ok()) return status;
+    for (const Comment& c : roots) {
+      if (!IsAnchorObject(c.anchor_json)) continue;
+      out = out ? std::min(*out, c.anchored_at_revision) : c.anchored_at_revision;
+    }
+    return Status::Ok();
+  }
+
+  // Anchor text that is not a JSON object counts as no anchor (server.md §3.4.7).
+  static bool IsAnchorObject(const std::optional<std::string>& anchor) {
+    if (!anchor) return false;
+    const size_t first = anchor->find_first_not_of(" \t\r\n");
+    return first != std::string::npos && (*anchor)[first] == '{';
+  }
+
+  // ---- refs (collections document_names, document_branches, document_versions) ----
+
+  static BsonPtr NameDocument(const DocumentName& n) {
+    BsonPtr doc = NewBson();
+    AppendString(doc.get(), "_id", n.global_name);
+    AppendString(doc.get(), "DefaultBranchId", n.default_branch_id);
+    AppendString(doc.get(), "EngineType", n.engine_type);
+    AppendDateTimeOffset(doc.get(), "CreatedAt", n.created_at);
+    return doc;
+  }
+
+  static bool ReadName(const bson_t* doc, DocumentName& n) {
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc)) return false;
+    bool have_id = false;
+    while (bson_iter_next(&it)) {
+      const std::string_view key = bson_iter_key(&it);
+      if (key == "_id") {
+        have_id = BSON_ITER_HOLDS_UTF8(&it);
+        n.global_name = ReadString(it);
+      } else if (key == "DefaultBranchId") {
+        n.default_branch_id = ReadString(it);
+      } else if (key == "EngineType") {
+        n.engine_type = ReadString(it);
+      } else if (key == "CreatedAt") {
+        ReadDateTimeOffset(it, n.created_at);
+      }
+    }
+    return have_id;
+  }
+
+  static BsonPtr BranchDocument(const DocumentBranch& b) {
+    BsonPtr doc = NewBson();
+    bson_oid_t oid;
+    bson_oid_init(&oid, nullptr);
+    BSON_APPEND_OID(doc.get(), "_id", &oid);
+    AppendString(doc.get(), "GlobalName", b.global_name);
+    AppendString(doc.get(), "BranchId", b.branch_id);
+    AppendString(doc.get(), "PhysicalDocumentId", b.physical_document_id);
+    AppendOptionalString(doc.get(), "ForkParentBranchId", b.fork_parent_branch_id);
+    BSON_APPEND_INT64(doc.get(), "ForkRevision", b.fork_revision);
+    AppendDateTimeOffset(doc.get(), "CreatedAt", b.created_at);
+    BSON_APPEND_BOOL(doc.get(), "IsReadOnly", b.is_read_only);
+    return doc;
+  }
+
+  static bool ReadBranch(const bson_t* doc, DocumentBranch& b) {
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc)) return false;
+    while (bson_iter_next(&it)) {
+      const std::string_view key = bson_iter_key(&it);
+      if (key == "GlobalName") {
+        b.global_name = ReadString(it);
+      } else if (key == "BranchId") {
+        b.branch_id = ReadString(it);
+      } else if (key == "PhysicalDocumentId") {
+        b.physical_document_id = ReadString(it);
+      } else if (key == "ForkParentBranchId") {
+        b.fork_parent_branch_id = ReadOptionalString(it);
+      } else if (key == "ForkRevision") {
+        ReadInt64(it, b.fork_revision);
+      } else if (key == "CreatedAt") {
+        ReadDateTimeOffset(it, b.created_at);
+      } else if (key == "IsReadOnly") {
+        b.is_read_only = BSON_ITER_HOLDS_BOOL(&it) && bson_iter_bool(&it);
+      }
+    }
+    return true;
+  }
+
+  static BsonPtr VersionDocument(const DocumentVersion& v) {
+    BsonPtr doc = NewBson();
+    bson_oid_t oid;
+    bson_oid_init(&oid, nullptr);
+    BSON_APPEND_OID(doc.get(), "_id", &oid);
+    AppendString(doc.get(), "GlobalName", v.global_name);
+    AppendString(doc.get(), "BranchId", v.branch_id);
+    AppendString(doc.get(), "Tag", v.tag);
+    BSON_APPEND_INT64(doc.get(), "Revision", v.revision);
+    AppendString(doc.get(), "HistorySnapshotName", v.history_snapshot_name);
+    AppendDateTimeOffset(doc.get(), "CreatedAt", v.created_at);
+    return doc;
+  }
+
+  static bool ReadVersion(const bson_t* doc, DocumentVersion& v) {
+    bson_iter_t it;
+    if (!bson_iter_init(&it, doc)) return false;
+    while (bson_iter_next(&it)) {
+      const std::string_view key = bson_iter_key(&it);
+      if (key == "GlobalName") {
+        v.global_name = ReadString(it);
+      } else if (key == "BranchId") {
+        v.branch_id = ReadString(it);
+      } else if (key == "Tag") {
+        v.tag = ReadString(it);
+      } else if (key == "Revision") {
+        ReadInt64(it, v.revision);
+      } else if (key == "HistorySnapshotName") {
+        v.history_snapshot_name = ReadString(it);
+      } else if (key == "CreatedAt") {
+        ReadDateTimeOffset(it, v.created_at);
+      }
+    }
+    return true;
+  }
+
+  template <typename T, typename Reader>
+  Status FindRecords(mongoc_client_t* client, const char* collection, const BsonPtr& filter, std::string_view operation,
+                     Reader read, std::vector<T>& out) const {
+    return Find(client, collection, filter, nullptr, operation, [&out, &read](const bson_t* doc) {
+      T record;
+      if (!read(doc, record)) return false;
+      out.push_back(std::move(record));
+      return true;
+    });
+  }
+
+  static BsonPtr BranchFilter(const std::string& name, const std::string& branch) {
+    BsonPtr filter = NewBson();
+    AppendString(filter.get(), "GlobalName", name);
+    AppendString(filter.get(), "BranchId", branch);
+    return filter;
+  }
+
   Status DoDump(mongoc_client_t* client, const std::string& collection, std::vector<std::string>& out) const {
     return Find(client, collection.c_str(), NewBson(), SortBy("_id", 1).get(), "dump", [&out](const bson_t* doc) {
       out.push_back(CanonicalJson(doc));
@@ -554,6 +1027,286 @@ void MongoDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletio
     if (!status.ok()) count = 0;
     Invoke(done, std::move(status), count);
   });
+}
+
+namespace {
+
+constexpr std::string_view kCommentsLane = "\x01comments";
+constexpr std::string_view kRefsLane = "\x01refs";
+
+// Runs `work(client, result)` on the lane of `key` and hands (status, result) to `done`; the
+// result is reset to its empty value when the status is a failure.
+template <typename Result, typename Done, typename Work>
+void Submit(MongoDocumentStore::Impl& impl, std::string_view key, Done done, Work work) {
+  impl.Enqueue(key, [done = std::move(done), work = std::move(work)](mongoc_client_t* client) mutable {
+    Result result{};
+    Status status = work(client, result);
+    if (!status.ok()) result = Result{};
+    Invoke(done, std::move(status), std::move(result));
+  });
+}
+
+template <typename Done, typename Work>
+void SubmitStatus(MongoDocumentStore::Impl& impl, std::string_view key, Done done, Work work) {
+  impl.Enqueue(key, [done = std::move(done), work = std::move(work)](mongoc_client_t* client) mutable {
+    Invoke(done, work(client));
+  });
+}
+
+}  // namespace
+
+void MongoDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::optional<Snapshot>>(impl, document_id, std::move(done),
+                                  [&impl, id = std::move(document_id), max_revision](mongoc_client_t* c, auto& out) {
+                                    return impl.DoLoadHistorySnapshot(c, id, max_revision, out);
+                                  });
+}
+
+void MongoDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::vector<StoredOp>>(impl, document_id, std::move(done),
+                                [&impl, id = std::move(document_id), since, up_to](mongoc_client_t* c, auto& out) {
+                                  return impl.DoStreamHistoryOps(c, id, since, up_to, out);
+                                });
+}
+
+void MongoDocumentStore::GetMilestones(std::string document_id, MilestonesCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::vector<HistoryMilestone>>(
+      impl, document_id, std::move(done),
+      [&impl, id = std::move(document_id)](mongoc_client_t* c, auto& out) { return impl.DoGetMilestones(c, id, out); });
+}
+
+void MongoDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
+                                              std::optional<std::string> name, HistoryStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, document_id, std::move(done),
+               [&impl, id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name)](
+                   mongoc_client_t* c) { return impl.DoWriteHistorySnapshot(c, id, snapshot, name); });
+}
+
+void MongoDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, document_id, std::move(done),
+               [&impl, id = std::move(document_id), op = std::move(op)](mongoc_client_t* c) {
+                 return impl.DoAppendHistoryOp(c, id, op);
+               });
+}
+
+void MongoDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, document_id, std::move(done),
+               [&impl, id = std::move(document_id)](mongoc_client_t* c) { return impl.DoDeleteHistory(c, id); });
+}
+
+void MongoDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, document_id, std::move(done), [&impl, id = std::move(document_id), up_to](mongoc_client_t* c) {
+    return impl.DoPurgeHistory(c, id, up_to);
+  });
+}
+
+void MongoDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
+  Impl& impl = *impl_;
+  Submit<int64_t>(impl, prefix, std::move(done), [&impl, prefix](mongoc_client_t* c, int64_t& count) {
+    return impl.DoDeleteHistoryByPrefix(c, prefix, count);
+  });
+}
+
+void MongoDocumentStore::LoadComments(std::string document_id, CommentsCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::vector<Comment>>(impl, kCommentsLane, std::move(done),
+                               [&impl, id = std::move(document_id)](mongoc_client_t* c, auto& out) {
+                                 return impl.FindComments(c, DocumentIdFilter(id), "comment load", out);
+                               });
+}
+
+void MongoDocumentStore::GetComment(std::string comment_id, CommentCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::optional<Comment>>(impl, kCommentsLane, std::move(done),
+                                 [&impl, id = std::move(comment_id)](mongoc_client_t* c, auto& out) {
+                                   std::vector<Comment> found;
+                                   Status status = impl.FindComments(c, IdFilter(id), "comment get", found);
+                                   if (status.ok() && !found.empty()) out = std::move(found.front());
+                                   return status;
+                                 });
+}
+
+void MongoDocumentStore::AddComment(Comment comment, CommentStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kCommentsLane, std::move(done),
+               [&impl, comment = std::move(comment)](mongoc_client_t* c) { return impl.DoAddComment(c, comment); });
+}
+
+void MongoDocumentStore::UpdateComment(Comment comment, CommentStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kCommentsLane, std::move(done),
+               [&impl, comment = std::move(comment)](mongoc_client_t* c) { return impl.DoUpdateComment(c, comment); });
+}
+
+void MongoDocumentStore::DeleteComment(std::string comment_id, CommentStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kCommentsLane, std::move(done),
+               [&impl, id = std::move(comment_id)](mongoc_client_t* c) { return impl.DoDeleteComment(c, id); });
+}
+
+void MongoDocumentStore::UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
+                                       CommentStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kCommentsLane, std::move(done),
+               [&impl, id = std::move(document_id), revision, updates = std::move(updates)](mongoc_client_t* c) {
+                 return impl.DoUpdateAnchors(c, id, revision, updates);
+               });
+}
+
+void MongoDocumentStore::GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::optional<int64_t>>(impl, kCommentsLane, std::move(done),
+                                 [&impl, id = std::move(document_id)](mongoc_client_t* c, auto& out) {
+                                   return impl.DoGetMinAnchoredRevision(c, id, out);
+                                 });
+}
+
+void MongoDocumentStore::GetName(std::string global_name, NameCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::optional<DocumentName>>(
+      impl, kRefsLane, std::move(done), [&impl, name = std::move(global_name)](mongoc_client_t* c, auto& out) {
+        std::vector<DocumentName> found;
+        Status status = impl.FindRecords(c, "document_names", IdFilter(name), "name get", Impl::ReadName, found);
+        if (status.ok() && !found.empty()) out = std::move(found.front());
+        return status;
+      });
+}
+
+void MongoDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::vector<DocumentName>>(
+      impl, kRefsLane, std::move(done), [&impl, prefix = std::move(prefix)](mongoc_client_t* c, auto& out) {
+        Status status =
+            impl.FindRecords(c, "document_names", PrefixFilter("_id", prefix), "name enumeration", Impl::ReadName, out);
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.global_name < b.global_name; });
+        return status;
+      });
+}
+
+void MongoDocumentStore::CreateName(DocumentName name, RefStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kRefsLane, std::move(done), [&impl, name = std::move(name)](mongoc_client_t* c) {
+    bool duplicate = false;
+    Status status = impl.InsertOne(c, "document_names", Impl::NameDocument(name), "name create", duplicate);
+    if (duplicate) return Status::Error(fmt::format("Name '{}' already exists.", name.global_name));
+    return status;
+  });
+}
+
+void MongoDocumentStore::GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::optional<DocumentBranch>>(
+      impl, kRefsLane, std::move(done),
+      [&impl, name = std::move(global_name), branch = std::move(branch_id)](mongoc_client_t* c, auto& out) {
+        std::vector<DocumentBranch> found;
+        Status status = impl.FindRecords(c, "document_branches", Impl::BranchFilter(name, branch), "branch get",
+                                         Impl::ReadBranch, found);
+        if (status.ok() && !found.empty()) out = std::move(found.front());
+        return status;
+      });
+}
+
+void MongoDocumentStore::EnumerateBranches(std::string global_name, BranchesCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::vector<DocumentBranch>>(
+      impl, kRefsLane, std::move(done), [&impl, name = std::move(global_name)](mongoc_client_t* c, auto& out) {
+        BsonPtr filter = NewBson();
+        AppendString(filter.get(), "GlobalName", name);
+        Status status = impl.FindRecords(c, "document_branches", filter, "branch enumeration", Impl::ReadBranch, out);
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.branch_id < b.branch_id; });
+        return status;
+      });
+}
+
+void MongoDocumentStore::CreateBranch(DocumentBranch branch, RefStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kRefsLane, std::move(done), [&impl, branch = std::move(branch)](mongoc_client_t* c) {
+    bool duplicate = false;
+    Status status = impl.InsertOne(c, "document_branches", Impl::BranchDocument(branch), "branch create", duplicate);
+    if (duplicate) return Status::Error(fmt::format("Branch '{}' already exists.", branch.branch_id));
+    return status;
+  });
+}
+
+void MongoDocumentStore::DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kRefsLane, std::move(done),
+               [&impl, name = std::move(global_name), branch = std::move(branch_id)](mongoc_client_t* c) {
+                 return impl.DeleteMany(c, "document_branches", Impl::BranchFilter(name, branch), "branch delete");
+               });
+}
+
+void MongoDocumentStore::CreateVersion(DocumentVersion version, RefStore::Completion done) {
+  Impl& impl = *impl_;
+  SubmitStatus(impl, kRefsLane, std::move(done), [&impl, version = std::move(version)](mongoc_client_t* c) {
+    bool duplicate = false;
+    Status status = impl.InsertOne(c, "document_versions", Impl::VersionDocument(version), "version create", duplicate);
+    if (duplicate) {
+      return Status::Error(fmt::format("Tag '{}' already exists on branch '{}'.", version.tag, version.branch_id));
+    }
+    return status;
+  });
+}
+
+void MongoDocumentStore::GetVersion(std::string global_name, std::string branch_id, std::string tag,
+                                    VersionCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::optional<DocumentVersion>>(impl, kRefsLane, std::move(done),
+                                         [&impl, name = std::move(global_name), branch = std::move(branch_id),
+                                          tag = std::move(tag)](mongoc_client_t* c, auto& out) {
+                                           BsonPtr filter = Impl::BranchFilter(name, branch);
+                                           AppendString(filter.get(), "Tag", tag);
+                                           std::vector<DocumentVersion> found;
+                                           Status status = impl.FindRecords(c, "document_versions", filter,
+                                                                            "version get", Impl::ReadVersion, found);
+                                           if (status.ok() && !found.empty()) out = std::move(found.front());
+                                           return status;
+                                         });
+}
+
+void MongoDocumentStore::EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::vector<DocumentVersion>>(
+      impl, kRefsLane, std::move(done),
+      [&impl, name = std::move(global_name), branch = std::move(branch_id)](mongoc_client_t* c, auto& out) {
+        Status status = impl.FindRecords(c, "document_versions", Impl::BranchFilter(name, branch),
+                                         "version enumeration", Impl::ReadVersion, out);
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.tag < b.tag; });
+        return status;
+      });
+}
+
+void MongoDocumentStore::ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) {
+  Impl& impl = *impl_;
+  Submit<std::vector<DocumentVersion>>(
+      impl, kRefsLane, std::move(done), [&impl, id = std::move(physical_document_id)](mongoc_client_t* c, auto& out) {
+        BsonPtr filter = NewBson();
+        AppendString(filter.get(), "PhysicalDocumentId", id);
+        std::vector<DocumentBranch> branches;
+        if (Status status = impl.FindRecords(c, "document_branches", filter, "pin guard", Impl::ReadBranch, branches);
+            !status.ok()) {
+          return status;
+        }
+        for (const DocumentBranch& b : branches) {
+          if (Status status = impl.FindRecords(c, "document_versions", Impl::BranchFilter(b.global_name, b.branch_id),
+                                               "pin guard", Impl::ReadVersion, out);
+              !status.ok()) {
+            return status;
+          }
+        }
+        std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+          return std::tie(a.revision, a.global_name, a.branch_id, a.tag) <
+                 std::tie(b.revision, b.global_name, b.branch_id, b.tag);
+        });
+        return Status::Ok();
+      });
 }
 
 void MongoDocumentStore::CheckHealth(HealthCompletion done) { impl_->EnqueueProbe(std::move(done)); }

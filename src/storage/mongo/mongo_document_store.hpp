@@ -20,7 +20,10 @@
 #include <string_view>
 #include <vector>
 
+#include "storage/comment_store.hpp"
 #include "storage/document_store.hpp"
+#include "storage/history_store.hpp"
+#include "storage/ref_store.hpp"
 
 namespace opstream::storage {
 
@@ -33,8 +36,16 @@ struct MongoStoreSettings {
   std::chrono::milliseconds health_timeout{std::chrono::seconds(2)};
 };
 
-class MongoDocumentStore final : public DocumentStore {
+// Also the history, comment and ref stores (one object; the method names do not collide):
+// history in the reference's collections, comments in the reference library's `comments`
+// collection, refs in `document_names`, `document_branches`, `document_versions` (§12 SV-12;
+// docs/storage/mongo.md).
+class MongoDocumentStore final : public DocumentStore, public HistoryStore, public CommentStore, public RefStore {
  public:
+  // The four interfaces declare the same completion types; these are the ones meant here.
+  using Completion = DocumentStore::Completion;
+  using CountCompletion = DocumentStore::CountCompletion;
+
   class Impl;
   explicit MongoDocumentStore(std::unique_ptr<Impl> impl);
   // Finishes every queued call (their completions run), then closes the pool.
@@ -55,6 +66,45 @@ class MongoDocumentStore final : public DocumentStore {
   void GetInfo(std::string document_id, InfoCompletion done) override;
   void Delete(std::string document_id, Completion done) override;
   void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
+  HistoryStore* history_store() override { return this; }
+  CommentStore* comment_store() override { return this; }
+  RefStore* ref_store() override { return this; }
+
+  // ---- HistoryStore ----
+  void LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) override;
+  void StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) override;
+  void GetMilestones(std::string document_id, MilestonesCompletion done) override;
+  void WriteHistorySnapshot(std::string document_id, Snapshot snapshot, std::optional<std::string> name,
+                            HistoryStore::Completion done) override;
+  void AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) override;
+  void DeleteHistory(std::string document_id, HistoryStore::Completion done) override;
+  void PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) override;
+  void DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) override;
+
+  // ---- CommentStore (all on one worker, so they apply in call order) ----
+  void LoadComments(std::string document_id, CommentsCompletion done) override;
+  void GetComment(std::string comment_id, CommentCompletion done) override;
+  void AddComment(Comment comment, CommentStore::Completion done) override;
+  void UpdateComment(Comment comment, CommentStore::Completion done) override;
+  void DeleteComment(std::string comment_id, CommentStore::Completion done) override;
+  void UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
+                     CommentStore::Completion done) override;
+  void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) override;
+
+  // ---- RefStore (all on one worker) ----
+  std::string_view ref_store_type_name() const override { return "MongoDocumentRefStore"; }
+  void GetName(std::string global_name, NameCompletion done) override;
+  void EnumerateNames(std::string prefix, NamesCompletion done) override;
+  void CreateName(DocumentName name, RefStore::Completion done) override;
+  void GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) override;
+  void EnumerateBranches(std::string global_name, BranchesCompletion done) override;
+  void CreateBranch(DocumentBranch branch, RefStore::Completion done) override;
+  void DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) override;
+  void CreateVersion(DocumentVersion version, RefStore::Completion done) override;
+  void GetVersion(std::string global_name, std::string branch_id, std::string tag, VersionCompletion done) override;
+  void EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) override;
+  void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) override;
+
   // `ping` ahead of the queue; Unhealthy when it fails or takes longer than health_timeout.
   void CheckHealth(HealthCompletion done) override;
   void Flush(std::chrono::milliseconds timeout) override;

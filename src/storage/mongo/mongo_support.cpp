@@ -92,6 +92,55 @@ bool ReadTime(const bson_iter_t& it, Timestamp& out) {
   return true;
 }
 
+namespace {
+constexpr int64_t kUnixEpochTicks = 621355968000000000LL;  // 0001-01-01 to 1970-01-01 in 100 ns ticks
+}
+
+void AppendDateTimeOffset(bson_t* doc, const char* key, Timestamp t) {
+  const int64_t ns = t.time_since_epoch().count();
+  const int64_t ticks = ns / 100 - (ns % 100 < 0 ? 1 : 0) + kUnixEpochTicks;
+  bson_t array;
+  BSON_APPEND_ARRAY_BEGIN(doc, key, &array);
+  BSON_APPEND_INT64(&array, "0", ticks);
+  BSON_APPEND_INT32(&array, "1", 0);
+  bson_append_array_end(doc, &array);
+}
+
+void AppendOptionalDateTimeOffset(bson_t* doc, const char* key, const std::optional<Timestamp>& t) {
+  if (t) {
+    AppendDateTimeOffset(doc, key, *t);
+  } else {
+    BSON_APPEND_NULL(doc, key);
+  }
+}
+
+bool ReadDateTimeOffset(const bson_iter_t& it, Timestamp& out) {
+  if (bson_iter_type(&it) == BSON_TYPE_DATE_TIME) return ReadTime(it, out);
+  if (bson_iter_type(&it) != BSON_TYPE_ARRAY) return false;
+  bson_iter_t child;
+  if (!bson_iter_recurse(&it, &child)) return false;
+  int64_t ticks = 0, offset_minutes = 0;
+  if (!bson_iter_next(&child) || !ReadInt64(child, ticks)) return false;
+  if (bson_iter_next(&child)) ReadInt64(child, offset_minutes);
+  // The ticks are the local clock time; UTC = local - offset.
+  const int64_t utc_ticks = ticks - kUnixEpochTicks - offset_minutes * 600000000LL;
+  out = Timestamp(std::chrono::nanoseconds(utc_ticks * 100));
+  return true;
+}
+
+void AppendOptionalString(bson_t* doc, const char* key, const std::optional<std::string>& value) {
+  if (value) {
+    AppendString(doc, key, *value);
+  } else {
+    BSON_APPEND_NULL(doc, key);
+  }
+}
+
+std::optional<std::string> ReadOptionalString(const bson_iter_t& it) {
+  if (bson_iter_type(&it) != BSON_TYPE_UTF8) return std::nullopt;
+  return ReadString(it);
+}
+
 std::string CanonicalJson(const bson_t* doc) {
   size_t length = 0;
   char* json = bson_as_canonical_extended_json(doc, &length);
@@ -229,6 +278,14 @@ const std::vector<IndexSpec>& ReferenceIndexes() {
       {"ops", {{"DocumentId", 1}, {"Revision", 1}}, "DocumentId_1_Revision_1"},
       {"history_ops", {{"DocumentId", 1}, {"Revision", 1}}, "DocumentId_1_Revision_1"},
       {"history_snapshots", {{"DocumentId", 1}, {"Revision", -1}}, "DocumentId_1_Revision_-1"},
+      {"comments",
+       {{"DocumentId", 1}, {"ParentCommentId", 1}, {"ResolvedAt", 1}},
+       "DocumentId_1_ParentCommentId_1_ResolvedAt_1"},
+      // Not in the reference (its Mongo provider keeps refs in process): uniqueness of the keys the
+      // relational tables have as primary keys, and the pin-guard lookup (docs/storage/mongo.md).
+      {"document_branches", {{"GlobalName", 1}, {"BranchId", 1}}, "GlobalName_1_BranchId_1", true},
+      {"document_branches", {{"PhysicalDocumentId", 1}}, "PhysicalDocumentId_1"},
+      {"document_versions", {{"GlobalName", 1}, {"BranchId", 1}, {"Tag", 1}}, "GlobalName_1_BranchId_1_Tag_1", true},
   };
   return indexes;
 }
@@ -243,6 +300,7 @@ BsonPtr CreateIndexCommand(const IndexSpec& index) {
   for (const auto& [name, direction] : index.keys) BSON_APPEND_INT32(&key, name, direction);
   bson_append_document_end(&spec, &key);
   AppendString(&spec, "name", index.name);
+  if (index.unique) BSON_APPEND_BOOL(&spec, "unique", true);
   bson_append_document_end(&indexes, &spec);
   bson_append_array_end(command.get(), &indexes);
   return command;

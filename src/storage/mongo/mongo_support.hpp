@@ -66,6 +66,14 @@ std::string ReadString(const bson_iter_t& it);
 std::string ReadBytes(const bson_iter_t& it);
 bool ReadTime(const bson_iter_t& it, Timestamp& out);
 std::string CanonicalJson(const bson_t* doc);
+// The .NET driver's default DateTimeOffset encoding: [ticks (int64), offset minutes (int32)];
+// always written with offset 0 (UTC).
+void AppendDateTimeOffset(bson_t* doc, const char* key, Timestamp t);
+void AppendOptionalDateTimeOffset(bson_t* doc, const char* key, const std::optional<Timestamp>& t);
+// Also reads a BSON date; false for anything else (null included).
+bool ReadDateTimeOffset(const bson_iter_t& it, Timestamp& out);
+void AppendOptionalString(bson_t* doc, const char* key, const std::optional<std::string>& value);
+std::optional<std::string> ReadOptionalString(const bson_iter_t& it);
 
 // ---- documents and filters (server.md §3.6) ----
 std::string OpId(std::string_view document_id, int64_t revision);
@@ -89,7 +97,9 @@ struct IndexSpec {
   const char* collection;
   std::vector<std::pair<const char*, int>> keys;
   std::string name;
+  bool unique = false;
 };
+// The reference's indexes plus those of the comment and ref collections this provider adds.
 const std::vector<IndexSpec>& ReferenceIndexes();
 BsonPtr CreateIndexCommand(const IndexSpec& index);
 
