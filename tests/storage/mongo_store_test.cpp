@@ -46,15 +46,22 @@ std::unique_ptr<MongoDocumentStore> MakeMongoStore(const std::string& url, const
   return std::unique_ptr<MongoDocumentStore>(static_cast<MongoDocumentStore*>(store.release()));
 }
 
-INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "MongoStandIn",
-                             [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
-                               const std::string url = TestMongoUrl();
-                               if (url.empty()) return nullptr;
-                               return MakeMongoStore(url, UniqueTestName("opstream_test_"));
-                             },
-                             std::chrono::milliseconds(1), std::chrono::milliseconds(1)}),
+const StoreFactory kMongoStandIn{"MongoStandIn",
+                                 [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
+                                   const std::string url = TestMongoUrl();
+                                   if (url.empty()) return nullptr;
+                                   return MakeMongoStore(url, UniqueTestName("opstream_test_"));
+                                 },
+                                 std::chrono::milliseconds(1), std::chrono::milliseconds(1),
+                                 std::chrono::milliseconds(1)};
+
+INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, DocumentStoreConformance, ::testing::Values(kMongoStandIn),
+                         StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, HistoryStoreConformance, ::testing::Values(kMongoStandIn),
+                         StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, CommentStoreConformance, ::testing::Values(kMongoStandIn),
+                         StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, RefStoreConformance, ::testing::Values(kMongoStandIn),
                          StoreFactoryName);
 
 // ---- what the provider writes, without a server ----

@@ -708,7 +708,11 @@ class MongoDocumentStore::Impl {
   }
 
   Status DoDeleteComment(mongoc_client_t* client, const std::string& id) const {
-    // The comment and its replies (a reply has none, so this is exact for both).
+    std::vector<Comment> found;
+    if (Status status = FindComments(client, IdFilter(id), "comment delete", found); !status.ok()) return status;
+    if (found.empty()) return Status::Ok();
+    // A reply goes alone; a root takes its replies with it.
+    if (found.front().parent_comment_id) return DeleteMany(client, "comments", IdFilter(id), "comment delete");
     BsonPtr filter = NewBson();
     bson_t any, first, second;
     BSON_APPEND_ARRAY_BEGIN(filter.get(), "$or", &any);

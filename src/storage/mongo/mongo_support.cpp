@@ -97,8 +97,9 @@ constexpr int64_t kUnixEpochTicks = 621355968000000000LL;  // 0001-01-01 to 1970
 }
 
 void AppendDateTimeOffset(bson_t* doc, const char* key, Timestamp t) {
-  const int64_t ns = t.time_since_epoch().count();
-  const int64_t ticks = ns / 100 - (ns % 100 < 0 ? 1 : 0) + kUnixEpochTicks;
+  // Milliseconds, like every other time this provider stores (BSON dates), so a record reads
+  // back the same whichever collection it is in.
+  const int64_t ticks = ToBsonMillis(t) * 10000 + kUnixEpochTicks;
   bson_t array;
   BSON_APPEND_ARRAY_BEGIN(doc, key, &array);
   BSON_APPEND_INT64(&array, "0", ticks);

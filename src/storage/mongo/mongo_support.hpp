@@ -67,7 +67,7 @@ std::string ReadBytes(const bson_iter_t& it);
 bool ReadTime(const bson_iter_t& it, Timestamp& out);
 std::string CanonicalJson(const bson_t* doc);
 // The .NET driver's default DateTimeOffset encoding: [ticks (int64), offset minutes (int32)];
-// always written with offset 0 (UTC).
+// always written with offset 0 (UTC), truncated to milliseconds.
 void AppendDateTimeOffset(bson_t* doc, const char* key, Timestamp t);
 void AppendOptionalDateTimeOffset(bson_t* doc, const char* key, const std::optional<Timestamp>& t);
 // Also reads a BSON date; false for anything else (null included).
