@@ -27,16 +27,20 @@ std::unique_ptr<RedisDocumentStore> MakeRedisStore(const std::string& connection
   return std::make_unique<RedisDocumentStore>(std::move(options), std::move(settings));
 }
 
-INSTANTIATE_TEST_SUITE_P(Redis, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "Redis",
-                             [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
-                               const std::string url = TestRedisUrl();
-                               if (url.empty()) return nullptr;
-                               return MakeRedisStore(url, UniqueKeyPrefix());
-                             },
-                             std::chrono::milliseconds(1)}),
-                         StoreFactoryName);
+const StoreFactory kRedis{"Redis",
+                          [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
+                            const std::string url = TestRedisUrl();
+                            if (url.empty()) return nullptr;
+                            return MakeRedisStore(url, UniqueKeyPrefix());
+                          },
+                          std::chrono::milliseconds(1), std::chrono::nanoseconds(1),
+                          // History snapshots, comments and refs keep ISO-8601 text (100 ns ticks).
+                          std::chrono::nanoseconds(100)};
+
+INSTANTIATE_TEST_SUITE_P(Redis, DocumentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Redis, HistoryStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Redis, CommentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Redis, RefStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
 
 class RedisDocumentStoreTest : public ::testing::Test {
  protected:

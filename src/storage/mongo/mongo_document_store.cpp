@@ -1061,7 +1061,8 @@ void SubmitStatus(MongoDocumentStore::Impl& impl, std::string_view key, Done don
 
 void MongoDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) {
   Impl& impl = *impl_;
-  Submit<std::optional<Snapshot>>(impl, document_id, std::move(done),
+  const std::string key = document_id;
+  Submit<std::optional<Snapshot>>(impl, key, std::move(done),
                                   [&impl, id = std::move(document_id), max_revision](mongoc_client_t* c, auto& out) {
                                     return impl.DoLoadHistorySnapshot(c, id, max_revision, out);
                                   });
@@ -1069,7 +1070,8 @@ void MongoDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t ma
 
 void MongoDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) {
   Impl& impl = *impl_;
-  Submit<std::vector<StoredOp>>(impl, document_id, std::move(done),
+  const std::string key = document_id;
+  Submit<std::vector<StoredOp>>(impl, key, std::move(done),
                                 [&impl, id = std::move(document_id), since, up_to](mongoc_client_t* c, auto& out) {
                                   return impl.DoStreamHistoryOps(c, id, since, up_to, out);
                                 });
@@ -1085,14 +1087,16 @@ void MongoDocumentStore::GetMilestones(std::string document_id, MilestonesComple
 void MongoDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
                                               std::optional<std::string> name, HistoryStore::Completion done) {
   Impl& impl = *impl_;
-  SubmitStatus(impl, document_id, std::move(done),
+  const std::string key = document_id;
+  SubmitStatus(impl, key, std::move(done),
                [&impl, id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name)](
                    mongoc_client_t* c) { return impl.DoWriteHistorySnapshot(c, id, snapshot, name); });
 }
 
 void MongoDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
   Impl& impl = *impl_;
-  SubmitStatus(impl, document_id, std::move(done),
+  const std::string key = document_id;
+  SubmitStatus(impl, key, std::move(done),
                [&impl, id = std::move(document_id), op = std::move(op)](mongoc_client_t* c) {
                  return impl.DoAppendHistoryOp(c, id, op);
                });
@@ -1100,20 +1104,23 @@ void MongoDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, H
 
 void MongoDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
   Impl& impl = *impl_;
-  SubmitStatus(impl, document_id, std::move(done),
+  const std::string key = document_id;
+  SubmitStatus(impl, key, std::move(done),
                [&impl, id = std::move(document_id)](mongoc_client_t* c) { return impl.DoDeleteHistory(c, id); });
 }
 
 void MongoDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
   Impl& impl = *impl_;
-  SubmitStatus(impl, document_id, std::move(done), [&impl, id = std::move(document_id), up_to](mongoc_client_t* c) {
+  const std::string key = document_id;
+  SubmitStatus(impl, key, std::move(done), [&impl, id = std::move(document_id), up_to](mongoc_client_t* c) {
     return impl.DoPurgeHistory(c, id, up_to);
   });
 }
 
 void MongoDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
   Impl& impl = *impl_;
-  Submit<int64_t>(impl, prefix, std::move(done), [&impl, prefix](mongoc_client_t* c, int64_t& count) {
+  const std::string key = prefix;
+  Submit<int64_t>(impl, key, std::move(done), [&impl, prefix](mongoc_client_t* c, int64_t& count) {
     return impl.DoDeleteHistoryByPrefix(c, prefix, count);
   });
 }
