@@ -264,6 +264,31 @@ TEST_F(MongoStandInStoreTest, RestartedStoreReloadsEverything) {
   EXPECT_THAT(Revisions(LoadSync(*store, "b").second.ops), ElementsAre(1, 2, 3));
 }
 
+TEST_F(MongoStandInStoreTest, CommentsUseTheReferenceLibrarysLayout) {
+  auto store = OpenInitialized();
+  Comment reply;
+  reply.id = "c0000000000000000000000000000002";
+  reply.document_id = "d1";
+  reply.parent_comment_id = "c0000000000000000000000000000001";
+  reply.author_peer_id = "p1";
+  reply.author_name = "Ann";
+  reply.body = "hi";
+  reply.created_at = Timestamp(std::chrono::milliseconds(1750779699123) + std::chrono::nanoseconds(999));
+  auto promise = std::make_shared<std::promise<Status>>();
+  auto future = promise->get_future();
+  store->AddComment(reply, [promise](Status status) { promise->set_value(std::move(status)); });
+  ASSERT_TRUE(Wait(future).ok());
+  const auto docs = Dump(*store, "comments");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(
+      docs[0],
+      R"({ "_id" : "c0000000000000000000000000000002", "DocumentId" : "d1", )"
+      R"("ParentCommentId" : "c0000000000000000000000000000001", "AuthorPeerId" : "p1", "AuthorName" : "Ann", )"
+      R"("Body" : "hi", "AnchorJson" : null, "AnchoredAtRevision" : { "$numberLong" : "0" }, )"
+      R"("CreatedAt" : [ { "$numberLong" : "638863764991230000" }, { "$numberInt" : "0" } ], "ResolvedAt" : null, )"
+      R"("ResolvedByPeerId" : null, "IsOrphaned" : false })");
+}
+
 TEST_F(MongoStandInStoreTest, HealthyWhenTheServerAnswers) {
   auto store = OpenInitialized();
   const HealthReport report = CheckHealthSync(*store);
