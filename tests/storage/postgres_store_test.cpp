@@ -299,6 +299,44 @@ TEST_F(PostgresStoreTest, ReadsRecordsWrittenByTheReference) {
               ElementsAre(ElementsAre("<null>", "t", "2026-06-24 15:41:39.123456")));
 }
 
+TEST_F(PostgresStoreTest, StatementsOfOneCallCommitTogetherOrNotAtAll) {
+  auto store = OpenInitialized();
+  CommentStore& comments = *store->comment_store();
+  for (const char* id : {"c1", "c2"}) {
+    Comment c;
+    c.id = id;
+    c.document_id = "doc";
+    c.anchor_json = R"({"kind":"text","data":{}})";
+    c.anchored_at_revision = 1;
+    c.created_at = SampleTime();
+    ASSERT_TRUE(CallSync<Status>([&](auto done) { comments.AddComment(c, done); }).ok());
+  }
+  // PostgreSQL text cannot hold NUL: the second update fails, so the first must not stick either.
+  const std::string moved = R"({"kind":"text","data":{"startOffset":2}})";
+  const Status failed = CallSync<Status>([&](auto done) {
+    comments.UpdateAnchors(
+        "doc", 9,
+        {{"c1", moved, AnchorOutcome::kMoved}, {"c2", std::string("{\"kind\":\"te\0xt\"}", 16), AnchorOutcome::kMoved}},
+        done);
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.message(), HasSubstr("PostgreSQL anchor update failed"));
+  auto [status, c1] =
+      CallSync<std::pair<Status, std::optional<Comment>>>([&](auto done) { comments.GetComment("c1", done); });
+  ASSERT_TRUE(status.ok()) << status.message();
+  ASSERT_TRUE(c1.has_value());
+  EXPECT_EQ(c1->anchored_at_revision, 1);
+  EXPECT_EQ(c1->anchor_json, std::optional<std::string>(R"({"kind":"text","data":{}})"));
+  // The lane is still usable afterwards.
+  EXPECT_TRUE(CallSync<Status>([&](auto done) {
+                comments.UpdateAnchors("doc", 9, {{"c1", moved, AnchorOutcome::kMoved}}, done);
+              }).ok());
+  using CommentResult = std::pair<Status, std::optional<Comment>>;
+  const auto after = CallSync<CommentResult>([&](auto done) { comments.GetComment("c1", done); });
+  ASSERT_TRUE(after.second.has_value());
+  EXPECT_EQ(after.second->anchored_at_revision, 9);
+}
+
 // Appends queued without waiting (as busy documents produce them).
 std::vector<std::future<Status>> AppendMany(DocumentStore& store, int documents, int64_t first, int64_t last) {
   std::vector<std::future<Status>> results;

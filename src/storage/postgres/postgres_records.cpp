@@ -193,12 +193,11 @@ SqlJob ReadJob(std::string_view operation, std::vector<SqlStatement> statements,
   SqlJob job;
   job.operation = operation;
   job.statements = std::move(statements);
-  job.done = [operation, done = std::move(done), read = std::move(read)](Status status, std::string,
-                                                                         std::vector<SqlResult> results) mutable {
+  job.done = [done = std::move(done), read = std::move(read)](Status status, std::string,
+                                                              std::vector<SqlResult> results) mutable {
     Result result{};
     if (status.ok()) read(results, result, status);
     if (!status.ok()) result = Result{};
-    (void)operation;
     jobs::InvokeCompletion(kProvider, done, std::move(status), std::move(result));
   };
   return job;
