@@ -12,11 +12,13 @@ BUILD_PACKAGES=(
   libpq-dev
   libhiredis-dev  # RESP parsing for the Redis storage (and backplane) client
   libmariadb-dev  # MariaDB Connector/C for the MySQL storage
+  libmongoc-dev libbson-dev  # MongoDB C driver for the mongo storage
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm
   clang-14 libclang-rt-14-dev  # the libFuzzer build (docs/fuzzing.md), run by hand
   postgresql redis-server redis-tools mariadb-server python3  # real servers for the storage tests (scripts/test-services.sh)
+  python3-mockupdb python3-mongomock  # the Mongo-wire stand-in (scripts/mongo-standin.py); not a real MongoDB
 )
 # Only the load benchmarks need these (bench/run-benchmarks.sh installs them); the tests do not.
 BENCH_PACKAGES=(

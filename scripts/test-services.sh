@@ -2,7 +2,9 @@
 # Throwaway database servers for the test suite, on 127.0.0.1, from Debian packages.
 #   source scripts/test-services.sh; start_test_services; ...; stop_test_services
 # start_test_services exports one URL per service (OPSTREAM_TEST_POSTGRES_URL,
-# OPSTREAM_TEST_REDIS_URL, OPSTREAM_TEST_MYSQL_URL). A service that cannot start fails the run: tests never skip silently.
+# OPSTREAM_TEST_REDIS_URL, OPSTREAM_TEST_MYSQL_URL, OPSTREAM_TEST_MONGO_URL).
+# OPSTREAM_TEST_MONGO_URL points at the Mongo-wire stand-in (mockupdb+mongomock), not a real MongoDB:
+# Debian has no MongoDB server (docs/storage/mongo.md). A service that cannot start fails the run: tests never skip silently.
 
 TEST_SERVICES_DIR=""
 
@@ -49,6 +51,19 @@ start_mariadb() {
   export OPSTREAM_TEST_MYSQL_URL="Server=127.0.0.1;Port=$port;Uid=root;Pwd=;Database=opstream_test"
 }
 
+start_mongo_standin() {
+  local port; port=$(free_port)
+  # Debian's python (the packages python3-mockupdb and python3-mongomock), not one earlier on PATH.
+  nohup /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/mongo-standin.py" "$port" \
+    --ready-file "$TEST_SERVICES_DIR/mongo.ready" >"$TEST_SERVICES_DIR/mongo.log" 2>&1 &
+  echo $! >"$TEST_SERVICES_DIR/mongo.pid"
+  local tries=0
+  until [ -s "$TEST_SERVICES_DIR/mongo.ready" ]; do
+    tries=$((tries + 1)); [ $tries -lt 200 ] || { echo "Mongo-wire stand-in did not start" >&2; return 1; }; sleep 0.05
+  done
+  export OPSTREAM_TEST_MONGO_URL="mongodb://localhost:$port/?retryWrites=false&serverSelectionTimeoutMS=5000"
+}
+
 start_test_services() {
   TEST_SERVICES_DIR=$(mktemp -d /tmp/opstream-test-services.XXXXXX)
   chmod 755 "$TEST_SERVICES_DIR"
@@ -56,6 +71,7 @@ start_test_services() {
   start_postgres
   start_redis
   start_mariadb
+  start_mongo_standin
 }
 
 stop_test_services() {
@@ -69,6 +85,7 @@ stop_test_services() {
     kill "$mypid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$mypid" 2>/dev/null || break; sleep 0.1; done  # before its files go
   fi
+  [ -f "$TEST_SERVICES_DIR/mongo.pid" ] && kill "$(cat "$TEST_SERVICES_DIR/mongo.pid")" 2>/dev/null || true
   rm -rf "$TEST_SERVICES_DIR"
   TEST_SERVICES_DIR=""
 }

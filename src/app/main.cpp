@@ -33,6 +33,7 @@
 #include "net/server.hpp"
 #include "session/document_router.hpp"
 #include "storage/memory_store.hpp"
+#include "storage/mongo/mongo_document_store.hpp"
 #include "storage/mysql/mysql_document_store.hpp"
 #include "storage/postgres/postgres_document_store.hpp"
 #include "storage/redis/redis_document_store.hpp"
@@ -97,10 +98,13 @@ Status OpenStore(const config::Settings& settings, std::unique_ptr<storage::Docu
       return storage::OpenMySqlStore(settings.storage_connection_string, store);
     case config::StorageKind::kRedis:
       return storage::OpenRedisStore(settings.storage_connection_string, store);
+    case config::StorageKind::kMongo:
+      return storage::OpenMongoStore(settings.storage_connection_string, store,
+                                     {.database_name = settings.storage_database_name});
     default:
       return Status::Error(
           fmt::format("Storage provider '{}' is not available in this build of OpStream Server. "
-                      "Available: memory, sqlite, postgres, mysql, redis.",
+                      "Available: memory, sqlite, postgres, mysql, redis, mongo.",
                       settings.storage_provider));
   }
 }

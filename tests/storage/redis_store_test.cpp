@@ -27,16 +27,20 @@ std::unique_ptr<RedisDocumentStore> MakeRedisStore(const std::string& connection
   return std::make_unique<RedisDocumentStore>(std::move(options), std::move(settings));
 }
 
-INSTANTIATE_TEST_SUITE_P(Redis, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "Redis",
-                             [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
-                               const std::string url = TestRedisUrl();
-                               if (url.empty()) return nullptr;
-                               return MakeRedisStore(url, UniqueKeyPrefix());
-                             },
-                             std::chrono::milliseconds(1)}),
-                         StoreFactoryName);
+const StoreFactory kRedis{"Redis",
+                          [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
+                            const std::string url = TestRedisUrl();
+                            if (url.empty()) return nullptr;
+                            return MakeRedisStore(url, UniqueKeyPrefix());
+                          },
+                          std::chrono::milliseconds(1), std::chrono::nanoseconds(1),
+                          // History snapshots, comments and refs keep ISO-8601 text (100 ns ticks).
+                          std::chrono::nanoseconds(100)};
+
+INSTANTIATE_TEST_SUITE_P(Redis, DocumentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Redis, HistoryStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Redis, CommentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Redis, RefStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
 
 class RedisDocumentStoreTest : public ::testing::Test {
  protected:
@@ -62,6 +66,55 @@ class RedisDocumentStoreTest : public ::testing::Test {
   std::string prefix_;
   std::unique_ptr<SyncRedis> raw_;
 };
+
+// The history, comment and ref keys of docs/storage/redis.md, read back from outside the store.
+TEST_F(RedisDocumentStoreTest, HistoryCommentAndRefKeysAreTheDocumentedOnes) {
+  auto store = OpenInitialized();
+  auto wait = [](auto call) {
+    auto promise = std::make_shared<std::promise<Status>>();
+    auto future = promise->get_future();
+    call([promise](Status status) { promise->set_value(std::move(status)); });
+    return Wait(future);
+  };
+  HistoryStore& history = *store->history_store();
+  ASSERT_TRUE(wait([&](auto done) { history.AppendHistoryOp("d1", MakeOp(3), done); }).ok());
+  ASSERT_TRUE(wait([&](auto done) {
+                history.WriteHistorySnapshot("d1", {3, SampleTime(), "{}"}, "tag/v1", done);
+              }).ok());
+  EXPECT_EQ(raw_->Ok({"TYPE", Key("doc:d1:history_ops")}).str, "stream");
+  const Reply members = raw_->Ok({"ZRANGE", Key("doc:d1:history_snapshots"), "0", "-1", "WITHSCORES"});
+  ASSERT_EQ(members.elements.size(), 2u);
+  EXPECT_EQ(members.elements[0].str,
+            R"({"revision":3,"timestamp":"2026-06-24T15:41:39.1234567+00:00","state":"e30=","name":"tag/v1"})");
+  EXPECT_EQ(members.elements[1].str, "3");
+
+  Comment root;
+  root.id = "c0000000000000000000000000000001";
+  root.document_id = "d1";
+  root.author_peer_id = "p1";
+  root.author_name = "Ann";
+  root.body = "hi";
+  root.anchor_json = R"({"kind":"text","data":{"startOffset":1}})";
+  root.anchored_at_revision = 4;
+  root.created_at = SampleTime();
+  CommentStore& comments = *store->comment_store();
+  ASSERT_TRUE(wait([&](auto done) { comments.AddComment(root, done); }).ok());
+  EXPECT_EQ(raw_->Ok({"GET", Key("comments:id:" + root.id)}).str, "d1");
+  EXPECT_EQ(raw_->Ok({"HGET", Key("comments:d1"), root.id}).str,
+            R"({"id":"c0000000000000000000000000000001","documentId":"d1","parentCommentId":null,)"
+            R"("authorPeerId":"p1","authorName":"Ann","body":"hi","anchor":{"kind":"text","data":{"startOffset":1}},)"
+            R"("anchoredAtRevision":4,"createdAt":"2026-06-24T15:41:39.1234567+00:00","resolvedAt":null,)"
+            R"("resolvedByPeerId":null,"isOrphaned":false})");
+  EXPECT_EQ(raw_->Ok({"ZSCORE", Key("comments:d1:byrev"), root.id}).str, "4");
+
+  RefStore& refs = *store->ref_store();
+  DocumentBranch branch{"t:#:name", "main", "t:#:phys", std::nullopt, 0, SampleTime(), false};
+  ASSERT_TRUE(wait([&](auto done) { refs.CreateBranch(branch, done); }).ok());
+  EXPECT_EQ(raw_->Ok({"TYPE", Key("refs:branches:t:#:name")}).str, "hash");
+  const Reply pins = raw_->Ok({"HKEYS", Key("refs:pins:t:#:phys")});
+  ASSERT_EQ(pins.elements.size(), 1u);
+  EXPECT_EQ(pins.elements[0].str, std::string("t:#:name\0main", 13));
+}
 
 TEST_F(RedisDocumentStoreTest, ProviderAndTypeNames) {
   auto store = OpenInitialized();

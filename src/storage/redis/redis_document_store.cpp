@@ -18,6 +18,7 @@
 
 #include "common/base64.hpp"
 #include "storage/append_rules.hpp"
+#include "storage/redis/redis_format.hpp"
 #include "storage/store_jobs.hpp"
 
 namespace opstream::storage {
@@ -66,6 +67,11 @@ struct InDoubtAppend {
 };
 
 constexpr int64_t kMinimumVersion[] = {6, 2, 0};  // XTRIM MINID and exclusive XRANGE ranges
+
+}  // namespace
+
+// Shared with redis_extra_stores.cpp (redis_format.hpp).
+namespace redis_format {
 
 Timestamp FromUnixMilliseconds(int64_t ms) { return Timestamp(std::chrono::milliseconds(ms)); }
 
@@ -155,6 +161,12 @@ Status ParseStreamEntry(std::string_view document_id, const Reply& entry, Stored
   if (!have_ts) return unreadable(fmt::format("entry {} has no ts", id));
   return Status::Ok();
 }
+
+}  // namespace redis_format
+
+using namespace redis_format;
+
+namespace {
 
 bool VersionAtLeast(std::string_view version, const int64_t (&minimum)[3]) {
   int64_t parts[3] = {0, 0, 0};
@@ -467,6 +479,16 @@ class RedisDocumentStore::Impl {
 
   redis::ClientCounters counters() const { return client_->counters(); }
   const redis::ConnectionOptions& options() const { return client_->options(); }
+  const std::string& key_prefix() const { return settings_.key_prefix; }
+
+  // One command for the history, comment and ref stores; Flush waits for its callback too.
+  void Run(std::vector<std::string> args, std::function<void(Status, Reply)> done) {
+    Begin();
+    client_->Execute(std::move(args), [this, done = std::move(done)](Status status, Reply reply) mutable {
+      SafeInvoke(done, std::move(status), std::move(reply));
+      End();
+    });
+  }
 
  private:
   void Begin() {
@@ -523,21 +545,9 @@ Status OpenRedisStore(std::string_view connection_string, std::unique_ptr<Docume
   return Status::Ok();
 }
 
-// Placeholder until the Redis store implements the management calls (server.md §3.1).
-void RedisDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
-  done(Status::Error("Enumerate is not implemented by the Redis store yet."), {});
+void RedisDocumentStore::Run(std::vector<std::string> args, std::function<void(Status, redis::Reply)> done) {
+  impl_->Run(std::move(args), std::move(done));
 }
-
-void RedisDocumentStore::GetInfo(std::string, InfoCompletion done) {
-  done(Status::Error("GetInfo is not implemented by the Redis store yet."), std::nullopt);
-}
-
-void RedisDocumentStore::Delete(std::string, Completion done) {
-  done(Status::Error("Delete is not implemented by the Redis store yet."));
-}
-
-void RedisDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
-  done(Status::Error("DeleteByTenantPrefix is not implemented by the Redis store yet."), 0);
-}
+const std::string& RedisDocumentStore::key_prefix() const { return impl_->key_prefix(); }
 
 }  // namespace opstream::storage
