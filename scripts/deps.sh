@@ -12,6 +12,7 @@ BUILD_PACKAGES=(
   libpq-dev
   libhiredis-dev  # RESP parsing for the Redis storage (and backplane) client
   libmariadb-dev  # MariaDB Connector/C for the MySQL storage
+  unixodbc-dev tdsodbc  # ODBC and the FreeTDS driver for the SQL Server storage
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm

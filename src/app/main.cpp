@@ -37,6 +37,7 @@
 #include "storage/postgres/postgres_document_store.hpp"
 #include "storage/redis/redis_document_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
+#include "storage/sqlserver/sqlserver_document_store.hpp"
 #include "transports/grpc/grpc_service.hpp"
 #include "transports/signalr/signalr_transport.hpp"
 #include "transports/websocket/collab_socket.hpp"
@@ -97,10 +98,12 @@ Status OpenStore(const config::Settings& settings, std::unique_ptr<storage::Docu
       return storage::OpenMySqlStore(settings.storage_connection_string, store);
     case config::StorageKind::kRedis:
       return storage::OpenRedisStore(settings.storage_connection_string, store);
+    case config::StorageKind::kSqlServer:
+      return storage::OpenSqlServerStore(settings.storage_connection_string, store);
     default:
       return Status::Error(
           fmt::format("Storage provider '{}' is not available in this build of OpStream Server. "
-                      "Available: memory, sqlite, postgres, mysql, redis.",
+                      "Available: memory, sqlite, postgres, mysql, sqlserver, redis.",
                       settings.storage_provider));
   }
 }
