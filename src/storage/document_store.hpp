@@ -42,11 +42,32 @@ struct HealthReport {
   std::string description;
 };
 
+// One document as the management API lists it (server.md §3.1).
+struct DocumentInfo {
+  std::string document_id;
+  int64_t revision = 0;     // max(snapshot revision, greatest op revision)
+  Timestamp last_modified;  // max(snapshot timestamp, greatest op timestamp)
+  int64_t op_count = 0;     // hot ops held (0 when only a snapshot exists)
+};
+
+// Paging of Enumerate. A value is applied only when it is > 0, so take = 0 means "no limit".
+struct DocumentQuery {
+  std::optional<int64_t> skip;
+  std::optional<int64_t> take;
+};
+
+class HistoryStore;
+class CommentStore;
+class RefStore;
+
 class DocumentStore {
  public:
   using Completion = std::function<void(Status)>;
   using LoadCompletion = std::function<void(Status, LoadedDocument)>;
   using HealthCompletion = std::function<void(HealthReport)>;
+  using EnumerateCompletion = std::function<void(Status, std::vector<DocumentInfo>)>;
+  using InfoCompletion = std::function<void(Status, std::optional<DocumentInfo>)>;
+  using CountCompletion = std::function<void(Status, int64_t)>;
 
   virtual ~DocumentStore() = default;
 
@@ -68,6 +89,25 @@ class DocumentStore {
   virtual void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) = 0;
   // Deletes ops with revision <= up_to. The snapshot is untouched.
   virtual void Compact(std::string document_id, int64_t up_to, Completion done) = 0;
+
+  // Every document whose id starts (ordinal, byte-wise) with `prefix` and that has a snapshot
+  // and/or ops, ordered by id (ordinal), then paged by `query`. An empty prefix matches all.
+  virtual void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) = 0;
+  // None when the document has neither snapshot nor ops.
+  virtual void GetInfo(std::string document_id, InfoCompletion done) = 0;
+  // Removes the snapshot and every hot op of the document (history, comments and refs are not
+  // touched). Deleting an unknown document succeeds.
+  virtual void Delete(std::string document_id, Completion done) = 0;
+  // Delete for every document whose id starts with `prefix` (empty = every document); reports the
+  // number of distinct documents removed.
+  virtual void DeleteByTenantPrefix(std::string prefix, CountCompletion done) = 0;
+
+  // The other logical stores this provider persists itself (server.md §3.2, §12 SV-12), owned by
+  // and living as long as this store; null when it does not, and the host then keeps that data in
+  // an in-process store.
+  virtual HistoryStore* history_store() { return nullptr; }
+  virtual CommentStore* comment_store() { return nullptr; }
+  virtual RefStore* ref_store() { return nullptr; }
 
   // Readiness probe with a short timeout (check `opstream-storage`, server.md §1.7).
   virtual void CheckHealth(HealthCompletion done) = 0;

@@ -72,4 +72,21 @@ void MemoryDocumentStore::CheckHealth(HealthCompletion done) {
 
 void MemoryDocumentStore::Flush(std::chrono::milliseconds) {}
 
+// Placeholder until the memory store implements the management calls (server.md §3.1).
+void MemoryDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
+  done(Status::Error("Enumerate is not implemented by the memory store yet."), {});
+}
+
+void MemoryDocumentStore::GetInfo(std::string, InfoCompletion done) {
+  done(Status::Error("GetInfo is not implemented by the memory store yet."), std::nullopt);
+}
+
+void MemoryDocumentStore::Delete(std::string, Completion done) {
+  done(Status::Error("Delete is not implemented by the memory store yet."));
+}
+
+void MemoryDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
+  done(Status::Error("DeleteByTenantPrefix is not implemented by the memory store yet."), 0);
+}
+
 }  // namespace opstream::storage

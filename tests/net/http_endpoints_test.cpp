@@ -17,6 +17,12 @@ struct UnhealthyStore final : storage::DocumentStore {
   void Append(std::string, std::vector<storage::StoredOp>, Completion done) override { done(Status::Error("down")); }
   void WriteSnapshot(std::string, storage::Snapshot, Completion done) override { done(Status::Error("down")); }
   void Compact(std::string, int64_t, Completion done) override { done(Status::Error("down")); }
+  void Enumerate(std::string, storage::DocumentQuery, EnumerateCompletion done) override {
+    done(Status::Error("down"), {});
+  }
+  void GetInfo(std::string, InfoCompletion done) override { done(Status::Error("down"), std::nullopt); }
+  void Delete(std::string, Completion done) override { done(Status::Error("down")); }
+  void DeleteByTenantPrefix(std::string, CountCompletion done) override { done(Status::Error("down"), 0); }
   void CheckHealth(HealthCompletion done) override { done({storage::HealthStatus::kUnhealthy, "down"}); }
   void Flush(std::chrono::milliseconds) override {}
 };

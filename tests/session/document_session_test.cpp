@@ -276,6 +276,14 @@ class GatedStore final : public storage::DocumentStore {
     compactions.push_back(up_to);
     inner.Compact(std::move(id), up_to, std::move(done));
   }
+  void Enumerate(std::string prefix, storage::DocumentQuery query, EnumerateCompletion done) override {
+    inner.Enumerate(std::move(prefix), query, std::move(done));
+  }
+  void GetInfo(std::string id, InfoCompletion done) override { inner.GetInfo(std::move(id), std::move(done)); }
+  void Delete(std::string id, Completion done) override { inner.Delete(std::move(id), std::move(done)); }
+  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override {
+    inner.DeleteByTenantPrefix(std::move(prefix), std::move(done));
+  }
   void CheckHealth(HealthCompletion done) override { done({}); }
   void Flush(std::chrono::milliseconds) override {}
   void ReleaseAll() {

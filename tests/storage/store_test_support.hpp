@@ -155,6 +155,17 @@ class StoreOwning final : public DocumentStore {
   void Compact(std::string id, int64_t up_to, Completion done) override {
     store_->Compact(std::move(id), up_to, std::move(done));
   }
+  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override {
+    store_->Enumerate(std::move(prefix), query, std::move(done));
+  }
+  void GetInfo(std::string id, InfoCompletion done) override { store_->GetInfo(std::move(id), std::move(done)); }
+  void Delete(std::string id, Completion done) override { store_->Delete(std::move(id), std::move(done)); }
+  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override {
+    store_->DeleteByTenantPrefix(std::move(prefix), std::move(done));
+  }
+  HistoryStore* history_store() override { return store_->history_store(); }
+  CommentStore* comment_store() override { return store_->comment_store(); }
+  RefStore* ref_store() override { return store_->ref_store(); }
   void CheckHealth(HealthCompletion done) override { store_->CheckHealth(std::move(done)); }
   void Flush(std::chrono::milliseconds timeout) override { store_->Flush(timeout); }
 

@@ -711,4 +711,21 @@ Status OpenMySqlStore(std::string_view connection_string, std::unique_ptr<Docume
   return Status::Ok();
 }
 
+// Placeholder until the MySQL store implements the management calls (server.md §3.1).
+void MySqlDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
+  done(Status::Error("Enumerate is not implemented by the MySQL store yet."), {});
+}
+
+void MySqlDocumentStore::GetInfo(std::string, InfoCompletion done) {
+  done(Status::Error("GetInfo is not implemented by the MySQL store yet."), std::nullopt);
+}
+
+void MySqlDocumentStore::Delete(std::string, Completion done) {
+  done(Status::Error("Delete is not implemented by the MySQL store yet."));
+}
+
+void MySqlDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
+  done(Status::Error("DeleteByTenantPrefix is not implemented by the MySQL store yet."), 0);
+}
+
 }  // namespace opstream::storage

@@ -931,4 +931,21 @@ Status OpenPostgresStore(std::string_view connection_string, std::unique_ptr<Doc
   return Status::Ok();
 }
 
+// Placeholder until the PostgreSQL store implements the management calls (server.md §3.1).
+void PostgresDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
+  done(Status::Error("Enumerate is not implemented by the PostgreSQL store yet."), {});
+}
+
+void PostgresDocumentStore::GetInfo(std::string, InfoCompletion done) {
+  done(Status::Error("GetInfo is not implemented by the PostgreSQL store yet."), std::nullopt);
+}
+
+void PostgresDocumentStore::Delete(std::string, Completion done) {
+  done(Status::Error("Delete is not implemented by the PostgreSQL store yet."));
+}
+
+void PostgresDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
+  done(Status::Error("DeleteByTenantPrefix is not implemented by the PostgreSQL store yet."), 0);
+}
+
 }  // namespace opstream::storage

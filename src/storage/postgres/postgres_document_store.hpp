@@ -64,6 +64,10 @@ class PostgresDocumentStore final : public DocumentStore {
   void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
   void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
   void Compact(std::string document_id, int64_t up_to, Completion done) override;
+  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override;
+  void GetInfo(std::string document_id, InfoCompletion done) override;
+  void Delete(std::string document_id, Completion done) override;
+  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
   // `SELECT 1` ahead of the queue; Unhealthy when it fails or takes longer than health_timeout.
   void CheckHealth(HealthCompletion done) override;
   // Waits until the queue is drained. Called from a completion (on the worker) it returns at once.

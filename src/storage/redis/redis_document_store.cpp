@@ -523,4 +523,21 @@ Status OpenRedisStore(std::string_view connection_string, std::unique_ptr<Docume
   return Status::Ok();
 }
 
+// Placeholder until the Redis store implements the management calls (server.md §3.1).
+void RedisDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
+  done(Status::Error("Enumerate is not implemented by the Redis store yet."), {});
+}
+
+void RedisDocumentStore::GetInfo(std::string, InfoCompletion done) {
+  done(Status::Error("GetInfo is not implemented by the Redis store yet."), std::nullopt);
+}
+
+void RedisDocumentStore::Delete(std::string, Completion done) {
+  done(Status::Error("Delete is not implemented by the Redis store yet."));
+}
+
+void RedisDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
+  done(Status::Error("DeleteByTenantPrefix is not implemented by the Redis store yet."), 0);
+}
+
 }  // namespace opstream::storage

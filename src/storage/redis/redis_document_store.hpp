@@ -57,6 +57,10 @@ class RedisDocumentStore final : public DocumentStore {
   void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
   void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
   void Compact(std::string document_id, int64_t up_to, Completion done) override;
+  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override;
+  void GetInfo(std::string document_id, InfoCompletion done) override;
+  void Delete(std::string document_id, Completion done) override;
+  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
   // PING; Unhealthy when not connected, on an error, or after health_timeout.
   void CheckHealth(HealthCompletion done) override;
   // Waits until every call made so far has completed. From a completion it returns at once.

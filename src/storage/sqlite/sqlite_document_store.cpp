@@ -469,4 +469,21 @@ Status OpenSqliteStore(std::string_view connection_string, std::unique_ptr<Docum
   return Status::Ok();
 }
 
+// Placeholder until the SQLite store implements the management calls (server.md §3.1).
+void SqliteDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
+  done(Status::Error("Enumerate is not implemented by the SQLite store yet."), {});
+}
+
+void SqliteDocumentStore::GetInfo(std::string, InfoCompletion done) {
+  done(Status::Error("GetInfo is not implemented by the SQLite store yet."), std::nullopt);
+}
+
+void SqliteDocumentStore::Delete(std::string, Completion done) {
+  done(Status::Error("Delete is not implemented by the SQLite store yet."));
+}
+
+void SqliteDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
+  done(Status::Error("DeleteByTenantPrefix is not implemented by the SQLite store yet."), 0);
+}
+
 }  // namespace opstream::storage
