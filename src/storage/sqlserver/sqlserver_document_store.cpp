@@ -21,6 +21,7 @@
 
 #include "storage/append_rules.hpp"
 #include "storage/probe_watchdog.hpp"
+#include "storage/relational_rules.hpp"
 #include "storage/sqlserver/sqlserver_sql.hpp"
 #include "storage/store_jobs.hpp"
 
@@ -43,6 +44,13 @@ using jobs::Job;
 using jobs::LoadJob;
 using jobs::ProbeJob;
 using jobs::SnapshotJob;
+
+class Lane;
+// A management, history, comment or ref call: runs alone on a lane, and calls its own completion.
+struct CallJob {
+  std::function<void(Lane&)> run;
+};
+using LaneJob = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob, CallJob>;
 
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
@@ -70,6 +78,7 @@ struct Param {
   std::string bytes;
   int64_t number = 0;
   SQLLEN indicator = 0;
+  bool time = false;  // sent as text and CAST to datetimeoffset in the statement
 };
 
 // Text for an nvarchar column: UTF-8 here, converted by FreeTDS (ClientCharset=UTF-8). Key columns
@@ -105,14 +114,30 @@ Param Time(Timestamp t) {
   p.bytes = sqlserver::FormatDateTimeOffset(t);
   p.size = 34;
   p.indicator = static_cast<SQLLEN>(p.bytes.size());
+  p.time = true;
   return p;
+}
+Param Null(Param p) {
+  p.indicator = SQL_NULL_DATA;
+  return p;
+}
+Param OptionalText(const std::optional<std::string>& text) { return text ? Text(*text) : Null(Text({})); }
+Param OptionalTime(const std::optional<Timestamp>& t) { return t ? Time(*t) : Null(Time({})); }
+// `?` markers for `params`, a datetimeoffset one CAST.
+std::string Markers(const std::vector<Param>& params) {
+  std::string out;
+  for (const Param& p : params) {
+    if (!out.empty()) out += ", ";
+    out += p.time ? "CAST(? AS datetimeoffset)" : "?";
+  }
+  return out;
 }
 
 struct SharedState {
   std::mutex mutex;
   std::condition_variable work_cv;
   std::condition_variable idle_cv;
-  std::deque<Job> queue;
+  std::deque<LaneJob> queue;
   int busy = 0;
   bool stopping = false;
   std::atomic<uint64_t> append_transactions{0};
@@ -152,7 +177,7 @@ Diagnostics ReadDiagnostics(SQLSMALLINT handle_type, SQLHANDLE handle) {
   return d;
 }
 
-using Row = std::vector<std::optional<std::string>>;
+using Row = relational::Row;
 
 // One connection and the thread that owns it.
 class Lane {
@@ -177,7 +202,7 @@ class Lane {
     pthread_setname_np(pthread_self(), "opstream-mssql");
 #endif
     for (;;) {
-      std::vector<Job> batch;
+      std::vector<LaneJob> batch;
       {
         std::unique_lock lock(shared_.mutex);
         shared_.work_cv.wait(lock, [this] { return shared_.stopping || !shared_.queue.empty(); });
@@ -185,7 +210,8 @@ class Lane {
         ++shared_.busy;
         size_t appends = 0;
         while (!shared_.queue.empty()) {
-          const bool initialize = std::holds_alternative<InitializeJob>(shared_.queue.front());
+          const bool initialize = std::holds_alternative<InitializeJob>(shared_.queue.front()) ||
+                                  std::holds_alternative<CallJob>(shared_.queue.front());
           if (initialize && !batch.empty()) break;
           if (std::holds_alternative<AppendJob>(shared_.queue.front()) &&
               ++appends > std::max<size_t>(1, settings_.max_appends_per_transaction)) {
@@ -201,6 +227,8 @@ class Lane {
         if (status.ok()) status = Migrate();
         if (status.ok()) spdlog::info("storage.sqlserver: database ready {}", options_.Describe());
         Invoke(initialize->done, std::move(status));
+      } else if (auto* call = std::get_if<CallJob>(&batch.front())) {
+        call->run(*this);
       } else {
         RunBatch(batch, true);
       }
@@ -352,6 +380,8 @@ class Lane {
       std::string text(sql);
       SQLRETURN rc = SQLExecDirect(stmt, reinterpret_cast<SQLCHAR*>(text.data()), static_cast<SQLINTEGER>(text.size()));
       if (rc != SQL_NO_DATA && !SQL_SUCCEEDED(rc)) outcome = Failure(operation, SQL_HANDLE_STMT, stmt);
+      row_count_ = 0;
+      if (outcome.ok() && rc != SQL_NO_DATA) SQLRowCount(stmt, &row_count_);
       bool first = true;
       // Every result of the batch is drained: an error in a later statement only surfaces there.
       while (outcome.ok() && rc != SQL_NO_DATA) {
@@ -542,7 +572,7 @@ class Lane {
     return Status::Error(fmt::format("{} {}", o.status.message(), kNotAcknowledged));
   }
 
-  void RunAppends(std::vector<Job>& batch, std::vector<Status>& results, bool may_retry) {
+  void RunAppends(std::vector<LaneJob>& batch, std::vector<Status>& results, bool may_retry) {
     std::vector<size_t> group;
     std::vector<const AppendJob*> appends;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -618,7 +648,7 @@ class Lane {
     return Status::Ok();
   }
 
-  Status RunOther(Job& job, LoadedDocument& loaded) {
+  Status RunOther(LaneJob& job, LoadedDocument& loaded) {
     if (auto* load = std::get_if<LoadJob>(&job)) return RunLoad(*load, loaded);
     if (auto* snapshot = std::get_if<SnapshotJob>(&job)) {
       if (Status valid = CheckId(snapshot->document_id); !valid.ok()) return valid;
@@ -635,7 +665,7 @@ class Lane {
     return Exec(sqlserver::kProbeSql, {}, "health probe").status;
   }
 
-  void RunBatch(std::vector<Job>& batch, bool may_retry) {
+  void RunBatch(std::vector<LaneJob>& batch, bool may_retry) {
     std::vector<Status> results(batch.size(), Status::Ok());
     std::vector<LoadedDocument> loaded(batch.size());
     RunAppends(batch, results, may_retry);
@@ -665,6 +695,8 @@ class Lane {
             if constexpr (std::is_same_v<T, LoadJob>) {
               if (!results[i].ok()) loaded[i] = {};
               Invoke(job.done, std::move(results[i]), std::move(loaded[i]));
+            } else if constexpr (std::is_same_v<T, CallJob>) {
+              // Never batched (Run takes a call alone).
             } else if constexpr (std::is_same_v<T, ProbeJob>) {
               if (results[i].ok()) {
                 job.probe->Answer({HealthStatus::kHealthy, "SQL Server reachable"});
@@ -679,8 +711,24 @@ class Lane {
     }
   }
 
+ public:
+  // ----- what calls (CallJob) use -----
+  Status Connected() { return EnsureConnected(false); }
+  Outcome Run(std::string_view sql, std::vector<Param> params, std::string_view operation,
+              std::vector<Row>* rows = nullptr) {
+    return Exec(sql, std::move(params), operation, rows);
+  }
+  // Rows the last statement changed (its first result).
+  int64_t AffectedRows() const { return static_cast<int64_t>(row_count_); }
+  template <typename Body>
+  Outcome Transaction(std::string_view operation, Body&& body) {
+    return InTransaction(operation, std::forward<Body>(body));
+  }
+
+ private:
   const SqlServerConnectionOptions& options_;
   const SqlServerStoreSettings& settings_;
+  SQLLEN row_count_ = 0;
   SQLHENV env_;
   SQLHDBC dbc_ = SQL_NULL_HDBC;
   Clock::time_point next_attempt_ = Clock::time_point::min();
@@ -689,6 +737,152 @@ class Lane {
   SharedState& shared_;
   std::thread thread_;  // last: everything above exists before the thread starts
 };
+
+// ----- management, history, comments and refs (server.md §3.1, §3.4.7) -----
+
+std::optional<Timestamp> ParseTime(std::string_view text) { return sqlserver::ParseDateTimeOffset(text); }
+
+Outcome Unreadable(std::string_view operation) {
+  return {Status::Error(fmt::format("SQL Server {} failed: a row could not be read.", operation)), ErrorKind::kOther};
+}
+
+// `[column]` of `alias`, read as text the decoders understand: datetimeoffset as its CAST text, bit as int.
+std::string SelectColumn(std::string_view column, std::string_view alias) {
+  const std::string name = fmt::format("{}[{}]", alias.empty() ? "" : std::string(alias) + ".", column);
+  if (column == "CreatedAt" || column == "ResolvedAt" || column == "Timestamp") {
+    return fmt::format("CAST({} AS varchar(34))", name);
+  }
+  if (column == "IsOrphaned" || column == "IsReadOnly") return fmt::format("CAST({} AS int)", name);
+  return name;
+}
+
+template <size_t N>
+std::string SelectList(const std::string_view (&columns)[N], std::string_view alias) {
+  std::string out;
+  for (std::string_view column : columns) out += (out.empty() ? "" : ", ") + SelectColumn(column, alias);
+  return out;
+}
+
+constexpr std::string_view kLikeEscape = " ESCAPE '\\'";
+Param LikePattern(std::string_view prefix) { return Text(relational::LikePrefixPattern(prefix, "[")); }
+
+Outcome CollectInfos(Lane& lane, std::string_view where, const std::vector<Param>& params,
+                     relational::InfoMerger& merger) {
+  std::vector<Row> rows;
+  Outcome o = lane.Run(fmt::format("SELECT [DocumentId], [Revision], CAST([Timestamp] AS varchar(34)) FROM "
+                                   "[opstream].[DocumentSnapshots] WHERE {};",
+                                   where),
+                       params, "document info", &rows);
+  if (!o.ok()) return o;
+  for (const Row& row : rows) {
+    relational::RowReader r(row, ParseTime);
+    const std::string id = r.Text();
+    const int64_t revision = r.Int();
+    const Timestamp timestamp = r.Time();
+    if (!r.ok()) return Unreadable("document info");
+    merger.AddSnapshot(id, revision, timestamp);
+  }
+  rows.clear();
+  o = lane.Run(fmt::format("SELECT [DocumentId], MAX([Revision]), CAST(MAX([Timestamp]) AS varchar(34)), COUNT_BIG(*) "
+                           "FROM [opstream].[DocumentOps] WHERE {} GROUP BY [DocumentId];",
+                           where),
+               params, "document info", &rows);
+  if (!o.ok()) return o;
+  for (const Row& row : rows) {
+    relational::RowReader r(row, ParseTime);
+    const std::string id = r.Text();
+    const int64_t revision = r.Int();
+    const Timestamp timestamp = r.Time();
+    const int64_t count = r.Int();
+    if (!r.ok()) return Unreadable("document info");
+    merger.AddOps(id, revision, timestamp, count);
+  }
+  return {};
+}
+
+Outcome DeleteByPrefix(Lane& lane, std::string_view prefix, std::string_view ops, std::string_view snapshots,
+                       int64_t& count) {
+  std::vector<Row> rows;
+  Outcome o = lane.Run(fmt::format("SELECT [DocumentId] FROM [opstream].[{0}] WHERE [DocumentId] LIKE ?{2} UNION "
+                                   "SELECT [DocumentId] FROM [opstream].[{1}] WHERE [DocumentId] LIKE ?{2};",
+                                   ops, snapshots, kLikeEscape),
+                       {LikePattern(prefix), LikePattern(prefix)}, "prefix delete", &rows);
+  if (!o.ok()) return o;
+  std::vector<std::string> ids;
+  for (const Row& row : rows) {
+    if (!row.empty() && row[0] && relational::StartsWith(*row[0], prefix)) ids.push_back(*row[0]);
+  }
+  count = static_cast<int64_t>(ids.size());
+  if (ids.empty()) return {};
+  // At most 500 ids per statement (SQL Server takes 2100 parameters).
+  return lane.Transaction("prefix delete", [&]() -> Outcome {
+    for (size_t start = 0; start < ids.size(); start += 500) {
+      const size_t end = std::min(ids.size(), start + 500);
+      for (std::string_view table : {ops, snapshots}) {
+        std::vector<Param> params;
+        for (size_t i = start; i < end; ++i) params.push_back(Key(ids[i]));
+        const std::string markers = Markers(params);
+        Outcome d = lane.Run(fmt::format("DELETE FROM [opstream].[{}] WHERE [DocumentId] IN ({});", table, markers),
+                             std::move(params), "prefix delete");
+        if (!d.ok()) return d;
+      }
+    }
+    return {};
+  });
+}
+
+Outcome DeleteDocument(Lane& lane, const std::string& id, std::string_view ops, std::string_view snapshots,
+                       std::optional<int64_t> up_to = std::nullopt) {
+  return lane.Transaction("delete", [&]() -> Outcome {
+    for (std::string_view table : {ops, snapshots}) {
+      std::vector<Param> params{Key(id)};
+      if (up_to) params.push_back(BigInt(*up_to));
+      Outcome d = lane.Run(fmt::format("DELETE FROM [opstream].[{}] WHERE [DocumentId] = ?{};", table,
+                                       up_to ? " AND [Revision] <= ?" : ""),
+                           std::move(params), "delete");
+      if (!d.ok()) return d;
+    }
+    return {};
+  });
+}
+
+template <typename Record, size_t N>
+Outcome QueryRecords(Lane& lane, const std::string_view (&columns)[N], std::string_view from, std::string_view where,
+                     std::vector<Param> params, bool (*read)(const Row&, relational::TimeParser, Record&),
+                     std::vector<Record>& out) {
+  std::vector<Row> rows;
+  Outcome o = lane.Run(fmt::format("SELECT {} FROM {} WHERE {};", SelectList(columns, "t"), from, where),
+                       std::move(params), "query", &rows);
+  if (!o.ok()) return o;
+  for (const Row& row : rows) {
+    Record record;
+    if (!read(row, ParseTime, record)) return Unreadable("query");
+    out.push_back(std::move(record));
+  }
+  return {};
+}
+
+constexpr std::string_view kComments = "[opstream].[Comments] AS t";
+constexpr std::string_view kNames = "[opstream].[DocumentNames] AS t";
+constexpr std::string_view kBranches = "[opstream].[DocumentBranches] AS t";
+constexpr std::string_view kVersions = "[opstream].[DocumentVersions] AS t";
+
+Status CheckIds(std::initializer_list<std::string_view> ids) {
+  for (std::string_view id : ids) {
+    if (Status valid = CheckId(id); !valid.ok()) return valid;
+  }
+  return Status::Ok();
+}
+
+// An INSERT of `params` into every column of `table` in `columns` order.
+template <size_t N>
+Outcome Insert(Lane& lane, std::string_view table, const std::string_view (&columns)[N], std::vector<Param> params,
+               std::string_view operation) {
+  const std::string markers = Markers(params);
+  return lane.Run(fmt::format("INSERT INTO [opstream].[{}] ({}) VALUES ({});", table,
+                              relational::ColumnList(columns, "[", "]"), markers),
+                  std::move(params), operation);
+}
 
 }  // namespace
 
@@ -720,7 +914,7 @@ class SqlServerDocumentStore::Worker {
     if (env_ != SQL_NULL_HENV) SQLFreeHandle(SQL_HANDLE_ENV, env_);
   }
 
-  void Enqueue(Job job, bool front = false) {
+  void Enqueue(LaneJob job, bool front = false) {
     {
       std::lock_guard lock(shared_.mutex);
       if (front) {
@@ -788,6 +982,534 @@ void SqlServerDocumentStore::CheckHealth(HealthCompletion done) { worker_->Enque
 void SqlServerDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->Flush(timeout); }
 
 SqlServerStoreCounters SqlServerDocumentStore::counters() const { return worker_->counters(); }
+
+// ----- management calls (server.md §3.1, §3.4.7) -----
+
+void SqlServerDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), query, done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentInfo> infos;
+    Status status = lane.Connected();
+    if (status.ok()) {
+      relational::InfoMerger merger;
+      status =
+          CollectInfos(lane, fmt::format("[DocumentId] LIKE ?{}", kLikeEscape), {LikePattern(prefix)}, merger).status;
+      if (status.ok()) infos = merger.Take(prefix, query);
+    }
+    Invoke(done, std::move(status), std::move(infos));
+  }});
+}
+
+void SqlServerDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::optional<DocumentInfo> info;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      relational::InfoMerger merger;
+      status = CollectInfos(lane, "[DocumentId] = ?", {Key(id)}, merger).status;
+      if (status.ok()) info = merger.TakeOne(id);
+    }
+    Invoke(done, std::move(status), std::move(info));
+  }});
+}
+
+void SqlServerDocumentStore::Delete(std::string document_id, Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) status = DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
+    int64_t count = 0;
+    Status status = lane.Connected();
+    if (status.ok()) status = DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
+    Invoke(done, std::move(status), status.ok() ? count : 0);
+  }});
+}
+
+// ----- history store -----
+
+void SqlServerDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision,
+                                                 SnapshotCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), max_revision, done = std::move(done)](Lane& lane) mutable {
+    std::optional<Snapshot> snapshot;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    std::vector<Row> rows;
+    if (status.ok()) {
+      status = lane.Run(
+                       "SELECT TOP (1) [Revision], CAST([Timestamp] AS varchar(34)), [State] FROM "
+                       "[opstream].[HistorySnapshots] WHERE [DocumentId] = ? AND [Revision] <= ? ORDER BY "
+                       "[Revision] DESC;",
+                       {Key(id), BigInt(max_revision)}, "history snapshot load", &rows)
+                   .status;
+    }
+    if (status.ok() && !rows.empty()) {
+      relational::RowReader r(rows[0], ParseTime);
+      Snapshot s;
+      s.revision = r.Int();
+      s.timestamp = r.Time();
+      s.state = r.Text();
+      if (r.ok()) {
+        snapshot = std::move(s);
+      } else {
+        status = Unreadable("history snapshot load").status;
+      }
+    }
+    Invoke(done, std::move(status), std::move(snapshot));
+  }});
+}
+
+void SqlServerDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to,
+                                              OpsCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), since, up_to, done = std::move(done)](Lane& lane) mutable {
+    std::vector<StoredOp> ops;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    std::vector<Row> rows;
+    if (status.ok()) {
+      status = lane.Run(
+                       "SELECT [Revision], [AuthorId], CAST([Timestamp] AS varchar(34)), [Payload], [EngineType] "
+                       "FROM [opstream].[HistoryOps] WHERE [DocumentId] = ? AND [Revision] > ? AND [Revision] <= ? "
+                       "ORDER BY [Revision];",
+                       {Key(id), BigInt(since), BigInt(up_to)}, "history op stream", &rows)
+                   .status;
+    }
+    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
+      relational::RowReader r(rows[i], ParseTime);
+      StoredOp op;
+      op.revision = r.Int();
+      op.author_id = r.Text();
+      op.timestamp = r.Time();
+      op.payload = r.Text();
+      op.engine_type = r.Text();
+      if (!r.ok()) status = Unreadable("history op stream").status;
+      ops.push_back(std::move(op));
+    }
+    if (!status.ok()) ops.clear();
+    Invoke(done, std::move(status), std::move(ops));
+  }});
+}
+
+void SqlServerDocumentStore::GetMilestones(std::string document_id, MilestonesCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<HistoryMilestone> milestones;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    std::vector<Row> rows;
+    if (status.ok()) {
+      status = lane.Run(
+                       "SELECT [Revision], CAST([Timestamp] AS varchar(34)), [Name] FROM [opstream].[HistorySnapshots] "
+                       "WHERE [DocumentId] = ? ORDER BY [Revision] DESC;",
+                       {Key(id)}, "milestones", &rows)
+                   .status;
+    }
+    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
+      relational::RowReader r(rows[i], ParseTime);
+      HistoryMilestone m;
+      m.revision = r.Int();
+      m.timestamp = r.Time();
+      m.name = r.OptionalText();
+      if (!r.ok()) status = Unreadable("milestones").status;
+      milestones.push_back(std::move(m));
+    }
+    if (!status.ok()) milestones.clear();
+    Invoke(done, std::move(status), std::move(milestones));
+  }});
+}
+
+void SqlServerDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
+                                                  std::optional<std::string> name, HistoryStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name),
+                            done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = lane.Run(
+          "INSERT INTO [opstream].[HistorySnapshots] ([DocumentId], [Revision], [Timestamp], [State], [Name]) VALUES "
+          "(?, ?, CAST(? AS datetimeoffset), ?, ?);",
+          {Key(id), BigInt(snapshot.revision), Time(snapshot.timestamp), Binary(snapshot.state), OptionalText(name)},
+          "history snapshot write");
+      status =
+          o.kind == ErrorKind::kDuplicateKey ? relational::HistorySnapshotExistsError(id, snapshot.revision) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
+  worker_->Enqueue(
+      CallJob{[id = std::move(document_id), op = std::move(op), done = std::move(done)](Lane& lane) mutable {
+        Status status = CheckId(id);
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          const Outcome o = lane.Run(
+              "INSERT INTO [opstream].[HistoryOps] ([DocumentId], [Revision], [AuthorId], [Timestamp], [Payload], "
+              "[EngineType]) VALUES (?, ?, ?, CAST(? AS datetimeoffset), ?, ?);",
+              {Key(id), BigInt(op.revision), Text(op.author_id), Time(op.timestamp), Binary(op.payload),
+               Text(op.engine_type)},
+              "history append");
+          status = o.kind == ErrorKind::kDuplicateKey ? DuplicateRevisionError(id, op.revision) : o.status;
+        }
+        Invoke(done, std::move(status));
+      }});
+}
+
+void SqlServerDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), up_to, done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", up_to).status;
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
+    int64_t count = 0;
+    Status status = lane.Connected();
+    if (status.ok()) status = DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
+    Invoke(done, std::move(status), status.ok() ? count : 0);
+  }});
+}
+
+// ----- comment store (the reference's Comments table, §3.4.2) -----
+
+void SqlServerDocumentStore::LoadComments(std::string document_id, CommentsCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<Comment> comments;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[DocumentId] = ?", {Key(id)},
+                            relational::ReadComment, comments)
+                   .status;
+    }
+    if (status.ok()) {
+      relational::SortComments(comments);
+    } else {
+      comments.clear();
+    }
+    Invoke(done, std::move(status), std::move(comments));
+  }});
+}
+
+void SqlServerDocumentStore::GetComment(std::string comment_id, CommentCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<Comment> comments;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[Id] = ?", {Key(id)},
+                            relational::ReadComment, comments)
+                   .status;
+    }
+    std::optional<Comment> comment;
+    if (status.ok() && !comments.empty()) comment = std::move(comments.front());
+    Invoke(done, std::move(status), std::move(comment));
+  }});
+}
+
+void SqlServerDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = Insert(lane, "Comments", relational::kCommentColumns,
+                               {Key(c.id), Key(c.document_id), OptionalText(c.parent_comment_id),
+                                Text(c.author_peer_id), Text(c.author_name), Text(c.body), OptionalText(c.anchor_json),
+                                BigInt(c.anchored_at_revision), Time(c.created_at), OptionalTime(c.resolved_at),
+                                OptionalText(c.resolved_by_peer_id), BigInt(c.is_orphaned ? 1 : 0)},
+                               "comment add");
+      status = o.kind == ErrorKind::kDuplicateKey ? relational::CommentExistsError(c.id) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::UpdateComment(Comment c, CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(c.id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = lane.Run(
+                       "UPDATE [opstream].[Comments] SET [Body] = ?, [AnchorJson] = ?, [AnchoredAtRevision] = ?, "
+                       "[ResolvedAt] = CAST(? AS datetimeoffset), [ResolvedByPeerId] = ?, [IsOrphaned] = ? "
+                       "WHERE [Id] = ?;",
+                       {Text(c.body), OptionalText(c.anchor_json), BigInt(c.anchored_at_revision),
+                        OptionalTime(c.resolved_at), OptionalText(c.resolved_by_peer_id), BigInt(c.is_orphaned ? 1 : 0),
+                        Key(c.id)},
+                       "comment update")
+                   .status;
+      if (status.ok() && lane.AffectedRows() == 0) status = relational::CommentNotFoundError(c.id);
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::DeleteComment(std::string comment_id, CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      // Replies go with their root.
+      status = lane.Transaction("comment delete",
+                                [&]() -> Outcome {
+                                  Outcome o = lane.Run(
+                                      "DELETE FROM [opstream].[Comments] WHERE [ParentCommentId] = ? AND EXISTS "
+                                      "(SELECT 1 FROM [opstream].[Comments] AS r WHERE r.[Id] = ? AND "
+                                      "r.[ParentCommentId] IS NULL);",
+                                      {Key(id), Key(id)}, "comment delete");
+                                  if (!o.ok()) return o;
+                                  return lane.Run("DELETE FROM [opstream].[Comments] WHERE [Id] = ?;", {Key(id)},
+                                                  "comment delete");
+                                })
+                   .status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
+                                           CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), revision, updates = std::move(updates),
+                            done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok() && !updates.empty()) {
+      status =
+          lane.Transaction("anchor update",
+                           [&]() -> Outcome {
+                             for (const AnchorUpdate& u : updates) {
+                               Outcome o = lane.Run(
+                                   "UPDATE [opstream].[Comments] SET [AnchorJson] = ?, [AnchoredAtRevision] = ?, "
+                                   "[IsOrphaned] = CASE WHEN [IsOrphaned] = 1 OR ? = 1 THEN 1 ELSE 0 END "
+                                   "WHERE [Id] = ? AND [DocumentId] = ?;",
+                                   {OptionalText(u.anchor_json), BigInt(revision),
+                                    BigInt(u.outcome == AnchorOutcome::kOrphaned ? 1 : 0), Key(u.comment_id), Key(id)},
+                                   "anchor update");
+                               if (!o.ok()) return o;
+                             }
+                             return {};
+                           })
+              .status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<Comment> comments;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kCommentColumns, kComments,
+                            "t.[DocumentId] = ? AND t.[ParentCommentId] IS NULL AND t.[ResolvedAt] IS NULL AND "
+                            "t.[AnchorJson] IS NOT NULL",
+                            {Key(id)}, relational::ReadComment, comments)
+                   .status;
+    }
+    std::optional<int64_t> min;
+    if (status.ok()) min = relational::MinAnchoredRevision(comments);
+    Invoke(done, std::move(status), min);
+  }});
+}
+
+// ----- ref store (DocumentNames, DocumentBranches, DocumentVersions, §3.4.2) -----
+
+void SqlServerDocumentStore::GetName(std::string global_name, NameCompletion done) {
+  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentName> names;
+    Status status = CheckId(name);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kNameColumns, kNames, "t.[GlobalName] = ?", {Key(name)},
+                            relational::ReadName, names)
+                   .status;
+    }
+    std::optional<DocumentName> found;
+    if (status.ok() && !names.empty()) found = std::move(names.front());
+    Invoke(done, std::move(status), std::move(found));
+  }});
+}
+
+void SqlServerDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentName> names;
+    Status status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kNameColumns, kNames, fmt::format("t.[GlobalName] LIKE ?{}", kLikeEscape),
+                            {LikePattern(prefix)}, relational::ReadName, names)
+                   .status;
+    }
+    std::erase_if(names, [&](const DocumentName& n) { return !relational::StartsWith(n.global_name, prefix); });
+    relational::SortNames(names);
+    if (!status.ok()) names.clear();
+    Invoke(done, std::move(status), std::move(names));
+  }});
+}
+
+void SqlServerDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{[n = std::move(n), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(n.global_name);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = Insert(lane, "DocumentNames", relational::kNameColumns,
+                               {Key(n.global_name), Text(n.default_branch_id), Text(n.engine_type), Time(n.created_at)},
+                               "name create");
+      status = o.kind == ErrorKind::kDuplicateKey ? relational::NameExistsError(n.global_name) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) {
+  worker_->Enqueue(CallJob{
+      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
+        std::vector<DocumentBranch> branches;
+        Status status = CheckIds({name, branch});
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          status = QueryRecords(lane, relational::kBranchColumns, kBranches, "t.[GlobalName] = ? AND t.[BranchId] = ?",
+                                {Key(name), Key(branch)}, relational::ReadBranch, branches)
+                       .status;
+        }
+        std::optional<DocumentBranch> found;
+        if (status.ok() && !branches.empty()) found = std::move(branches.front());
+        Invoke(done, std::move(status), std::move(found));
+      }});
+}
+
+void SqlServerDocumentStore::EnumerateBranches(std::string global_name, BranchesCompletion done) {
+  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentBranch> branches;
+    Status status = CheckId(name);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kBranchColumns, kBranches, "t.[GlobalName] = ?", {Key(name)},
+                            relational::ReadBranch, branches)
+                   .status;
+    }
+    relational::SortBranches(branches);
+    if (!status.ok()) branches.clear();
+    Invoke(done, std::move(status), std::move(branches));
+  }});
+}
+
+void SqlServerDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{[b = std::move(b), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = Insert(
+          lane, "DocumentBranches", relational::kBranchColumns,
+          {Key(b.global_name), Key(b.branch_id), Key(b.physical_document_id), OptionalText(b.fork_parent_branch_id),
+           BigInt(b.fork_revision), Time(b.created_at), BigInt(b.is_read_only ? 1 : 0)},
+          "branch create");
+      status = o.kind == ErrorKind::kDuplicateKey ? relational::BranchExistsError(b.branch_id) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{
+      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
+        Status status = CheckIds({name, branch});
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          status = lane.Run("DELETE FROM [opstream].[DocumentBranches] WHERE [GlobalName] = ? AND [BranchId] = ?;",
+                            {Key(name), Key(branch)}, "branch delete")
+                       .status;
+        }
+        Invoke(done, std::move(status));
+      }});
+}
+
+void SqlServerDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{[v = std::move(v), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckIds({v.global_name, v.branch_id, v.tag});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = Insert(lane, "DocumentVersions", relational::kVersionColumns,
+                               {Key(v.global_name), Key(v.branch_id), Key(v.tag), BigInt(v.revision),
+                                Text(v.history_snapshot_name), Time(v.created_at)},
+                               "version create");
+      status = o.kind == ErrorKind::kDuplicateKey ? relational::TagExistsError(v.tag, v.branch_id) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void SqlServerDocumentStore::GetVersion(std::string global_name, std::string branch_id, std::string tag,
+                                        VersionCompletion done) {
+  worker_->Enqueue(CallJob{[name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag),
+                            done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentVersion> versions;
+    Status status = CheckIds({name, branch, tag});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kVersionColumns, kVersions,
+                            "t.[GlobalName] = ? AND t.[BranchId] = ? AND t.[Tag] = ?",
+                            {Key(name), Key(branch), Key(tag)}, relational::ReadVersion, versions)
+                   .status;
+    }
+    std::optional<DocumentVersion> found;
+    if (status.ok() && !versions.empty()) found = std::move(versions.front());
+    Invoke(done, std::move(status), std::move(found));
+  }});
+}
+
+void SqlServerDocumentStore::EnumerateVersions(std::string global_name, std::string branch_id,
+                                               VersionsCompletion done) {
+  worker_->Enqueue(CallJob{
+      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
+        std::vector<DocumentVersion> versions;
+        Status status = CheckIds({name, branch});
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          status = QueryRecords(lane, relational::kVersionColumns, kVersions, "t.[GlobalName] = ? AND t.[BranchId] = ?",
+                                {Key(name), Key(branch)}, relational::ReadVersion, versions)
+                       .status;
+        }
+        relational::SortVersionsByTag(versions);
+        if (!status.ok()) versions.clear();
+        Invoke(done, std::move(status), std::move(versions));
+      }});
+}
+
+void SqlServerDocumentStore::ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(physical_document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentVersion> versions;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kVersionColumns,
+                            "[opstream].[DocumentVersions] AS t JOIN [opstream].[DocumentBranches] AS b ON "
+                            "b.[GlobalName] = t.[GlobalName] AND b.[BranchId] = t.[BranchId]",
+                            "b.[PhysicalDocumentId] = ?", {Key(id)}, relational::ReadVersion, versions)
+                   .status;
+    }
+    relational::SortPinningVersions(versions);
+    if (!status.ok()) versions.clear();
+    Invoke(done, std::move(status), std::move(versions));
+  }});
+}
 
 Status OpenSqlServerStore(std::string_view connection_string, std::unique_ptr<DocumentStore>& out,
                           SqlServerStoreSettings settings) {
