@@ -1,6 +1,9 @@
 #include "storage/memory_store.hpp"
 
+#include <algorithm>
+
 #include "storage/append_rules.hpp"
+#include "storage/store_rules.hpp"
 
 namespace opstream::storage {
 
@@ -72,21 +75,70 @@ void MemoryDocumentStore::CheckHealth(HealthCompletion done) {
 
 void MemoryDocumentStore::Flush(std::chrono::milliseconds) {}
 
-// Placeholder until the memory store implements the management calls (server.md §3.1).
-void MemoryDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
-  done(Status::Error("Enumerate is not implemented by the memory store yet."), {});
+namespace {
+
+std::optional<DocumentInfo> InfoOf(const std::string& document_id, const auto& document) {
+  if (!document.snapshot && document.ops.empty()) return std::nullopt;
+  DocumentInfo info;
+  info.document_id = document_id;
+  info.op_count = static_cast<int64_t>(document.ops.size());
+  bool first = true;
+  if (document.snapshot) {
+    info.revision = document.snapshot->revision;
+    info.last_modified = document.snapshot->timestamp;
+    first = false;
+  }
+  if (!document.ops.empty()) {
+    // The op with the highest revision stands for "max op" (§3.3: the last appended op).
+    const StoredOp& last = document.ops.rbegin()->second;
+    info.revision = first ? last.revision : std::max(info.revision, last.revision);
+    info.last_modified = first ? last.timestamp : std::max(info.last_modified, last.timestamp);
+  }
+  return info;
 }
 
-void MemoryDocumentStore::GetInfo(std::string, InfoCompletion done) {
-  done(Status::Error("GetInfo is not implemented by the memory store yet."), std::nullopt);
+}  // namespace
+
+void MemoryDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
+  std::vector<DocumentInfo> documents;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = documents_.lower_bound(prefix); it != documents_.end() && it->first.starts_with(prefix); ++it) {
+      if (auto info = InfoOf(it->first, it->second)) documents.push_back(std::move(*info));
+    }
+  }
+  ApplyPaging(documents, query);
+  done(Status::Ok(), std::move(documents));
 }
 
-void MemoryDocumentStore::Delete(std::string, Completion done) {
-  done(Status::Error("Delete is not implemented by the memory store yet."));
+void MemoryDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
+  std::optional<DocumentInfo> info;
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = documents_.find(document_id); it != documents_.end()) info = InfoOf(it->first, it->second);
+  }
+  done(Status::Ok(), std::move(info));
 }
 
-void MemoryDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
-  done(Status::Error("DeleteByTenantPrefix is not implemented by the memory store yet."), 0);
+void MemoryDocumentStore::Delete(std::string document_id, Completion done) {
+  {
+    std::lock_guard lock(mutex_);
+    documents_.erase(document_id);
+  }
+  done(Status::Ok());
+}
+
+void MemoryDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
+  int64_t removed = 0;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = documents_.lower_bound(prefix);
+    while (it != documents_.end() && it->first.starts_with(prefix)) {
+      if (it->second.snapshot || !it->second.ops.empty()) ++removed;
+      it = documents_.erase(it);
+    }
+  }
+  done(Status::Ok(), removed);
 }
 
 }  // namespace opstream::storage

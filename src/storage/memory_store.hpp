@@ -14,9 +14,11 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
 #include "storage/document_store.hpp"
+#include "storage/memory_comment_store.hpp"
+#include "storage/memory_history_store.hpp"
+#include "storage/memory_ref_store.hpp"
 
 namespace opstream::storage {
 
@@ -34,6 +36,9 @@ class MemoryDocumentStore final : public DocumentStore {
   void GetInfo(std::string document_id, InfoCompletion done) override;
   void Delete(std::string document_id, Completion done) override;
   void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
+  HistoryStore* history_store() override { return &history_; }
+  CommentStore* comment_store() override { return &comments_; }
+  RefStore* ref_store() override { return &refs_; }
   void CheckHealth(HealthCompletion done) override;
   void Flush(std::chrono::milliseconds timeout) override;
 
@@ -44,7 +49,10 @@ class MemoryDocumentStore final : public DocumentStore {
   };
 
   std::mutex mutex_;
-  std::unordered_map<std::string, Document> documents_;
+  std::map<std::string, Document, std::less<>> documents_;  // ordered, for Enumerate and prefix deletes
+  MemoryHistoryStore history_;
+  MemoryCommentStore comments_;
+  MemoryRefStore refs_;
 };
 
 }  // namespace opstream::storage

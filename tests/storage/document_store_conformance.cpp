@@ -216,5 +216,179 @@ TEST_P(DocumentStoreConformance, InitializeIsIdempotent) {
   EXPECT_THAT(Revisions(LoadSync(store(), "doc").second.ops), ElementsAre(2));
 }
 
+// ----- management calls: Enumerate, GetInfo, Delete, DeleteByTenantPrefix -----
+
+using EnumerateResult = std::pair<Status, std::vector<DocumentInfo>>;
+using InfoResult = std::pair<Status, std::optional<DocumentInfo>>;
+using CountResult = std::pair<Status, int64_t>;
+
+EnumerateResult EnumerateSync(DocumentStore& store, const std::string& prefix, DocumentQuery query = {}) {
+  return CallSync<EnumerateResult>([&](auto done) { store.Enumerate(prefix, query, done); });
+}
+InfoResult GetInfoSync(DocumentStore& store, const std::string& document_id) {
+  return CallSync<InfoResult>([&](auto done) { store.GetInfo(document_id, done); });
+}
+Status DeleteSync(DocumentStore& store, const std::string& document_id) {
+  return CallSync<Status>([&](auto done) { store.Delete(document_id, done); });
+}
+CountResult DeleteByPrefixSync(DocumentStore& store, const std::string& prefix) {
+  return CallSync<CountResult>([&](auto done) { store.DeleteByTenantPrefix(prefix, done); });
+}
+
+std::vector<std::string> Ids(const std::vector<DocumentInfo>& documents) {
+  std::vector<std::string> ids;
+  for (const DocumentInfo& info : documents) ids.push_back(info.document_id);
+  return ids;
+}
+
+Snapshot MakeSnapshot(int64_t revision, int seconds_offset) {
+  return Snapshot{revision, SampleTime(seconds_offset), "{\"snapshot\":" + std::to_string(revision) + "}"};
+}
+
+TEST_P(DocumentStoreConformance, EnumerateListsMatchingDocumentsInOrdinalOrder) {
+  ASSERT_TRUE(AppendSync(store(), "t1:b", MakeOps(1, 1)).ok());
+  ASSERT_TRUE(AppendSync(store(), "t1:a", MakeOps(1, 2)).ok());
+  ASSERT_TRUE(AppendSync(store(), "t2:c", MakeOps(1, 1)).ok());
+  ASSERT_TRUE(AppendSync(store(), "t1:B", MakeOps(1, 1)).ok());
+  ASSERT_TRUE(AppendSync(store(), "t1:\xC3\xA9", MakeOps(1, 1)).ok());
+  ASSERT_TRUE(WriteSnapshotSync(store(), "t1:snap", MakeSnapshot(4, 0)).ok());
+  // Compacted to nothing but with a snapshot: still listed; compacted without one: gone.
+  ASSERT_TRUE(AppendSync(store(), "t1:gone", MakeOps(1, 1)).ok());
+  ASSERT_TRUE(CompactSync(store(), "t1:gone", 5).ok());
+
+  auto [status, documents] = EnumerateSync(store(), "t1:");
+  ASSERT_TRUE(status.ok()) << status.message();
+  // Ordinal: upper case before lower case, multi-byte UTF-8 after ASCII.
+  EXPECT_THAT(Ids(documents), ElementsAre("t1:B", "t1:a", "t1:b", "t1:snap", "t1:\xC3\xA9"));
+  EXPECT_THAT(Ids(EnumerateSync(store(), "").second),
+              ElementsAre("t1:B", "t1:a", "t1:b", "t1:snap", "t1:\xC3\xA9", "t2:c"));
+  EXPECT_TRUE(EnumerateSync(store(), "t3").second.empty());
+  EXPECT_THAT(Ids(EnumerateSync(store(), "t1:a").second), ElementsAre("t1:a"));
+}
+
+TEST_P(DocumentStoreConformance, EnumeratePagesOnlyWithPositiveSkipAndTake) {
+  for (const char* id : {"d1", "d2", "d3", "d4", "d5"}) ASSERT_TRUE(AppendSync(store(), id, MakeOps(1, 1)).ok());
+  auto page = [&](std::optional<int64_t> skip, std::optional<int64_t> take) {
+    auto [status, documents] = EnumerateSync(store(), "d", DocumentQuery{skip, take});
+    EXPECT_TRUE(status.ok()) << status.message();
+    return Ids(documents);
+  };
+  EXPECT_THAT(page(1, 2), ElementsAre("d2", "d3"));
+  EXPECT_THAT(page(std::nullopt, 2), ElementsAre("d1", "d2"));
+  EXPECT_THAT(page(3, std::nullopt), ElementsAre("d4", "d5"));
+  EXPECT_THAT(page(0, 0), ElementsAre("d1", "d2", "d3", "d4", "d5"));  // take = 0 is "no limit"
+  EXPECT_THAT(page(-2, -1), ElementsAre("d1", "d2", "d3", "d4", "d5"));
+  EXPECT_THAT(page(4, 10), ElementsAre("d5"));
+  EXPECT_TRUE(page(5, 1).empty());
+  EXPECT_TRUE(page(100, std::nullopt).empty());
+}
+
+TEST_P(DocumentStoreConformance, PrefixIsLiteralNotAPattern) {
+  for (const char* id : {"a%x", "abx", "a_y", "aby", "a\\z", "a\\\\z"}) {
+    ASSERT_TRUE(AppendSync(store(), id, MakeOps(1, 1)).ok());
+  }
+  EXPECT_THAT(Ids(EnumerateSync(store(), "a%").second), ElementsAre("a%x"));
+  EXPECT_THAT(Ids(EnumerateSync(store(), "a_").second), ElementsAre("a_y"));
+  EXPECT_THAT(Ids(EnumerateSync(store(), "a\\").second), ElementsAre("a\\\\z", "a\\z"));
+  auto [status, removed] = DeleteByPrefixSync(store(), "a%");
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(removed, 1);
+  EXPECT_EQ(DeleteByPrefixSync(store(), "a_").second, 1);
+  EXPECT_THAT(Ids(EnumerateSync(store(), "").second), ElementsAre("a\\\\z", "a\\z", "abx", "aby"));
+}
+
+TEST_P(DocumentStoreConformance, GetInfoCombinesSnapshotAndOps) {
+  auto [unknown_status, unknown] = GetInfoSync(store(), "nothing");
+  ASSERT_TRUE(unknown_status.ok()) << unknown_status.message();
+  EXPECT_FALSE(unknown.has_value());
+
+  // Ops only.
+  ASSERT_TRUE(AppendSync(store(), "ops", MakeOps(1, 3)).ok());
+  auto [status, info] = GetInfoSync(store(), "ops");
+  ASSERT_TRUE(status.ok()) << status.message();
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->document_id, "ops");
+  EXPECT_EQ(info->revision, 3);
+  EXPECT_EQ(info->op_count, 3);
+  EXPECT_EQ(info->last_modified, StoredOpTime(MakeOp(3).timestamp));
+
+  // Snapshot only: op count 0.
+  ASSERT_TRUE(WriteSnapshotSync(store(), "snap", MakeSnapshot(7, 100)).ok());
+  info = GetInfoSync(store(), "snap").second;
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->revision, 7);
+  EXPECT_EQ(info->op_count, 0);
+  EXPECT_EQ(info->last_modified, StoredSnapshotTime(SampleTime(100)));
+
+  // Snapshot behind the ops, written later than any op: revision from the ops, time from the snapshot.
+  ASSERT_TRUE(AppendSync(store(), "both", MakeOps(1, 6)).ok());
+  ASSERT_TRUE(WriteSnapshotSync(store(), "both", MakeSnapshot(4, 200)).ok());
+  info = GetInfoSync(store(), "both").second;
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->revision, 6);
+  EXPECT_EQ(info->op_count, 6);
+  EXPECT_EQ(info->last_modified, StoredSnapshotTime(SampleTime(200)));
+
+  // Snapshot ahead of the remaining ops, older than them: revision from the snapshot, time from the ops.
+  ASSERT_TRUE(WriteSnapshotSync(store(), "both", MakeSnapshot(9, -100)).ok());
+  ASSERT_TRUE(CompactSync(store(), "both", 4).ok());
+  info = GetInfoSync(store(), "both").second;
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->revision, 9);
+  EXPECT_EQ(info->op_count, 2);
+  EXPECT_EQ(info->last_modified, StoredOpTime(MakeOp(6).timestamp));
+
+  // Enumerate reports the same figures.
+  auto [listed_status, listed] = EnumerateSync(store(), "");
+  ASSERT_TRUE(listed_status.ok()) << listed_status.message();
+  ASSERT_THAT(Ids(listed), ElementsAre("both", "ops", "snap"));
+  for (const DocumentInfo& entry : listed) {
+    const auto single = GetInfoSync(store(), entry.document_id).second;
+    ASSERT_TRUE(single.has_value()) << entry.document_id;
+    EXPECT_EQ(entry.revision, single->revision) << entry.document_id;
+    EXPECT_EQ(entry.op_count, single->op_count) << entry.document_id;
+    EXPECT_EQ(entry.last_modified, single->last_modified) << entry.document_id;
+  }
+}
+
+TEST_P(DocumentStoreConformance, DeleteRemovesSnapshotAndOpsOfThatDocumentOnly) {
+  ASSERT_TRUE(AppendSync(store(), "doc", MakeOps(1, 3)).ok());
+  ASSERT_TRUE(WriteSnapshotSync(store(), "doc", MakeSnapshot(2, 0)).ok());
+  ASSERT_TRUE(AppendSync(store(), "doc-2", MakeOps(1, 2)).ok());
+
+  const Status deleted = DeleteSync(store(), "doc");
+  ASSERT_TRUE(deleted.ok()) << deleted.message();
+  EXPECT_FALSE(GetInfoSync(store(), "doc").second.has_value());
+  auto [status, loaded] = LoadSync(store(), "doc");
+  ASSERT_TRUE(status.ok());
+  EXPECT_FALSE(loaded.snapshot.has_value());
+  EXPECT_TRUE(loaded.ops.empty());
+  EXPECT_THAT(Revisions(LoadSync(store(), "doc-2").second.ops), ElementsAre(1, 2));
+  EXPECT_TRUE(DeleteSync(store(), "never-seen").ok());
+  // A deleted document starts over at any revision.
+  EXPECT_TRUE(AppendSync(store(), "doc", MakeOps(1, 1)).ok());
+}
+
+TEST_P(DocumentStoreConformance, DeleteByTenantPrefixCountsDistinctDocuments) {
+  ASSERT_TRUE(AppendSync(store(), "a:ops", MakeOps(1, 5)).ok());
+  ASSERT_TRUE(WriteSnapshotSync(store(), "a:snap", MakeSnapshot(3, 0)).ok());
+  ASSERT_TRUE(AppendSync(store(), "a:both", MakeOps(1, 2)).ok());
+  ASSERT_TRUE(WriteSnapshotSync(store(), "a:both", MakeSnapshot(2, 0)).ok());
+  ASSERT_TRUE(AppendSync(store(), "b:other", MakeOps(1, 1)).ok());
+  ASSERT_TRUE(AppendSync(store(), "a", MakeOps(1, 1)).ok());  // does not start with "a:"
+
+  auto [status, removed] = DeleteByPrefixSync(store(), "a:");
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(removed, 3);
+  EXPECT_THAT(Ids(EnumerateSync(store(), "").second), ElementsAre("a", "b:other"));
+  EXPECT_EQ(DeleteByPrefixSync(store(), "a:").second, 0);
+
+  // The empty prefix matches everything.
+  auto [all_status, all] = DeleteByPrefixSync(store(), "");
+  ASSERT_TRUE(all_status.ok()) << all_status.message();
+  EXPECT_EQ(all, 2);
+  EXPECT_TRUE(EnumerateSync(store(), "").second.empty());
+}
+
 }  // namespace
 }  // namespace opstream::storage::testing

@@ -10,9 +10,13 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
+#include "storage/comment_store.hpp"
 #include "storage/document_store.hpp"
+#include "storage/history_store.hpp"
+#include "storage/ref_store.hpp"
 #include "storage/store_test_support.hpp"
 
 namespace opstream::storage::testing {
@@ -25,6 +29,8 @@ struct StoreFactory {
   // (stream fields) but the full ISO text for snapshots (server.md §3.7).
   std::chrono::nanoseconds op_timestamp_resolution{1};
   std::chrono::nanoseconds snapshot_timestamp_resolution{1};
+  // The same for history snapshots, comments and refs.
+  std::chrono::nanoseconds record_timestamp_resolution{1};
 };
 
 inline std::string StoreFactoryName(const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; }
@@ -47,6 +53,7 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
   // `t` as the provider gives it back (truncated to its resolution).
   Timestamp StoredOpTime(Timestamp t) const { return Truncated(t, GetParam().op_timestamp_resolution); }
   Timestamp StoredSnapshotTime(Timestamp t) const { return Truncated(t, GetParam().snapshot_timestamp_resolution); }
+  Timestamp StoredRecordTime(Timestamp t) const { return Truncated(t, GetParam().record_timestamp_resolution); }
 
  private:
   static Timestamp Truncated(Timestamp t, std::chrono::nanoseconds resolution) {
@@ -54,6 +61,37 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
   }
   TempDir directory_;
   std::unique_ptr<DocumentStore> store_;
+};
+
+// The suites of the other logical stores (server.md §3.1), for providers that persist them
+// (DocumentStore::history_store() and friends not null). Instantiated like the one above:
+//
+//   INSTANTIATE_TEST_SUITE_P(Memory, HistoryStoreConformance, ::testing::Values(factory), StoreFactoryName);
+class HistoryStoreConformance : public DocumentStoreConformance {
+ protected:
+  HistoryStore& history() {
+    HistoryStore* history = store().history_store();
+    if (history == nullptr) throw std::logic_error("the provider has no history store");
+    return *history;
+  }
+};
+
+class CommentStoreConformance : public DocumentStoreConformance {
+ protected:
+  CommentStore& comments() {
+    CommentStore* comments = store().comment_store();
+    if (comments == nullptr) throw std::logic_error("the provider has no comment store");
+    return *comments;
+  }
+};
+
+class RefStoreConformance : public DocumentStoreConformance {
+ protected:
+  RefStore& refs() {
+    RefStore* refs = store().ref_store();
+    if (refs == nullptr) throw std::logic_error("the provider has no ref store");
+    return *refs;
+  }
 };
 
 }  // namespace opstream::storage::testing

@@ -7,13 +7,14 @@
 namespace opstream::storage::testing {
 namespace {
 
-INSTANTIATE_TEST_SUITE_P(Memory, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "Memory",
-                             [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
-                               return std::make_unique<MemoryDocumentStore>();
-                             }}),
-                         StoreFactoryName);
+const StoreFactory kMemory{"Memory", [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
+                             return std::make_unique<MemoryDocumentStore>();
+                           }};
+
+INSTANTIATE_TEST_SUITE_P(Memory, DocumentStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Memory, HistoryStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Memory, CommentStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Memory, RefStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
 
 TEST(MemoryDocumentStoreTest, NamesAndHealthMatchTheReference) {
   MemoryDocumentStore store;

@@ -29,15 +29,17 @@ std::unique_ptr<DocumentStore> OpenOrFail(const std::string& connection_string) 
   return store;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sqlite, DocumentStoreConformance,
-    ::testing::Values(StoreFactory{"SqliteFile",
-                                   [](const std::filesystem::path& directory) {
-                                     return OpenOrFail("Data Source=" + (directory / "store.db").string());
-                                   }},
-                      StoreFactory{"SqliteMemory",
-                                   [](const std::filesystem::path&) { return OpenOrFail("Mode=Memory"); }}),
-    StoreFactoryName);
+const StoreFactory kSqliteFile{"SqliteFile", [](const std::filesystem::path& directory) {
+                                 return OpenOrFail("Data Source=" + (directory / "store.db").string());
+                               }};
+const StoreFactory kSqliteMemory{"SqliteMemory",
+                                 [](const std::filesystem::path&) { return OpenOrFail("Mode=Memory"); }};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, DocumentStoreConformance, ::testing::Values(kSqliteFile, kSqliteMemory),
+                         StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, HistoryStoreConformance, ::testing::Values(kSqliteFile), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, CommentStoreConformance, ::testing::Values(kSqliteFile), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Sqlite, RefStoreConformance, ::testing::Values(kSqliteFile), StoreFactoryName);
 
 // The reference's database as EF Core 9 leaves it after the three SQLite migrations, written out
 // independently of the production DDL (and in a different layout) so the two are checked against

@@ -120,6 +120,16 @@ inline HealthReport CheckHealthSync(DocumentStore& store) {
   return Wait(future);
 }
 
+// Calls an asynchronous store method and waits for its completion: `start` receives the
+// completion to pass on. Result is Status for plain completions, std::pair<Status, T> for the others.
+template <typename Result, typename Start>
+Result CallSync(Start&& start) {
+  auto promise = std::make_shared<std::promise<Result>>();
+  auto future = promise->get_future();
+  start([promise](auto&&... args) { promise->set_value(Result{std::forward<decltype(args)>(args)...}); });
+  return Wait(future);
+}
+
 inline std::vector<int64_t> Revisions(const std::vector<StoredOp>& ops) {
   std::vector<int64_t> revisions;
   for (const StoredOp& op : ops) revisions.push_back(op.revision);

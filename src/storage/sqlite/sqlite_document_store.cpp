@@ -46,10 +46,15 @@ using jobs::AppendJob;
 using jobs::CompactJob;
 using jobs::HealthProbe;
 using jobs::InitializeJob;
-using jobs::Job;
 using jobs::LoadJob;
 using jobs::ProbeJob;
 using jobs::SnapshotJob;
+
+// Any other call (sqlite_records.cpp): the worker opens the database and hands it over.
+struct TaskJob {
+  std::function<void(Status, Database*)> run;
+};
+using WorkerJob = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob, TaskJob>;
 
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
@@ -101,7 +106,7 @@ class SqliteDocumentStore::Worker {
     thread_.join();
   }
 
-  void Enqueue(Job job) {
+  void Enqueue(WorkerJob job) {
     {
       std::lock_guard lock(mutex_);
       queue_.push_back(std::move(job));
@@ -134,7 +139,7 @@ class SqliteDocumentStore::Worker {
     pthread_setname_np(pthread_self(), "opstream-sqlite");
 #endif
     for (;;) {
-      std::vector<Job> batch;
+      std::vector<WorkerJob> batch;
       {
         std::unique_lock lock(mutex_);
         work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -154,7 +159,7 @@ class SqliteDocumentStore::Worker {
       if (std::holds_alternative<AppendJob>(batch.front())) {
         std::vector<AppendJob> group;
         group.reserve(batch.size());
-        for (Job& job : batch) group.push_back(std::move(std::get<AppendJob>(job)));
+        for (WorkerJob& job : batch) group.push_back(std::move(std::get<AppendJob>(job)));
         RunAppends(group);
       } else {
         std::visit([this](auto& job) { RunJob(job); }, batch.front());
@@ -262,6 +267,18 @@ class SqliteDocumentStore::Worker {
   }
 
   void RunJob(AppendJob&) {}  // appends always go through RunAppends
+
+  void RunJob(TaskJob& job) {
+    Status opened = Guarded("open", [&] { return EnsureOpen(); });
+    try {
+      job.run(opened, opened.ok() ? db_.get() : nullptr);
+    } catch (...) {
+      // Tasks guard their own work; this only keeps a throwing completion from stopping the worker.
+      spdlog::error("storage.sqlite: a task threw");
+    }
+    // A task that failed half-way must not leave its transaction open for the next job.
+    RollbackQuietly();
+  }
 
   void RunJob(SnapshotJob& job) {
     Status status = Guarded("snapshot write", [&] {
@@ -393,7 +410,7 @@ class SqliteDocumentStore::Worker {
   std::mutex mutex_;
   std::condition_variable work_cv_;
   std::condition_variable idle_cv_;
-  std::deque<Job> queue_;
+  std::deque<WorkerJob> queue_;
   bool busy_ = false;  // a batch taken from the queue is still running (completions included)
   bool stopping_ = false;
 
@@ -432,6 +449,8 @@ void SqliteDocumentStore::Compact(std::string document_id, int64_t up_to, Comple
 
 void SqliteDocumentStore::CheckHealth(HealthCompletion done) { worker_->EnqueueProbe(std::move(done)); }
 
+void SqliteDocumentStore::Submit(Task task) { worker_->Enqueue(TaskJob{std::move(task)}); }
+
 void SqliteDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->Flush(timeout); }
 
 SqliteStoreCounters SqliteDocumentStore::counters() const { return worker_->counters(); }
@@ -467,23 +486,6 @@ Status OpenSqliteStore(std::string_view connection_string, std::unique_ptr<Docum
   }
   out = std::make_unique<SqliteDocumentStore>(std::move(options), settings);
   return Status::Ok();
-}
-
-// Placeholder until the SQLite store implements the management calls (server.md §3.1).
-void SqliteDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
-  done(Status::Error("Enumerate is not implemented by the SQLite store yet."), {});
-}
-
-void SqliteDocumentStore::GetInfo(std::string, InfoCompletion done) {
-  done(Status::Error("GetInfo is not implemented by the SQLite store yet."), std::nullopt);
-}
-
-void SqliteDocumentStore::Delete(std::string, Completion done) {
-  done(Status::Error("Delete is not implemented by the SQLite store yet."));
-}
-
-void SqliteDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
-  done(Status::Error("DeleteByTenantPrefix is not implemented by the SQLite store yet."), 0);
 }
 
 }  // namespace opstream::storage
