@@ -1,11 +1,10 @@
 #include "storage/relational_rules.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
-#include <boost/json/parse.hpp>
 #include <charconv>
 #include <tuple>
+
+#include "storage/store_rules.hpp"
 
 namespace opstream::storage::relational {
 
@@ -47,18 +46,11 @@ void InfoMerger::AddOps(const std::string& id, int64_t max_revision, Timestamp m
 
 std::vector<DocumentInfo> InfoMerger::Take(std::string_view prefix, const DocumentQuery& query) {
   std::vector<DocumentInfo> out;
-  int64_t skip = query.skip.value_or(0) > 0 ? *query.skip : 0;
-  const int64_t take = query.take.value_or(0) > 0 ? *query.take : -1;
   for (auto& [id, info] : infos_) {
-    if (!StartsWith(id, prefix)) continue;
-    if (skip > 0) {
-      --skip;
-      continue;
-    }
-    if (take >= 0 && static_cast<int64_t>(out.size()) >= take) break;
-    out.push_back(std::move(info));
+    if (StartsWith(id, prefix)) out.push_back(std::move(info));
   }
   infos_.clear();
+  ApplyPaging(out, query);
   return out;
 }
 
@@ -68,14 +60,6 @@ std::optional<DocumentInfo> InfoMerger::TakeOne(const std::string& id) {
   DocumentInfo info = std::move(it->second);
   infos_.clear();
   return info;
-}
-
-std::optional<std::string> ReadAnchor(std::optional<std::string> text) {
-  if (!text) return std::nullopt;
-  boost::system::error_code error;
-  const boost::json::value value = boost::json::parse(*text, error);
-  if (error || !value.is_object()) return std::nullopt;
-  return text;
 }
 
 void SortNames(std::vector<DocumentName>& names) {
@@ -170,7 +154,7 @@ bool ReadComment(const Row& row, TimeParser parse_time, Comment& out) {
   out.author_peer_id = r.Text();
   out.author_name = r.Text();
   out.body = r.Text();
-  out.anchor_json = ReadAnchor(r.OptionalText());
+  out.anchor_json = ReadableAnchor(r.OptionalText());
   out.anchored_at_revision = r.Int();
   out.created_at = r.Time();
   out.resolved_at = r.OptionalTime();
@@ -209,22 +193,6 @@ bool ReadVersion(const Row& row, TimeParser parse_time, DocumentVersion& out) {
   out.history_snapshot_name = r.Text();
   out.created_at = r.Time();
   return r.ok();
-}
-
-Status CommentExistsError(std::string_view id) {
-  return Status::Error(fmt::format("Comment '{}' already exists.", id));
-}
-Status CommentNotFoundError(std::string_view id) { return Status::Error(fmt::format("Comment '{}' not found.", id)); }
-Status NameExistsError(std::string_view name) { return Status::Error(fmt::format("Name '{}' already exists.", name)); }
-Status BranchExistsError(std::string_view branch_id) {
-  return Status::Error(fmt::format("Branch '{}' already exists.", branch_id));
-}
-Status TagExistsError(std::string_view tag, std::string_view branch_id) {
-  return Status::Error(fmt::format("Tag '{}' already exists on branch '{}'.", tag, branch_id));
-}
-Status HistorySnapshotExistsError(std::string_view document_id, int64_t revision) {
-  return Status::Error(
-      fmt::format("A history snapshot at revision {} of document '{}' already exists.", revision, document_id));
 }
 
 }  // namespace opstream::storage::relational

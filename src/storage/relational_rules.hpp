@@ -13,7 +13,6 @@
 #include <string_view>
 #include <vector>
 
-#include "common/status.hpp"
 #include "storage/comment_store.hpp"
 #include "storage/document_store.hpp"
 #include "storage/ref_store.hpp"
@@ -39,9 +38,6 @@ class InfoMerger {
  private:
   std::map<std::string, DocumentInfo> infos_;
 };
-
-// Anchor text that is not a JSON object reads as "no anchor" (§3.4.7).
-std::optional<std::string> ReadAnchor(std::optional<std::string> text);
 
 // §3.1 orderings: names by name; branches by id; versions by tag; pinning versions by revision,
 // then name, branch, tag; comments by creation time, then id.
@@ -104,12 +100,5 @@ bool ReadComment(const Row& row, TimeParser parse_time, Comment& out);
 bool ReadName(const Row& row, TimeParser parse_time, DocumentName& out);
 bool ReadBranch(const Row& row, TimeParser parse_time, DocumentBranch& out);
 bool ReadVersion(const Row& row, TimeParser parse_time, DocumentVersion& out);
-
-Status CommentExistsError(std::string_view id);
-Status CommentNotFoundError(std::string_view id);
-Status NameExistsError(std::string_view name);
-Status BranchExistsError(std::string_view branch_id);
-Status TagExistsError(std::string_view tag, std::string_view branch_id);
-Status HistorySnapshotExistsError(std::string_view document_id, int64_t revision);
 
 }  // namespace opstream::storage::relational

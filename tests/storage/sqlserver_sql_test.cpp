@@ -27,7 +27,7 @@ std::vector<std::string> Columns(const std::string& ddl, const std::string& tabl
   if (start == std::string::npos) return {"<table " + table + " not created>"};
   const size_t end = ddl.find("\n);", start);
   std::vector<std::string> columns;
-  const std::regex column(R"(^\s+\[(\w+)\] ([a-z0-9()]+) (NOT NULL|NULL),?$)");
+  const std::regex column(R"(^\s+\[(\w+)\] ([a-z0-9()]+(?: COLLATE \w+)?) (NOT NULL|NULL),?$)");
   std::string body = ddl.substr(start + head.size(), end - start - head.size());
   size_t pos = 0;
   while (pos < body.size()) {
@@ -52,7 +52,8 @@ TEST(SqlServerSqlTest, FirstMigrationCreatesSchemaAndHotAndHistoryTables) {
   const std::string ddl = AllStatements(0);
   EXPECT_EQ(Migrations()[0].statements.front(),
             "IF SCHEMA_ID(N'opstream') IS NULL EXEC(N'CREATE SCHEMA [opstream];');");
-  const std::string k = "nvarchar(450)", s = "nvarchar(max)", dto = "datetimeoffset", bin = "varbinary(max)";
+  const std::string k = "nvarchar(450) COLLATE Latin1_General_BIN2", s = "nvarchar(max)", dto = "datetimeoffset",
+                    bin = "varbinary(max)";
   EXPECT_THAT(
       Columns(ddl, "DocumentOps"),
       ElementsAre("DocumentId " + k + " NOT NULL", "Revision bigint NOT NULL", "AuthorId " + s + " NOT NULL",
@@ -82,7 +83,7 @@ TEST(SqlServerSqlTest, FirstMigrationCreatesSchemaAndHotAndHistoryTables) {
 
 TEST(SqlServerSqlTest, SecondMigrationCreatesCommentsAndVersioningTables) {
   const std::string ddl = AllStatements(1);
-  const std::string k = "nvarchar(450)", s = "nvarchar(max)", dto = "datetimeoffset";
+  const std::string k = "nvarchar(450) COLLATE Latin1_General_BIN2", s = "nvarchar(max)", dto = "datetimeoffset";
   EXPECT_THAT(Columns(ddl, "Comments"),
               ElementsAre("Id " + k + " NOT NULL", "DocumentId " + k + " NOT NULL", "ParentCommentId " + k + " NULL",
                           "AuthorPeerId " + s + " NOT NULL", "Body " + s + " NOT NULL", "AnchorJson " + s + " NULL",

@@ -33,22 +33,25 @@ std::unique_ptr<DocumentStore> OpenOrFail(const std::string& connection_string) 
   return store;
 }
 
-INSTANTIATE_TEST_SUITE_P(SqlServer, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "SqlServer",
-                             [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
-                               const auto url = SqlServerTestUrl();
-                               if (!url) {
-                                 SkipWithoutServer();
-                                 return nullptr;
-                               }
-                               auto database = std::make_shared<SqlServerTestDatabase>(*url);
-                               auto store = OpenOrFail(database->ConnectionString());
-                               if (!store) return nullptr;
-                               return std::make_unique<StoreOwning>(std::move(database), std::move(store));
-                             },
-                             std::chrono::nanoseconds(100), std::chrono::nanoseconds(100)}),
-                         StoreFactoryName);
+const StoreFactory kSqlServerFactory{"SqlServer",
+                                     [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
+                                       const auto url = SqlServerTestUrl();
+                                       if (!url) {
+                                         SkipWithoutServer();
+                                         return nullptr;
+                                       }
+                                       auto database = std::make_shared<SqlServerTestDatabase>(*url);
+                                       auto store = OpenOrFail(database->ConnectionString());
+                                       if (!store) return nullptr;
+                                       return std::make_unique<StoreOwning>(std::move(database), std::move(store));
+                                     },
+                                     std::chrono::nanoseconds(100), std::chrono::nanoseconds(100),
+                                     std::chrono::nanoseconds(100)};
+
+INSTANTIATE_TEST_SUITE_P(SqlServer, DocumentStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(SqlServer, HistoryStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(SqlServer, CommentStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(SqlServer, RefStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
 
 // ----- against a live server -----
 

@@ -24,6 +24,7 @@
 #include "storage/probe_watchdog.hpp"
 #include "storage/relational_rules.hpp"
 #include "storage/store_jobs.hpp"
+#include "storage/store_rules.hpp"
 
 namespace opstream::storage {
 namespace {
@@ -1032,7 +1033,7 @@ void MySqlDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot 
                       lane.Text(id), snapshot.revision, FormatDateTime(snapshot.timestamp), lane.Bytes(snapshot.state),
                       Nullable(lane, name)),
           "history snapshot write");
-      status = o.code == ER_DUP_ENTRY ? relational::HistorySnapshotExistsError(id, snapshot.revision) : o.status;
+      status = o.code == ER_DUP_ENTRY ? HistorySnapshotExistsError(id, snapshot.revision) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1050,7 +1051,7 @@ void MySqlDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, H
                                    lane.Text(id), op.revision, lane.Text(op.author_id), FormatDateTime(op.timestamp),
                                    lane.Bytes(op.payload), lane.Text(op.engine_type)),
                        "history append");
-          status = o.code == ER_DUP_ENTRY ? DuplicateRevisionError(id, op.revision) : o.status;
+          status = o.code == ER_DUP_ENTRY ? HistoryOpExistsError(id, op.revision) : o.status;
         }
         Invoke(done, std::move(status));
       }});
@@ -1128,7 +1129,7 @@ void MySqlDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
                       c.anchored_at_revision, FormatDateTime(c.created_at), NullableTime(c.resolved_at),
                       Nullable(lane, c.resolved_by_peer_id), c.is_orphaned ? 1 : 0),
           "comment add");
-      status = o.code == ER_DUP_ENTRY ? relational::CommentExistsError(c.id) : o.status;
+      status = o.code == ER_DUP_ENTRY ? CommentExistsError(c.id) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1147,7 +1148,7 @@ void MySqlDocumentStore::UpdateComment(Comment c, CommentStore::Completion done)
                                     c.is_orphaned ? 1 : 0, lane.Text(c.id)),
                         "comment update")
                    .status;
-      if (status.ok() && lane.AffectedRows() == 0) status = relational::CommentNotFoundError(c.id);
+      if (status.ok() && lane.AffectedRows() == 0) status = CommentNotFoundError(c.id);
     }
     Invoke(done, std::move(status));
   }});
@@ -1272,7 +1273,7 @@ void MySqlDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
                                relational::ColumnList(relational::kNameColumns, "`", "`"), lane.Text(n.global_name),
                                lane.Text(n.default_branch_id), lane.Text(n.engine_type), FormatDateTime(n.created_at)),
                    "name create");
-      status = o.code == ER_DUP_ENTRY ? relational::NameExistsError(n.global_name) : o.status;
+      status = o.code == ER_DUP_ENTRY ? NameExistsError(n.global_name) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1323,7 +1324,7 @@ void MySqlDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion don
                                              lane.Text(b.physical_document_id), Nullable(lane, b.fork_parent_branch_id),
                                              b.fork_revision, FormatDateTime(b.created_at), b.is_read_only ? 1 : 0),
                                  "branch create");
-      status = o.code == ER_DUP_ENTRY ? relational::BranchExistsError(b.branch_id) : o.status;
+      status = o.code == ER_DUP_ENTRY ? BranchExistsError(b.branch_id) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1355,7 +1356,7 @@ void MySqlDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion d
                                lane.Text(v.branch_id), lane.Text(v.tag), v.revision, lane.Text(v.history_snapshot_name),
                                FormatDateTime(v.created_at)),
                    "version create");
-      status = o.code == ER_DUP_ENTRY ? relational::TagExistsError(v.tag, v.branch_id) : o.status;
+      status = o.code == ER_DUP_ENTRY ? TagExistsError(v.tag, v.branch_id) : o.status;
     }
     Invoke(done, std::move(status));
   }});

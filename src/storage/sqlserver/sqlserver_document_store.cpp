@@ -24,6 +24,7 @@
 #include "storage/relational_rules.hpp"
 #include "storage/sqlserver/sqlserver_sql.hpp"
 #include "storage/store_jobs.hpp"
+#include "storage/store_rules.hpp"
 
 namespace opstream::storage {
 namespace {
@@ -1134,8 +1135,7 @@ void SqlServerDocumentStore::WriteHistorySnapshot(std::string document_id, Snaps
           "(?, ?, CAST(? AS datetimeoffset), ?, ?);",
           {Key(id), BigInt(snapshot.revision), Time(snapshot.timestamp), Binary(snapshot.state), OptionalText(name)},
           "history snapshot write");
-      status =
-          o.kind == ErrorKind::kDuplicateKey ? relational::HistorySnapshotExistsError(id, snapshot.revision) : o.status;
+      status = o.kind == ErrorKind::kDuplicateKey ? HistorySnapshotExistsError(id, snapshot.revision) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1153,7 +1153,7 @@ void SqlServerDocumentStore::AppendHistoryOp(std::string document_id, StoredOp o
               {Key(id), BigInt(op.revision), Text(op.author_id), Time(op.timestamp), Binary(op.payload),
                Text(op.engine_type)},
               "history append");
-          status = o.kind == ErrorKind::kDuplicateKey ? DuplicateRevisionError(id, op.revision) : o.status;
+          status = o.kind == ErrorKind::kDuplicateKey ? HistoryOpExistsError(id, op.revision) : o.status;
         }
         Invoke(done, std::move(status));
       }});
@@ -1234,7 +1234,7 @@ void SqlServerDocumentStore::AddComment(Comment c, CommentStore::Completion done
                                 BigInt(c.anchored_at_revision), Time(c.created_at), OptionalTime(c.resolved_at),
                                 OptionalText(c.resolved_by_peer_id), BigInt(c.is_orphaned ? 1 : 0)},
                                "comment add");
-      status = o.kind == ErrorKind::kDuplicateKey ? relational::CommentExistsError(c.id) : o.status;
+      status = o.kind == ErrorKind::kDuplicateKey ? CommentExistsError(c.id) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1254,7 +1254,7 @@ void SqlServerDocumentStore::UpdateComment(Comment c, CommentStore::Completion d
                         Key(c.id)},
                        "comment update")
                    .status;
-      if (status.ok() && lane.AffectedRows() == 0) status = relational::CommentNotFoundError(c.id);
+      if (status.ok() && lane.AffectedRows() == 0) status = CommentNotFoundError(c.id);
     }
     Invoke(done, std::move(status));
   }});
@@ -1372,7 +1372,7 @@ void SqlServerDocumentStore::CreateName(DocumentName n, RefStore::Completion don
       const Outcome o = Insert(lane, "DocumentNames", relational::kNameColumns,
                                {Key(n.global_name), Text(n.default_branch_id), Text(n.engine_type), Time(n.created_at)},
                                "name create");
-      status = o.kind == ErrorKind::kDuplicateKey ? relational::NameExistsError(n.global_name) : o.status;
+      status = o.kind == ErrorKind::kDuplicateKey ? NameExistsError(n.global_name) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1421,7 +1421,7 @@ void SqlServerDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion
           {Key(b.global_name), Key(b.branch_id), Key(b.physical_document_id), OptionalText(b.fork_parent_branch_id),
            BigInt(b.fork_revision), Time(b.created_at), BigInt(b.is_read_only ? 1 : 0)},
           "branch create");
-      status = o.kind == ErrorKind::kDuplicateKey ? relational::BranchExistsError(b.branch_id) : o.status;
+      status = o.kind == ErrorKind::kDuplicateKey ? BranchExistsError(b.branch_id) : o.status;
     }
     Invoke(done, std::move(status));
   }});
@@ -1450,7 +1450,7 @@ void SqlServerDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completi
                                {Key(v.global_name), Key(v.branch_id), Key(v.tag), BigInt(v.revision),
                                 Text(v.history_snapshot_name), Time(v.created_at)},
                                "version create");
-      status = o.kind == ErrorKind::kDuplicateKey ? relational::TagExistsError(v.tag, v.branch_id) : o.status;
+      status = o.kind == ErrorKind::kDuplicateKey ? TagExistsError(v.tag, v.branch_id) : o.status;
     }
     Invoke(done, std::move(status));
   }});

@@ -6,13 +6,17 @@ namespace opstream::storage::sqlserver {
 
 // EF Core's SQL Server DDL for the reference's migrations, with the types of §3.4.3. `datetimeoffset`
 // without a precision is datetimeoffset(7), as EF writes it.
+//
+// One deliberate difference: key columns are `COLLATE Latin1_General_BIN2`. Ids are ordinal
+// everywhere else, and SQL Server's default case-insensitive collation would make `Doc` and `doc`
+// one document (ops mixed, revisions colliding). docs/storage/sqlserver.md, "Collation".
 const std::array<Migration, 3>& Migrations() {
   static const std::array<Migration, 3> kMigrations = {{
       {"20260528094935_Initial",
        {
            "IF SCHEMA_ID(N'opstream') IS NULL EXEC(N'CREATE SCHEMA [opstream];');",
            "CREATE TABLE [opstream].[DocumentOps] (\n"
-           "    [DocumentId] nvarchar(450) NOT NULL,\n"
+           "    [DocumentId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
            "    [Revision] bigint NOT NULL,\n"
            "    [AuthorId] nvarchar(max) NOT NULL,\n"
            "    [Timestamp] datetimeoffset NOT NULL,\n"
@@ -21,14 +25,14 @@ const std::array<Migration, 3>& Migrations() {
            "    CONSTRAINT [PK_DocumentOps] PRIMARY KEY ([DocumentId], [Revision])\n"
            ");",
            "CREATE TABLE [opstream].[DocumentSnapshots] (\n"
-           "    [DocumentId] nvarchar(450) NOT NULL,\n"
+           "    [DocumentId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
            "    [Revision] bigint NOT NULL,\n"
            "    [Timestamp] datetimeoffset NOT NULL,\n"
            "    [State] varbinary(max) NOT NULL,\n"
            "    CONSTRAINT [PK_DocumentSnapshots] PRIMARY KEY ([DocumentId])\n"
            ");",
            "CREATE TABLE [opstream].[HistoryOps] (\n"
-           "    [DocumentId] nvarchar(450) NOT NULL,\n"
+           "    [DocumentId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
            "    [Revision] bigint NOT NULL,\n"
            "    [AuthorId] nvarchar(max) NOT NULL,\n"
            "    [Timestamp] datetimeoffset NOT NULL,\n"
@@ -37,7 +41,7 @@ const std::array<Migration, 3>& Migrations() {
            "    CONSTRAINT [PK_HistoryOps] PRIMARY KEY ([DocumentId], [Revision])\n"
            ");",
            "CREATE TABLE [opstream].[HistorySnapshots] (\n"
-           "    [DocumentId] nvarchar(450) NOT NULL,\n"
+           "    [DocumentId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
            "    [Revision] bigint NOT NULL,\n"
            "    [Timestamp] datetimeoffset NOT NULL,\n"
            "    [State] varbinary(max) NOT NULL,\n"
@@ -52,9 +56,9 @@ const std::array<Migration, 3>& Migrations() {
       {"20260529085214_UpdateModel",
        {
            "CREATE TABLE [opstream].[Comments] (\n"
-           "    [Id] nvarchar(450) NOT NULL,\n"
-           "    [DocumentId] nvarchar(450) NOT NULL,\n"
-           "    [ParentCommentId] nvarchar(450) NULL,\n"
+           "    [Id] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
+           "    [DocumentId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
+           "    [ParentCommentId] nvarchar(450) COLLATE Latin1_General_BIN2 NULL,\n"
            "    [AuthorPeerId] nvarchar(max) NOT NULL,\n"
            "    [Body] nvarchar(max) NOT NULL,\n"
            "    [AnchorJson] nvarchar(max) NULL,\n"
@@ -66,9 +70,9 @@ const std::array<Migration, 3>& Migrations() {
            "    CONSTRAINT [PK_Comments] PRIMARY KEY ([Id])\n"
            ");",
            "CREATE TABLE [opstream].[DocumentBranches] (\n"
-           "    [GlobalName] nvarchar(450) NOT NULL,\n"
-           "    [BranchId] nvarchar(450) NOT NULL,\n"
-           "    [PhysicalDocumentId] nvarchar(450) NOT NULL,\n"
+           "    [GlobalName] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
+           "    [BranchId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
+           "    [PhysicalDocumentId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
            "    [ForkParentBranchId] nvarchar(max) NULL,\n"
            "    [ForkRevision] bigint NOT NULL,\n"
            "    [CreatedAt] datetimeoffset NOT NULL,\n"
@@ -76,16 +80,16 @@ const std::array<Migration, 3>& Migrations() {
            "    CONSTRAINT [PK_DocumentBranches] PRIMARY KEY ([GlobalName], [BranchId])\n"
            ");",
            "CREATE TABLE [opstream].[DocumentNames] (\n"
-           "    [GlobalName] nvarchar(450) NOT NULL,\n"
+           "    [GlobalName] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
            "    [DefaultBranchId] nvarchar(max) NOT NULL,\n"
            "    [EngineType] nvarchar(max) NOT NULL,\n"
            "    [CreatedAt] datetimeoffset NOT NULL,\n"
            "    CONSTRAINT [PK_DocumentNames] PRIMARY KEY ([GlobalName])\n"
            ");",
            "CREATE TABLE [opstream].[DocumentVersions] (\n"
-           "    [GlobalName] nvarchar(450) NOT NULL,\n"
-           "    [BranchId] nvarchar(450) NOT NULL,\n"
-           "    [Tag] nvarchar(450) NOT NULL,\n"
+           "    [GlobalName] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
+           "    [BranchId] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
+           "    [Tag] nvarchar(450) COLLATE Latin1_General_BIN2 NOT NULL,\n"
            "    [Revision] bigint NOT NULL,\n"
            "    [HistorySnapshotName] nvarchar(max) NOT NULL,\n"
            "    [CreatedAt] datetimeoffset NOT NULL,\n"
