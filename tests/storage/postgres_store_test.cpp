@@ -32,9 +32,7 @@ std::unique_ptr<DocumentStore> OpenOrFail(const std::string& connection_string, 
   return store;
 }
 
-INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "Postgres",
+const StoreFactory kPostgres{"Postgres",
                              [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
                                auto database = std::make_unique<TestDatabase>();
                                if (!database->ok()) return nullptr;
@@ -42,8 +40,12 @@ INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance,
                                if (!store) return nullptr;
                                return std::make_unique<StoreOwning>(std::move(database), std::move(store));
                              },
-                             std::chrono::microseconds(1), std::chrono::microseconds(1)}),
-                         StoreFactoryName);
+                             std::chrono::microseconds(1), std::chrono::microseconds(1), std::chrono::microseconds(1)};
+
+INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Postgres, HistoryStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Postgres, CommentStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(Postgres, RefStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
@@ -269,6 +271,70 @@ TEST_F(PostgresStoreTest, TimestampsKeepMicroseconds) {
   const auto loaded = LoadSync(*store, "doc").second;
   ASSERT_EQ(loaded.ops.size(), 1u);
   EXPECT_EQ(FormatIsoTimestamp(loaded.ops[0].timestamp), "2026-06-24T15:41:39.123457+00:00");
+}
+
+TEST_F(PostgresStoreTest, ReadsRecordsWrittenByTheReference) {
+  auto store = OpenInitialized();
+  RawPostgres raw = Raw();
+  ASSERT_TRUE(raw.ok());
+  raw.Query(
+      "INSERT INTO opstream.\"Comments\" VALUES ('c1', 'doc', NULL, 'p', 'b', 'not json', 2, "
+      "'2026-06-24 15:41:39.123456+00', NULL, NULL, true, 'Ann')");
+  auto [listed, comments] = CallSync<std::pair<Status, std::vector<Comment>>>(
+      [&](auto done) { store->comment_store()->LoadComments("doc", done); });
+  ASSERT_TRUE(listed.ok()) << listed.message();
+  ASSERT_EQ(comments.size(), 1u);
+  // Anchor text that is not JSON reads as "no anchor" (§3.4.7) instead of failing the listing.
+  EXPECT_FALSE(comments[0].anchor_json.has_value());
+  EXPECT_TRUE(comments[0].is_orphaned);
+  EXPECT_EQ(comments[0].author_name, "Ann");
+  EXPECT_EQ(FormatIsoTimestamp(comments[0].created_at), "2026-06-24T15:41:39.123456+00:00");
+
+  // What this store writes, as the reference would read it.
+  ASSERT_TRUE(CallSync<Status>([&](auto done) {
+                store->ref_store()->CreateBranch({"doc", "main", "doc", std::nullopt, 0, SampleTime(), true}, done);
+              }).ok());
+  EXPECT_THAT(raw.Query("SELECT \"ForkParentBranchId\", \"IsReadOnly\", \"CreatedAt\" AT TIME ZONE 'UTC' FROM "
+                        "opstream.\"DocumentBranches\""),
+              ElementsAre(ElementsAre("<null>", "t", "2026-06-24 15:41:39.123456")));
+}
+
+TEST_F(PostgresStoreTest, StatementsOfOneCallCommitTogetherOrNotAtAll) {
+  auto store = OpenInitialized();
+  CommentStore& comments = *store->comment_store();
+  for (const char* id : {"c1", "c2"}) {
+    Comment c;
+    c.id = id;
+    c.document_id = "doc";
+    c.anchor_json = R"({"kind":"text","data":{}})";
+    c.anchored_at_revision = 1;
+    c.created_at = SampleTime();
+    ASSERT_TRUE(CallSync<Status>([&](auto done) { comments.AddComment(c, done); }).ok());
+  }
+  // PostgreSQL text cannot hold NUL: the second update fails, so the first must not stick either.
+  const std::string moved = R"({"kind":"text","data":{"startOffset":2}})";
+  const Status failed = CallSync<Status>([&](auto done) {
+    comments.UpdateAnchors(
+        "doc", 9,
+        {{"c1", moved, AnchorOutcome::kMoved}, {"c2", std::string("{\"kind\":\"te\0xt\"}", 16), AnchorOutcome::kMoved}},
+        done);
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.message(), HasSubstr("PostgreSQL anchor update failed"));
+  auto [status, c1] =
+      CallSync<std::pair<Status, std::optional<Comment>>>([&](auto done) { comments.GetComment("c1", done); });
+  ASSERT_TRUE(status.ok()) << status.message();
+  ASSERT_TRUE(c1.has_value());
+  EXPECT_EQ(c1->anchored_at_revision, 1);
+  EXPECT_EQ(c1->anchor_json, std::optional<std::string>(R"({"kind":"text","data":{}})"));
+  // The lane is still usable afterwards.
+  EXPECT_TRUE(CallSync<Status>([&](auto done) {
+                comments.UpdateAnchors("doc", 9, {{"c1", moved, AnchorOutcome::kMoved}}, done);
+              }).ok());
+  using CommentResult = std::pair<Status, std::optional<Comment>>;
+  const auto after = CallSync<CommentResult>([&](auto done) { comments.GetComment("c1", done); });
+  ASSERT_TRUE(after.second.has_value());
+  EXPECT_EQ(after.second->anchored_at_revision, 9);
 }
 
 // Appends queued without waiting (as busy documents produce them).

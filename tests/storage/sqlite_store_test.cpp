@@ -332,6 +332,66 @@ TEST_F(SqliteDocumentStoreTest, ValuesAreStoredTheWayEfCoreStoresThem) {
   EXPECT_THAT(snapshot[0], ElementsAre("2", "2026-06-24 15:41:39.1234567+00:00", "blob", "{}"));
 }
 
+TEST_F(SqliteDocumentStoreTest, RecordsAreStoredTheWayEfCoreStoresThem) {
+  auto store = OpenInitialized();
+  Comment comment;
+  comment.id = "0123456789abcdef0123456789abcdef";
+  comment.document_id = "doc";
+  comment.author_peer_id = "peer";
+  comment.author_name = "Ann";
+  comment.body = "hi";
+  comment.anchor_json = R"({"kind":"json","data":{"path":"root.a"}})";
+  comment.anchored_at_revision = 3;
+  comment.created_at = SampleTime();
+  comment.is_orphaned = true;
+  ASSERT_TRUE(CallSync<Status>([&](auto done) { store->comment_store()->AddComment(comment, done); }).ok());
+  ASSERT_TRUE(CallSync<Status>([&](auto done) {
+                store->history_store()->WriteHistorySnapshot("doc", {4, SampleTime(1), "{}"}, std::nullopt, done);
+              }).ok());
+  store->Flush(std::chrono::seconds(5));
+
+  RawSqlite db(DatabasePath());
+  EXPECT_THAT(db.Rows("SELECT ParentCommentId, CreatedAt, ResolvedAt, IsOrphaned, typeof(IsOrphaned), AuthorName "
+                      "FROM Comments"),
+              ElementsAre(ElementsAre("<null>", "2026-06-24 15:41:39.1234567+00:00", "<null>", "1", "integer", "Ann")));
+  EXPECT_THAT(db.Rows("SELECT Revision, Timestamp, typeof(State), Name FROM HistorySnapshots"),
+              ElementsAre(ElementsAre("4", "2026-06-24 15:41:40.1234567+00:00", "blob", "<null>")));
+}
+
+TEST_F(SqliteDocumentStoreTest, ReadsRecordsWrittenByTheReference) {
+  auto store = OpenInitialized();
+  store->Flush(std::chrono::seconds(5));
+  {
+    RawSqlite db(DatabasePath());
+    // Fractions of different lengths (EF trims trailing zeros and drops a zero fraction): the
+    // greatest op timestamp must still win, whatever its spelling.
+    ASSERT_EQ(
+        db.Exec("INSERT INTO DocumentOps VALUES ('doc', 1, 'p', '2026-06-24 15:41:39.5+00:00', x'7B7D', 'TextOp');"
+                "INSERT INTO DocumentOps VALUES ('doc', 2, 'p', '2026-06-24 15:41:39.12+00:00', x'7B7D', 'TextOp');"
+                "INSERT INTO DocumentOps VALUES ('doc', 3, 'p', '2026-06-24 15:41:39+00:00', x'7B7D', 'TextOp');"
+                "INSERT INTO Comments VALUES ('c1', 'doc', NULL, 'p', 'b', 'not json', 2, "
+                "'2026-06-24 15:41:39+00:00', NULL, NULL, 0, '');"),
+        "");
+  }
+  auto [status, info] =
+      CallSync<std::pair<Status, std::optional<DocumentInfo>>>([&](auto done) { store->GetInfo("doc", done); });
+  ASSERT_TRUE(status.ok()) << status.message();
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->revision, 3);
+  EXPECT_EQ(info->op_count, 3);
+  EXPECT_EQ(FormatIsoTimestamp(info->last_modified), "2026-06-24T15:41:39.5+00:00");
+
+  // Anchor text that is not JSON reads as "no anchor" (§3.4.7) instead of failing the listing.
+  auto [listed, comments] = CallSync<std::pair<Status, std::vector<Comment>>>(
+      [&](auto done) { store->comment_store()->LoadComments("doc", done); });
+  ASSERT_TRUE(listed.ok()) << listed.message();
+  ASSERT_EQ(comments.size(), 1u);
+  EXPECT_FALSE(comments[0].anchor_json.has_value());
+  EXPECT_EQ(comments[0].created_at,
+            Timestamp(std::chrono::sys_days{std::chrono::year{2026} / 6 / 24} + std::chrono::hours{15} +
+                      std::chrono::minutes{41} + std::chrono::seconds{39}));
+}
+
 TEST_F(SqliteDocumentStoreTest, ReferenceCreatedDatabaseOpensAndKeepsWorking) {
   {
     RawSqlite db(DatabasePath());

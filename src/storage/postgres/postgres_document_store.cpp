@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -21,6 +22,7 @@
 
 #include "storage/append_rules.hpp"
 #include "storage/postgres/postgres_migrations.hpp"
+#include "storage/postgres/postgres_sql_job.hpp"
 #include "storage/probe_watchdog.hpp"
 #include "storage/store_jobs.hpp"
 
@@ -79,6 +81,9 @@ using jobs::Job;
 using jobs::LoadJob;
 using jobs::ProbeJob;
 using jobs::SnapshotJob;
+using postgres::SqlJob;
+// The shared jobs plus the generic statements of postgres_records.cpp.
+using LaneJob = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob, SqlJob>;
 
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
@@ -236,7 +241,7 @@ struct SharedState {
   std::mutex mutex;
   std::condition_variable work_cv;
   std::condition_variable idle_cv;
-  std::deque<Job> queue;
+  std::deque<LaneJob> queue;
   int busy = 0;  // lanes running a batch taken from the queue (completions included)
   bool stopping = false;
   std::atomic<uint64_t> append_transactions{0};
@@ -277,7 +282,7 @@ class Lane {
     pthread_setname_np(pthread_self(), "opstream-pg");
 #endif
     for (;;) {
-      std::vector<Job> batch;
+      std::vector<LaneJob> batch;
       {
         std::unique_lock lock(mutex_);
         work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -564,14 +569,16 @@ class Lane {
   struct Slot {
     Status status = Status::Error("PostgreSQL request was not answered.");
     LoadedDocument loaded;
-    bool retried = false;  // handed to a second attempt, which completes it
+    std::string sqlstate;                      // SqlJob: of the first failure
+    std::vector<postgres::SqlResult> results;  // SqlJob: one per statement
+    bool retried = false;                      // handed to a second attempt, which completes it
   };
 
   // `may_retry`: a connection that had been idle may have died unnoticed (the server restarted, an
   // idle timeout); reads, snapshot upserts, compactions and probes are idempotent, so those that
   // failed with it are tried once more on a fresh connection. Appends are not: their outcome is
   // unknown once sent.
-  void RunBatch(std::vector<Job>& batch, bool may_retry = true) {
+  void RunBatch(std::vector<LaneJob>& batch, bool may_retry = true) {
     const bool reused = conn_ != nullptr;
     std::vector<Slot> slots(batch.size());
     if (Status connected = EnsureConnected(false); !connected.ok()) {
@@ -628,6 +635,8 @@ class Lane {
       } else if (std::holds_alternative<ProbeJob>(batch[i])) {
         sent = SendQuery("SELECT 1", {}) && PQpipelineSync(conn_) == 1;
         AddCommitted(expects, slot, "health probe");
+      } else if (auto* sql = std::get_if<SqlJob>(&batch[i])) {
+        sent = SendSqlJob(*sql, slot, expects);
       }
     }
     if (!sent) {
@@ -661,9 +670,10 @@ class Lane {
       }
     }
     if (may_retry && reused && conn_ == nullptr) {
-      std::vector<Job> again;
+      std::vector<LaneJob> again;
       for (size_t i = 0; i < batch.size(); ++i) {
         if (slots[i].status.ok() || std::holds_alternative<AppendJob>(batch[i])) continue;
+        if (auto* sql = std::get_if<SqlJob>(&batch[i]); sql && !sql->idempotent) continue;
         again.push_back(std::move(batch[i]));
         slots[i].retried = true;
       }
@@ -676,6 +686,64 @@ class Lane {
     Complete(batch, slots);
   }
 
+  // Every statement of the job, then one sync point: one implicit transaction, so a failing
+  // statement rolls back the ones before it and the later ones are not run.
+  bool SendSqlJob(SqlJob& job, Slot& slot, std::vector<Expect>& expects) {
+    slot.status = Status::Ok();
+    slot.results.assign(job.statements.size(), {});
+    for (size_t k = 0; k < job.statements.size(); ++k) {
+      const postgres::SqlStatement& statement = job.statements[k];
+      std::vector<Oid> types;
+      std::vector<const char*> values;
+      std::vector<int> lengths, formats;
+      for (const postgres::SqlValue& value : statement.params) {
+        types.push_back(value.type);
+        // A null pointer is SQL NULL; an empty value still needs an address.
+        values.push_back(value.bytes ? (value.bytes->empty() ? "" : value.bytes->data()) : nullptr);
+        lengths.push_back(value.bytes ? static_cast<int>(value.bytes->size()) : 0);
+        formats.push_back(1);
+      }
+      if (PQsendQueryParams(conn_, statement.sql, static_cast<int>(types.size()), types.data(), values.data(),
+                            lengths.data(), formats.data(), 1) != 1) {
+        return false;
+      }
+      expects.push_back({false, [&slot, &job, k](const PGresult* r, const Status& failure) {
+                           if (!slot.status.ok()) return;  // the first failure is the one to report
+                           if (!r) {
+                             slot.status = failure;
+                             return;
+                           }
+                           if (Status status = ResultStatus(r, job.operation); !status.ok()) {
+                             slot.status = std::move(status);
+                             slot.sqlstate = std::string(SqlState(r));
+                             return;
+                           }
+                           postgres::SqlResult& result = slot.results[k];
+                           const int columns = PQnfields(r);
+                           for (int row = 0; row < PQntuples(r); ++row) {
+                             auto& out = result.rows.emplace_back();
+                             out.reserve(static_cast<size_t>(columns));
+                             for (int column = 0; column < columns; ++column) {
+                               if (PQgetisnull(r, row, column)) {
+                                 out.emplace_back(std::nullopt);
+                               } else {
+                                 out.emplace_back(std::string(PQgetvalue(r, row, column),
+                                                              static_cast<size_t>(PQgetlength(r, row, column))));
+                               }
+                             }
+                           }
+                           const char* affected = PQcmdTuples(const_cast<PGresult*>(r));
+                           result.affected = affected && *affected ? std::strtoll(affected, nullptr, 10) : 0;
+                         }});
+    }
+    if (PQpipelineSync(conn_) != 1) return false;
+    // Success only once the implicit transaction has committed (the sync point).
+    expects.push_back({true, [&slot](const PGresult* r, const Status& failure) {
+                         if (!r && slot.status.ok()) slot.status = failure;
+                       }});
+    return true;
+  }
+
   static void AddCommitted(std::vector<Expect>& expects, Slot& slot, std::string_view operation) {
     expects.push_back({false, [&slot, operation](const PGresult* r, const Status& failure) {
                          slot.status = r ? ResultStatus(r, operation) : failure;
@@ -686,7 +754,7 @@ class Lane {
                        }});
   }
 
-  static Params InsertParams(const std::vector<Job>& batch, const std::vector<size_t>& appends) {
+  static Params InsertParams(const std::vector<LaneJob>& batch, const std::vector<size_t>& appends) {
     ArrayParam ids(kTextOid), revisions(kInt8Oid), authors(kTextOid), times(kTimestamptzOid), payloads(kByteaOid),
         engines(kTextOid);
     for (size_t i : appends) {
@@ -710,7 +778,8 @@ class Lane {
     return p;
   }
 
-  void RunAppendsOneByOne(const std::vector<Job>& batch, const std::vector<size_t>& group, std::vector<Slot>& slots) {
+  void RunAppendsOneByOne(const std::vector<LaneJob>& batch, const std::vector<size_t>& group,
+                          std::vector<Slot>& slots) {
     std::vector<Expect> expects;
     std::vector<Status> inserted(group.size(), Status::Error("not answered"));
     std::vector<bool> duplicate(group.size(), false);
@@ -785,7 +854,7 @@ class Lane {
     return Status::Ok();
   }
 
-  void Complete(std::vector<Job>& batch, std::vector<Slot>& slots) {
+  void Complete(std::vector<LaneJob>& batch, std::vector<Slot>& slots) {
     for (size_t i = 0; i < batch.size(); ++i) {
       Slot& slot = slots[i];
       if (slot.retried) continue;
@@ -801,6 +870,9 @@ class Lane {
               } else {
                 job.probe->Answer({HealthStatus::kUnhealthy, slot.status.message()});
               }
+            } else if constexpr (std::is_same_v<T, SqlJob>) {
+              if (!slot.status.ok()) slot.results.clear();
+              Invoke(job.done, std::move(slot.status), std::move(slot.sqlstate), std::move(slot.results));
             } else if constexpr (std::is_same_v<T, InitializeJob>) {
               Invoke(job.done, std::move(slot.status));  // never batched; kept for completeness
             } else {
@@ -823,7 +895,7 @@ class Lane {
   std::mutex& mutex_;
   std::condition_variable& work_cv_;
   std::condition_variable& idle_cv_;
-  std::deque<Job>& queue_;
+  std::deque<LaneJob>& queue_;
   int& busy_;
   bool& stopping_;
   std::atomic<uint64_t>& append_transactions_;
@@ -852,7 +924,7 @@ class PostgresDocumentStore::Worker {
     lanes_.clear();  // joins every lane after the queue is drained
   }
 
-  void Enqueue(Job job) {
+  void Enqueue(LaneJob job) {
     {
       std::lock_guard lock(shared_.mutex);
       shared_.queue.push_back(std::move(job));
@@ -919,6 +991,8 @@ void PostgresDocumentStore::Compact(std::string document_id, int64_t up_to, Comp
 
 void PostgresDocumentStore::CheckHealth(HealthCompletion done) { worker_->EnqueueProbe(std::move(done)); }
 
+void PostgresDocumentStore::Submit(postgres::SqlJob job) { worker_->Enqueue(std::move(job)); }
+
 void PostgresDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->Flush(timeout); }
 
 PostgresStoreCounters PostgresDocumentStore::counters() const { return worker_->counters(); }
@@ -929,23 +1003,6 @@ Status OpenPostgresStore(std::string_view connection_string, std::unique_ptr<Doc
   if (Status status = ParsePostgresConnectionString(connection_string, options); !status.ok()) return status;
   out = std::make_unique<PostgresDocumentStore>(std::move(options), settings);
   return Status::Ok();
-}
-
-// Placeholder until the PostgreSQL store implements the management calls (server.md §3.1).
-void PostgresDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
-  done(Status::Error("Enumerate is not implemented by the PostgreSQL store yet."), {});
-}
-
-void PostgresDocumentStore::GetInfo(std::string, InfoCompletion done) {
-  done(Status::Error("GetInfo is not implemented by the PostgreSQL store yet."), std::nullopt);
-}
-
-void PostgresDocumentStore::Delete(std::string, Completion done) {
-  done(Status::Error("Delete is not implemented by the PostgreSQL store yet."));
-}
-
-void PostgresDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
-  done(Status::Error("DeleteByTenantPrefix is not implemented by the PostgreSQL store yet."), 0);
 }
 
 }  // namespace opstream::storage

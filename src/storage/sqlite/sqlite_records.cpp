@@ -20,7 +20,9 @@ using sqlite::Database;
 constexpr std::string_view kProvider = "sqlite";
 
 // Prefix match as a byte-wise range on the BINARY collation (LIKE would be case-insensitive and
-// treat % and _ as wildcards): ?1 = prefix, ?2 = PrefixUpperBound(prefix) or NULL.
+// treat % and _ as wildcards): ?1 = prefix, ?2 = PrefixUpperBound(prefix) or NULL. ForPrefix()
+// turns the template into the bounded or the open-ended statement, so the planner sees a plain
+// index range either way (an OR in the condition would make it scan to the end of the index).
 #define OPSTREAM_PREFIX(column) "(" column " >= ?1 AND (?2 IS NULL OR " column " < ?2))"
 
 constexpr const char* kEnumerateSql =
@@ -138,7 +140,7 @@ constexpr const char* kPinningSql =
 // sticks in status(); later calls do nothing.
 class Query {
  public:
-  Query(Database& db, const char* sql, std::string_view operation) : db_(db), operation_(operation) {
+  Query(Database& db, const std::string& sql, std::string_view operation) : db_(db), operation_(operation) {
     status_ = db.Prepared(sql, operation, statement_);
     if (status_.ok()) use_.emplace(statement_);
   }
@@ -211,6 +213,24 @@ class Query {
   int index_ = 0;
   int last_rc_ = SQLITE_OK;
 };
+
+// The statement for this prefix: every `(?2 IS NULL OR col < ?2)` becomes `(col < ?2)` when the
+// prefix has an upper bound, else `(?2 IS NULL)` (still naming ?2, which BindPrefix binds to NULL).
+std::string ForPrefix(std::string_view sql, const std::string& prefix) {
+  constexpr std::string_view kMarker = "(?2 IS NULL OR ";
+  const bool bounded = PrefixUpperBound(prefix).has_value();
+  std::string out;
+  size_t position = 0;
+  for (size_t found; (found = sql.find(kMarker, position)) != std::string_view::npos;) {
+    const size_t condition = found + kMarker.size();
+    const size_t end = sql.find(')', condition);  // quoted column names hold no ')'
+    out.append(sql.substr(position, found - position));
+    out += bounded ? "(" + std::string(sql.substr(condition, end - condition)) + ")" : std::string("(?2 IS NULL)");
+    position = end + 1;
+  }
+  out.append(sql.substr(position));
+  return out;
+}
 
 Query& BindPrefix(Query& query, const std::string& prefix) {
   query.Text(prefix);
@@ -314,13 +334,13 @@ Status DeleteDocumentRows(Database& db, const char* ops_sql, const char* snapsho
 Status DeletePrefixRows(Database& db, const char* count_sql, const char* ops_sql, const char* snapshots_sql,
                         const std::string& prefix, std::string_view operation, int64_t& removed) {
   return InTransaction(db, operation, [&] {
-    Query count(db, count_sql, operation);
+    Query count(db, ForPrefix(count_sql, prefix), operation);
     BindPrefix(count, prefix);
     if (count.Step()) removed = count.IntAt(0);
     if (!count.status().ok()) return count.status();
-    Query ops(db, ops_sql, operation);
+    Query ops(db, ForPrefix(ops_sql, prefix), operation);
     if (Status s = BindPrefix(ops, prefix).Run(); !s.ok()) return s;
-    Query snapshots(db, snapshots_sql, operation);
+    Query snapshots(db, ForPrefix(snapshots_sql, prefix), operation);
     return BindPrefix(snapshots, prefix).Run();
   });
 }
@@ -332,7 +352,7 @@ Status DeletePrefixRows(Database& db, const char* count_sql, const char* ops_sql
 void SqliteDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
   Submit(ResultTask<std::vector<DocumentInfo>>("enumerate", std::move(done),
                                                [prefix = std::move(prefix), query](Database& db, auto& documents) {
-                                                 Query q(db, kEnumerateSql, "enumerate");
+                                                 Query q(db, ForPrefix(kEnumerateSql, prefix), "enumerate");
                                                  BindPrefix(q, prefix);
                                                  q.Int(query.take && *query.take > 0 ? *query.take : -1);
                                                  q.Int(query.skip && *query.skip > 0 ? *query.skip : 0);
@@ -548,7 +568,7 @@ void SqliteDocumentStore::GetName(std::string global_name, NameCompletion done) 
 void SqliteDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
   Submit(ResultTask<std::vector<DocumentName>>(
       "names load", std::move(done), [prefix = std::move(prefix)](Database& db, auto& names) {
-        Query q(db, kEnumerateNamesSql, "names load");
+        Query q(db, ForPrefix(kEnumerateNamesSql, prefix), "names load");
         BindPrefix(q, prefix);
         while (q.Step()) {
           names.push_back(DocumentName{q.BytesAt(0), q.BytesAt(1), q.BytesAt(2), q.TimeAt(3)});
