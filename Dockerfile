@@ -9,7 +9,7 @@ RUN scripts/build.sh build-release && strip build-release/opstream-server
 FROM debian:12-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libboost-json1.81.0 libboost-url1.81.0 libnghttp2-14 \
-      libsimdjson14 libfmt9 libspdlog1.10 libsqlite3-0 libpq5 libhiredis0.14 libmariadb3 ca-certificates \
+      libsimdjson14 libfmt9 libspdlog1.10 libsqlite3-0 libpq5 libhiredis0.14 libmariadb3 libodbc2 tdsodbc ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build-release/opstream-server /usr/local/bin/opstream-server
 WORKDIR /app

@@ -13,6 +13,7 @@ BUILD_PACKAGES=(
   libhiredis-dev  # RESP parsing for the Redis storage (and backplane) client
   libmariadb-dev  # MariaDB Connector/C for the MySQL storage
   libmongoc-dev libbson-dev  # MongoDB C driver for the mongo storage
+  unixodbc-dev tdsodbc  # ODBC and the FreeTDS driver for the SQL Server storage
 )
 TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm

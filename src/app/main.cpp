@@ -38,6 +38,7 @@
 #include "storage/postgres/postgres_document_store.hpp"
 #include "storage/redis/redis_document_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
+#include "storage/sqlserver/sqlserver_document_store.hpp"
 #include "transports/grpc/grpc_service.hpp"
 #include "transports/signalr/signalr_transport.hpp"
 #include "transports/websocket/collab_socket.hpp"
@@ -101,10 +102,12 @@ Status OpenStore(const config::Settings& settings, std::unique_ptr<storage::Docu
     case config::StorageKind::kMongo:
       return storage::OpenMongoStore(settings.storage_connection_string, store,
                                      {.database_name = settings.storage_database_name});
+    case config::StorageKind::kSqlServer:
+      return storage::OpenSqlServerStore(settings.storage_connection_string, store);
     default:
       return Status::Error(
           fmt::format("Storage provider '{}' is not available in this build of OpStream Server. "
-                      "Available: memory, sqlite, postgres, mysql, redis, mongo.",
+                      "Available: memory, sqlite, postgres, mysql, sqlserver, redis, mongo.",
                       settings.storage_provider));
   }
 }

@@ -39,6 +39,7 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override {
     store_ = GetParam().make(directory_.path());
+    if (IsSkipped()) return;  // a factory whose server is not configured here (e.g. SQL Server)
     ASSERT_NE(store_, nullptr);
     const Status initialized = InitializeSync(*store_);
     ASSERT_TRUE(initialized.ok()) << initialized.message();

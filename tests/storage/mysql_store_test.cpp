@@ -31,18 +31,21 @@ std::unique_ptr<DocumentStore> OpenMySqlOrFail(const std::string& connection_str
   return store;
 }
 
-INSTANTIATE_TEST_SUITE_P(MySql, DocumentStoreConformance,
-                         ::testing::Values(StoreFactory{
-                             "MySql",
-                             [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
-                               auto database = std::make_unique<MySqlTestDatabase>();
-                               if (!database->ok()) return nullptr;
-                               auto store = OpenMySqlOrFail(database->ConnectionString());
-                               if (!store) return nullptr;
-                               return std::make_unique<StoreOwning>(std::move(database), std::move(store));
-                             },
-                             std::chrono::microseconds(1), std::chrono::microseconds(1)}),
-                         StoreFactoryName);
+const StoreFactory kMySqlFactory{"MySql",
+                                 [](const std::filesystem::path&) -> std::unique_ptr<DocumentStore> {
+                                   auto database = std::make_unique<MySqlTestDatabase>();
+                                   if (!database->ok()) return nullptr;
+                                   auto store = OpenMySqlOrFail(database->ConnectionString());
+                                   if (!store) return nullptr;
+                                   return std::make_unique<StoreOwning>(std::move(database), std::move(store));
+                                 },
+                                 std::chrono::microseconds(1), std::chrono::microseconds(1),
+                                 std::chrono::microseconds(1)};
+
+INSTANTIATE_TEST_SUITE_P(MySql, DocumentStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(MySql, HistoryStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(MySql, CommentStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
+INSTANTIATE_TEST_SUITE_P(MySql, RefStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
 
 class MySqlStoreTest : public ::testing::Test {
  protected:
@@ -102,6 +105,29 @@ const std::map<std::string, std::vector<std::string>>& ExpectedColumns() {
       {"__EFMigrationsHistory", {"MigrationId varchar(150) utf8mb4 NO", "ProductVersion varchar(32) utf8mb4 NO"}},
   };
   return kColumns;
+}
+
+// Ids are ordinal (server.md §3.1): every key column compares bytes, so `Doc` and `doc` stay apart.
+TEST_F(MySqlStoreTest, KeyColumnsUseABinaryCollation) {
+  auto store = OpenInitialized();
+  RawMySql raw = Raw();
+  const auto rows = raw.Query(
+      "SELECT CONCAT(table_name, '.', column_name, ' ', collation_name) FROM "
+      "information_schema.columns WHERE table_schema = '" +
+      database_.name() + "' AND column_type = 'varchar(255)' ORDER BY table_name, ordinal_position");
+  std::vector<std::string> keys;
+  for (const auto& row : rows) keys.push_back(row[0]);
+  EXPECT_THAT(keys,
+              ElementsAre("Comments.Id utf8mb4_bin", "Comments.DocumentId utf8mb4_bin",
+                          "Comments.ParentCommentId utf8mb4_bin", "DocumentBranches.GlobalName utf8mb4_bin",
+                          "DocumentBranches.BranchId utf8mb4_bin", "DocumentBranches.PhysicalDocumentId utf8mb4_bin",
+                          "DocumentNames.GlobalName utf8mb4_bin", "DocumentOps.DocumentId utf8mb4_bin",
+                          "DocumentSnapshots.DocumentId utf8mb4_bin", "DocumentVersions.GlobalName utf8mb4_bin",
+                          "DocumentVersions.BranchId utf8mb4_bin", "DocumentVersions.Tag utf8mb4_bin",
+                          "HistoryOps.DocumentId utf8mb4_bin", "HistorySnapshots.DocumentId utf8mb4_bin"));
+  ASSERT_TRUE(AppendSync(*store, "Doc", MakeOps(1, 2)).ok());
+  ASSERT_TRUE(AppendSync(*store, "doc", MakeOps(1, 1)).ok());
+  EXPECT_THAT(Revisions(LoadSync(*store, "doc").second.ops), ElementsAre(1));
 }
 
 TEST_F(MySqlStoreTest, SchemaMatchesTheReferenceInTheConnectionDatabase) {

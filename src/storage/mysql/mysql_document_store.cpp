@@ -22,7 +22,9 @@
 
 #include "storage/append_rules.hpp"
 #include "storage/probe_watchdog.hpp"
+#include "storage/relational_rules.hpp"
 #include "storage/store_jobs.hpp"
+#include "storage/store_rules.hpp"
 
 namespace opstream::storage {
 namespace {
@@ -40,6 +42,13 @@ using jobs::Job;
 using jobs::LoadJob;
 using jobs::ProbeJob;
 using jobs::SnapshotJob;
+
+class Lane;
+// A management, history, comment or ref call: runs alone on a lane, and calls its own completion.
+struct CallJob {
+  std::function<void(Lane&)> run;
+};
+using LaneJob = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob, CallJob>;
 
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
@@ -115,7 +124,7 @@ struct SharedState {
   std::mutex mutex;
   std::condition_variable work_cv;
   std::condition_variable idle_cv;
-  std::deque<Job> queue;
+  std::deque<LaneJob> queue;
   int busy = 0;
   bool stopping = false;
   std::atomic<uint64_t> append_transactions{0};
@@ -149,7 +158,7 @@ class Lane {
 #endif
     mysql_thread_init();
     for (;;) {
-      std::vector<Job> batch;
+      std::vector<LaneJob> batch;
       {
         std::unique_lock lock(shared_.mutex);
         shared_.work_cv.wait(lock, [this] { return shared_.stopping || !shared_.queue.empty(); });
@@ -157,7 +166,8 @@ class Lane {
         ++shared_.busy;
         size_t appends = 0;
         while (!shared_.queue.empty()) {
-          const bool initialize = std::holds_alternative<InitializeJob>(shared_.queue.front());
+          const bool initialize = std::holds_alternative<InitializeJob>(shared_.queue.front()) ||
+                                  std::holds_alternative<CallJob>(shared_.queue.front());
           if (initialize && !batch.empty()) break;
           if (std::holds_alternative<AppendJob>(shared_.queue.front()) &&
               ++appends > std::max<size_t>(1, settings_.max_appends_per_transaction)) {
@@ -173,6 +183,8 @@ class Lane {
         if (status.ok()) status = Migrate();
         if (status.ok()) spdlog::info("storage.mysql: database ready {}", options_.Describe());
         Invoke(initialize->done, std::move(status));
+      } else if (auto* call = std::get_if<CallJob>(&batch.front())) {
+        call->run(*this);
       } else {
         RunBatch(batch, true);
       }
@@ -450,7 +462,7 @@ class Lane {
     return append.ops.front().revision;
   }
 
-  void RunAppends(std::vector<Job>& batch, std::vector<Status>& results, bool may_retry) {
+  void RunAppends(std::vector<LaneJob>& batch, std::vector<Status>& results, bool may_retry) {
     std::vector<size_t> group;
     std::vector<const AppendJob*> appends;
     for (size_t i = 0; i < batch.size(); ++i) {
@@ -539,7 +551,7 @@ class Lane {
     return Status::Ok();
   }
 
-  Status RunOther(Job& job, LoadedDocument& loaded) {
+  Status RunOther(LaneJob& job, LoadedDocument& loaded) {
     if (auto* load = std::get_if<LoadJob>(&job)) return RunLoad(*load, loaded);
     if (auto* snapshot = std::get_if<SnapshotJob>(&job)) {
       if (Status valid = CheckId(snapshot->document_id); !valid.ok()) return valid;
@@ -561,7 +573,7 @@ class Lane {
     return Exec("SELECT 1", "health probe").status;
   }
 
-  void RunBatch(std::vector<Job>& batch, bool may_retry) {
+  void RunBatch(std::vector<LaneJob>& batch, bool may_retry) {
     std::vector<Status> results(batch.size(), Status::Ok());
     std::vector<LoadedDocument> loaded(batch.size());
     RunAppends(batch, results, may_retry);
@@ -591,6 +603,8 @@ class Lane {
             if constexpr (std::is_same_v<T, LoadJob>) {
               if (!results[i].ok()) loaded[i] = {};
               Invoke(job.done, std::move(results[i]), std::move(loaded[i]));
+            } else if constexpr (std::is_same_v<T, CallJob>) {
+              // Never batched (Run takes a call alone).
             } else if constexpr (std::is_same_v<T, ProbeJob>) {
               if (results[i].ok()) {
                 job.probe->Answer({HealthStatus::kHealthy, "MySQL reachable"});
@@ -605,6 +619,29 @@ class Lane {
     }
   }
 
+ public:
+  // ----- what calls (CallJob) use -----
+  Status Connected() { return EnsureConnected(false); }
+  Outcome Run(const std::string& sql, std::string_view operation, std::vector<Row>* rows = nullptr) {
+    return Exec(sql, operation, rows);
+  }
+  std::string Text(std::string_view text) const { return Quote(text); }
+  std::string Bytes(std::string_view bytes) const { return QuoteBinary(bytes); }
+  uint64_t AffectedRows() const { return conn_ == nullptr ? 0 : mysql_affected_rows(conn_); }
+  // Runs `body` (returning an Outcome) in one transaction: committed when it succeeds.
+  template <typename Body>
+  Outcome Transaction(std::string_view operation, Body&& body) {
+    Outcome o = Exec("START TRANSACTION", operation);
+    if (!o.ok()) return o;
+    o = body();
+    if (!o.ok()) {
+      if (conn_ != nullptr) (void)Exec("ROLLBACK", operation);
+      return o;
+    }
+    return Exec("COMMIT", operation);
+  }
+
+ private:
   const MySqlConnectionOptions& options_;
   const MySqlStoreSettings& settings_;
   MYSQL* conn_ = nullptr;
@@ -614,6 +651,142 @@ class Lane {
   SharedState& shared_;
   std::thread thread_;  // last: everything above exists before the thread starts
 };
+
+// ----- management, history, comments and refs (server.md §3.1, §3.4.7) -----
+
+using Row = relational::Row;
+
+std::optional<Timestamp> ParseMySqlTime(std::string_view text) {
+  Timestamp t;
+  if (!ParseDateTime(text, t)) return std::nullopt;
+  return t;
+}
+
+Outcome Unreadable(std::string_view operation) {
+  return {Status::Error(fmt::format("MySQL {} failed: a row could not be read.", operation)), 0};
+}
+
+std::string Nullable(const Lane& lane, const std::optional<std::string>& text) {
+  return text ? lane.Text(*text) : std::string("NULL");
+}
+std::string NullableTime(const std::optional<Timestamp>& t) { return t ? FormatDateTime(*t) : std::string("NULL"); }
+
+// The snapshot rows and per-document op aggregates of `ops`/`snapshots` matching `where`.
+Outcome CollectInfos(Lane& lane, const std::string& where, relational::InfoMerger& merger) {
+  std::vector<Row> rows;
+  Outcome o = lane.Run("SELECT `DocumentId`, `Revision`, `Timestamp` FROM `DocumentSnapshots` WHERE " + where,
+                       "document info", &rows);
+  if (!o.ok()) return o;
+  for (const Row& row : rows) {
+    relational::RowReader r(row, ParseMySqlTime);
+    const std::string id = r.Text();
+    const int64_t revision = r.Int();
+    const Timestamp timestamp = r.Time();
+    if (!r.ok()) return Unreadable("document info");
+    merger.AddSnapshot(id, revision, timestamp);
+  }
+  rows.clear();
+  o = lane.Run("SELECT `DocumentId`, MAX(`Revision`), MAX(`Timestamp`), COUNT(*) FROM `DocumentOps` WHERE " + where +
+                   " GROUP BY `DocumentId`",
+               "document info", &rows);
+  if (!o.ok()) return o;
+  for (const Row& row : rows) {
+    relational::RowReader r(row, ParseMySqlTime);
+    const std::string id = r.Text();
+    const int64_t revision = r.Int();
+    const Timestamp timestamp = r.Time();
+    const int64_t count = r.Int();
+    if (!r.ok()) return Unreadable("document info");
+    merger.AddOps(id, revision, timestamp, count);
+  }
+  return {};
+}
+
+// Removes every document of `ops` ∪ `snapshots` whose id starts (ordinally) with `prefix`; `count`
+// is the number of distinct documents removed.
+Outcome DeleteByPrefix(Lane& lane, std::string_view prefix, std::string_view ops, std::string_view snapshots,
+                       int64_t& count) {
+  const std::string where = "`DocumentId` LIKE " + lane.Text(relational::LikePrefixPattern(prefix));
+  std::vector<Row> rows;
+  Outcome o = lane.Run(fmt::format("SELECT DISTINCT `DocumentId` FROM `{}` WHERE {} UNION SELECT `DocumentId` FROM "
+                                   "`{}` WHERE {}",
+                                   ops, where, snapshots, where),
+                       "prefix delete", &rows);
+  if (!o.ok()) return o;
+  std::vector<std::string> lists;  // quoted ids, about 500 per statement
+  count = 0;
+  for (const Row& row : rows) {
+    if (row.empty() || !row[0] || !relational::StartsWith(*row[0], prefix)) continue;
+    if (count % 500 == 0) lists.emplace_back();
+    lists.back() += (lists.back().empty() ? "" : ",") + lane.Text(*row[0]);
+    ++count;
+  }
+  if (lists.empty()) return {};
+  return lane.Transaction("prefix delete", [&]() -> Outcome {
+    for (const std::string& list : lists) {
+      for (std::string_view table : {ops, snapshots}) {
+        Outcome d = lane.Run(fmt::format("DELETE FROM `{}` WHERE `DocumentId` IN ({})", table, list), "prefix delete");
+        if (!d.ok()) return d;
+      }
+    }
+    return {};
+  });
+}
+
+Outcome DeleteDocument(Lane& lane, const std::string& id, std::string_view ops, std::string_view snapshots,
+                       const std::string& revision_clause = {}) {
+  const std::string quoted = lane.Text(id);
+  return lane.Transaction("delete", [&]() -> Outcome {
+    for (std::string_view table : {ops, snapshots}) {
+      Outcome d =
+          lane.Run(fmt::format("DELETE FROM `{}` WHERE `DocumentId` = {}{}", table, quoted, revision_clause), "delete");
+      if (!d.ok()) return d;
+    }
+    return {};
+  });
+}
+
+const std::string& CommentSelect() {
+  static const std::string kSelect =
+      "SELECT " + relational::ColumnList(relational::kCommentColumns, "`", "`") + " FROM `Comments` ";
+  return kSelect;
+}
+
+Outcome QueryComments(Lane& lane, const std::string& where, std::vector<Comment>& out) {
+  std::vector<Row> rows;
+  Outcome o = lane.Run(CommentSelect() + where, "comment query", &rows);
+  if (!o.ok()) return o;
+  for (const Row& row : rows) {
+    Comment comment;
+    if (!relational::ReadComment(row, ParseMySqlTime, comment)) return Unreadable("comment query");
+    out.push_back(std::move(comment));
+  }
+  return {};
+}
+
+template <typename Record, size_t N>
+Outcome QueryRecords(Lane& lane, const std::string_view (&columns)[N], std::string_view from, const std::string& where,
+                     bool (*read)(const Row&, relational::TimeParser, Record&), std::vector<Record>& out) {
+  std::vector<Row> rows;
+  Outcome o =
+      lane.Run(fmt::format("SELECT {} FROM {} WHERE {}", relational::ColumnList(columns, "`", "`", "t"), from, where),
+               "ref query", &rows);
+  if (!o.ok()) return o;
+  for (const Row& row : rows) {
+    Record record;
+    if (!read(row, ParseMySqlTime, record)) return Unreadable("ref query");
+    out.push_back(std::move(record));
+  }
+  return {};
+}
+
+// Every key a call writes must fit varchar(255) (SV-10).
+Status CheckIds(std::initializer_list<std::string_view> ids) {
+  for (std::string_view id : ids) {
+    if (Status valid = CheckId(id); !valid.ok()) return valid;
+  }
+  return Status::Ok();
+}
 
 }  // namespace
 
@@ -636,7 +809,7 @@ class MySqlDocumentStore::Worker {
     lanes_.clear();  // joins every lane after the queue is drained
   }
 
-  void Enqueue(Job job, bool front = false) {
+  void Enqueue(LaneJob job, bool front = false) {
     {
       std::lock_guard lock(shared_.mutex);
       if (front) {
@@ -711,21 +884,538 @@ Status OpenMySqlStore(std::string_view connection_string, std::unique_ptr<Docume
   return Status::Ok();
 }
 
-// Placeholder until the MySQL store implements the management calls (server.md §3.1).
-void MySqlDocumentStore::Enumerate(std::string, DocumentQuery, EnumerateCompletion done) {
-  done(Status::Error("Enumerate is not implemented by the MySQL store yet."), {});
+// ----- management calls (server.md §3.1, §3.4.7) -----
+
+void MySqlDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), query, done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentInfo> infos;
+    Status status = lane.Connected();
+    if (status.ok()) {
+      relational::InfoMerger merger;
+      status =
+          CollectInfos(lane, "`DocumentId` LIKE " + lane.Text(relational::LikePrefixPattern(prefix)), merger).status;
+      if (status.ok()) infos = merger.Take(prefix, query);
+    }
+    Invoke(done, std::move(status), std::move(infos));
+  }});
 }
 
-void MySqlDocumentStore::GetInfo(std::string, InfoCompletion done) {
-  done(Status::Error("GetInfo is not implemented by the MySQL store yet."), std::nullopt);
+void MySqlDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::optional<DocumentInfo> info;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      relational::InfoMerger merger;
+      status = CollectInfos(lane, "`DocumentId` = " + lane.Text(id), merger).status;
+      if (status.ok()) info = merger.TakeOne(id);
+    }
+    Invoke(done, std::move(status), std::move(info));
+  }});
 }
 
-void MySqlDocumentStore::Delete(std::string, Completion done) {
-  done(Status::Error("Delete is not implemented by the MySQL store yet."));
+void MySqlDocumentStore::Delete(std::string document_id, Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) status = DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
+    Invoke(done, std::move(status));
+  }});
 }
 
-void MySqlDocumentStore::DeleteByTenantPrefix(std::string, CountCompletion done) {
-  done(Status::Error("DeleteByTenantPrefix is not implemented by the MySQL store yet."), 0);
+void MySqlDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
+    int64_t count = 0;
+    Status status = lane.Connected();
+    if (status.ok()) status = DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
+    Invoke(done, std::move(status), status.ok() ? count : 0);
+  }});
+}
+
+// ----- history store -----
+
+void MySqlDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), max_revision, done = std::move(done)](Lane& lane) mutable {
+    std::optional<Snapshot> snapshot;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    std::vector<Row> rows;
+    if (status.ok()) {
+      status = lane.Run(fmt::format("SELECT `Revision`, `Timestamp`, `State` FROM `HistorySnapshots` WHERE "
+                                    "`DocumentId` = {} AND `Revision` <= {} ORDER BY `Revision` DESC LIMIT 1",
+                                    lane.Text(id), max_revision),
+                        "history snapshot load", &rows)
+                   .status;
+    }
+    if (status.ok() && !rows.empty()) {
+      relational::RowReader r(rows[0], ParseMySqlTime);
+      Snapshot s;
+      s.revision = r.Int();
+      s.timestamp = r.Time();
+      s.state = r.Text();
+      if (r.ok()) {
+        snapshot = std::move(s);
+      } else {
+        status = Unreadable("history snapshot load").status;
+      }
+    }
+    Invoke(done, std::move(status), std::move(snapshot));
+  }});
+}
+
+void MySqlDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), since, up_to, done = std::move(done)](Lane& lane) mutable {
+    std::vector<StoredOp> ops;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    std::vector<Row> rows;
+    if (status.ok()) {
+      status = lane.Run(fmt::format("SELECT `Revision`, `AuthorId`, `Timestamp`, `Payload`, `EngineType` FROM "
+                                    "`HistoryOps` WHERE `DocumentId` = {} AND `Revision` > {} AND `Revision` <= {} "
+                                    "ORDER BY `Revision`",
+                                    lane.Text(id), since, up_to),
+                        "history op stream", &rows)
+                   .status;
+    }
+    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
+      relational::RowReader r(rows[i], ParseMySqlTime);
+      StoredOp op;
+      op.revision = r.Int();
+      op.author_id = r.Text();
+      op.timestamp = r.Time();
+      op.payload = r.Text();
+      op.engine_type = r.Text();
+      if (!r.ok()) status = Unreadable("history op stream").status;
+      ops.push_back(std::move(op));
+    }
+    if (!status.ok()) ops.clear();
+    Invoke(done, std::move(status), std::move(ops));
+  }});
+}
+
+void MySqlDocumentStore::GetMilestones(std::string document_id, MilestonesCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<HistoryMilestone> milestones;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    std::vector<Row> rows;
+    if (status.ok()) {
+      status = lane.Run(fmt::format("SELECT `Revision`, `Timestamp`, `Name` FROM `HistorySnapshots` WHERE "
+                                    "`DocumentId` = {} ORDER BY `Revision` DESC",
+                                    lane.Text(id)),
+                        "milestones", &rows)
+                   .status;
+    }
+    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
+      relational::RowReader r(rows[i], ParseMySqlTime);
+      HistoryMilestone m;
+      m.revision = r.Int();
+      m.timestamp = r.Time();
+      m.name = r.OptionalText();
+      if (!r.ok()) status = Unreadable("milestones").status;
+      milestones.push_back(std::move(m));
+    }
+    if (!status.ok()) milestones.clear();
+    Invoke(done, std::move(status), std::move(milestones));
+  }});
+}
+
+void MySqlDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
+                                              std::optional<std::string> name, HistoryStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name),
+                            done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = lane.Run(
+          fmt::format("INSERT INTO `HistorySnapshots` (`DocumentId`, `Revision`, `Timestamp`, `State`, `Name`) "
+                      "VALUES ({}, {}, {}, {}, {})",
+                      lane.Text(id), snapshot.revision, FormatDateTime(snapshot.timestamp), lane.Bytes(snapshot.state),
+                      Nullable(lane, name)),
+          "history snapshot write");
+      status = o.code == ER_DUP_ENTRY ? HistorySnapshotExistsError(id, snapshot.revision) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
+  worker_->Enqueue(
+      CallJob{[id = std::move(document_id), op = std::move(op), done = std::move(done)](Lane& lane) mutable {
+        Status status = CheckId(id);
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          const Outcome o =
+              lane.Run(fmt::format("INSERT INTO `HistoryOps` (`DocumentId`, `Revision`, `AuthorId`, `Timestamp`, "
+                                   "`Payload`, `EngineType`) VALUES ({}, {}, {}, {}, {}, {})",
+                                   lane.Text(id), op.revision, lane.Text(op.author_id), FormatDateTime(op.timestamp),
+                                   lane.Bytes(op.payload), lane.Text(op.engine_type)),
+                       "history append");
+          status = o.code == ER_DUP_ENTRY ? HistoryOpExistsError(id, op.revision) : o.status;
+        }
+        Invoke(done, std::move(status));
+      }});
+}
+
+void MySqlDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), up_to, done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", fmt::format(" AND `Revision` <= {}", up_to))
+                   .status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
+    int64_t count = 0;
+    Status status = lane.Connected();
+    if (status.ok()) status = DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
+    Invoke(done, std::move(status), status.ok() ? count : 0);
+  }});
+}
+
+// ----- comment store (the reference's Comments table, §3.4.2) -----
+
+void MySqlDocumentStore::LoadComments(std::string document_id, CommentsCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<Comment> comments;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) status = QueryComments(lane, "WHERE `DocumentId` = " + lane.Text(id), comments).status;
+    if (status.ok()) {
+      relational::SortComments(comments);
+    } else {
+      comments.clear();
+    }
+    Invoke(done, std::move(status), std::move(comments));
+  }});
+}
+
+void MySqlDocumentStore::GetComment(std::string comment_id, CommentCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<Comment> comments;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) status = QueryComments(lane, "WHERE `Id` = " + lane.Text(id), comments).status;
+    std::optional<Comment> comment;
+    if (status.ok() && !comments.empty()) comment = std::move(comments.front());
+    Invoke(done, std::move(status), std::move(comment));
+  }});
+}
+
+void MySqlDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = lane.Run(
+          fmt::format("INSERT INTO `Comments` ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                      relational::ColumnList(relational::kCommentColumns, "`", "`"), lane.Text(c.id),
+                      lane.Text(c.document_id), Nullable(lane, c.parent_comment_id), lane.Text(c.author_peer_id),
+                      lane.Text(c.author_name), lane.Text(c.body), Nullable(lane, c.anchor_json),
+                      c.anchored_at_revision, FormatDateTime(c.created_at), NullableTime(c.resolved_at),
+                      Nullable(lane, c.resolved_by_peer_id), c.is_orphaned ? 1 : 0),
+          "comment add");
+      status = o.code == ER_DUP_ENTRY ? CommentExistsError(c.id) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::UpdateComment(Comment c, CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(c.id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      // CLIENT_FOUND_ROWS: the affected count is the matched count, so an unchanged row still counts.
+      status = lane.Run(fmt::format("UPDATE `Comments` SET `Body` = {}, `AnchorJson` = {}, `AnchoredAtRevision` = {}, "
+                                    "`ResolvedAt` = {}, `ResolvedByPeerId` = {}, `IsOrphaned` = {} WHERE `Id` = {}",
+                                    lane.Text(c.body), Nullable(lane, c.anchor_json), c.anchored_at_revision,
+                                    NullableTime(c.resolved_at), Nullable(lane, c.resolved_by_peer_id),
+                                    c.is_orphaned ? 1 : 0, lane.Text(c.id)),
+                        "comment update")
+                   .status;
+      if (status.ok() && lane.AffectedRows() == 0) status = CommentNotFoundError(c.id);
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::DeleteComment(std::string comment_id, CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const std::string quoted = lane.Text(id);
+      status = lane.Transaction("comment delete",
+                                [&]() -> Outcome {
+                                  // Replies go with their root; a reply's own children (there are none) are not looked
+                                  // for.
+                                  Outcome o = lane.Run(fmt::format("DELETE FROM `Comments` WHERE `ParentCommentId` = "
+                                                                   "{0} AND EXISTS (SELECT 1 FROM (SELECT `Id` FROM "
+                                                                   "`Comments` WHERE `Id` = {0} AND `ParentCommentId` "
+                                                                   "IS NULL) AS root)",
+                                                                   quoted),
+                                                       "comment delete");
+                                  if (!o.ok()) return o;
+                                  return lane.Run("DELETE FROM `Comments` WHERE `Id` = " + quoted, "comment delete");
+                                })
+                   .status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
+                                       CommentStore::Completion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), revision, updates = std::move(updates),
+                            done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok() && !updates.empty()) {
+      std::vector<std::string> statements;
+      const std::string quoted_document = lane.Text(id);
+      for (const AnchorUpdate& u : updates) {
+        statements.push_back(fmt::format(
+            "UPDATE `Comments` SET `AnchorJson` = {}, `AnchoredAtRevision` = {}, `IsOrphaned` = (`IsOrphaned` OR {}) "
+            "WHERE `Id` = {} AND `DocumentId` = {}",
+            Nullable(lane, u.anchor_json), revision, u.outcome == AnchorOutcome::kOrphaned ? 1 : 0,
+            lane.Text(u.comment_id), quoted_document));
+      }
+      status = lane.Transaction("anchor update",
+                                [&]() -> Outcome {
+                                  for (const std::string& sql : statements) {
+                                    Outcome o = lane.Run(sql, "anchor update");
+                                    if (!o.ok()) return o;
+                                  }
+                                  return {};
+                                })
+                   .status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<Comment> comments;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
+    if (status.ok()) {
+      status = QueryComments(lane,
+                             "WHERE `DocumentId` = " + lane.Text(id) +
+                                 " AND `ParentCommentId` IS NULL AND `ResolvedAt` IS NULL AND `AnchorJson` IS NOT NULL",
+                             comments)
+                   .status;
+    }
+    std::optional<int64_t> min;
+    if (status.ok()) min = relational::MinAnchoredRevision(comments);
+    Invoke(done, std::move(status), min);
+  }});
+}
+
+// ----- ref store (DocumentNames, DocumentBranches, DocumentVersions, §3.4.2) -----
+
+void MySqlDocumentStore::GetName(std::string global_name, NameCompletion done) {
+  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentName> names;
+    Status status = CheckId(name);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kNameColumns, "`DocumentNames` AS t",
+                            "t.`GlobalName` = " + lane.Text(name), relational::ReadName, names)
+                   .status;
+    }
+    std::optional<DocumentName> found;
+    if (status.ok() && !names.empty()) found = std::move(names.front());
+    Invoke(done, std::move(status), std::move(found));
+  }});
+}
+
+void MySqlDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
+  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentName> names;
+    Status status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kNameColumns, "`DocumentNames` AS t",
+                            "t.`GlobalName` LIKE " + lane.Text(relational::LikePrefixPattern(prefix)),
+                            relational::ReadName, names)
+                   .status;
+    }
+    std::erase_if(names, [&](const DocumentName& n) { return !relational::StartsWith(n.global_name, prefix); });
+    relational::SortNames(names);
+    if (!status.ok()) names.clear();
+    Invoke(done, std::move(status), std::move(names));
+  }});
+}
+
+void MySqlDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{[n = std::move(n), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckId(n.global_name);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o =
+          lane.Run(fmt::format("INSERT INTO `DocumentNames` ({}) VALUES ({}, {}, {}, {})",
+                               relational::ColumnList(relational::kNameColumns, "`", "`"), lane.Text(n.global_name),
+                               lane.Text(n.default_branch_id), lane.Text(n.engine_type), FormatDateTime(n.created_at)),
+                   "name create");
+      status = o.code == ER_DUP_ENTRY ? NameExistsError(n.global_name) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) {
+  worker_->Enqueue(CallJob{
+      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
+        std::vector<DocumentBranch> branches;
+        Status status = CheckIds({name, branch});
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          status = QueryRecords(lane, relational::kBranchColumns, "`DocumentBranches` AS t",
+                                "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch),
+                                relational::ReadBranch, branches)
+                       .status;
+        }
+        std::optional<DocumentBranch> found;
+        if (status.ok() && !branches.empty()) found = std::move(branches.front());
+        Invoke(done, std::move(status), std::move(found));
+      }});
+}
+
+void MySqlDocumentStore::EnumerateBranches(std::string global_name, BranchesCompletion done) {
+  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentBranch> branches;
+    Status status = CheckId(name);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kBranchColumns, "`DocumentBranches` AS t",
+                            "t.`GlobalName` = " + lane.Text(name), relational::ReadBranch, branches)
+                   .status;
+    }
+    relational::SortBranches(branches);
+    if (!status.ok()) branches.clear();
+    Invoke(done, std::move(status), std::move(branches));
+  }});
+}
+
+void MySqlDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{[b = std::move(b), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o = lane.Run(fmt::format("INSERT INTO `DocumentBranches` ({}) VALUES ({}, {}, {}, {}, {}, {}, {})",
+                                             relational::ColumnList(relational::kBranchColumns, "`", "`"),
+                                             lane.Text(b.global_name), lane.Text(b.branch_id),
+                                             lane.Text(b.physical_document_id), Nullable(lane, b.fork_parent_branch_id),
+                                             b.fork_revision, FormatDateTime(b.created_at), b.is_read_only ? 1 : 0),
+                                 "branch create");
+      status = o.code == ER_DUP_ENTRY ? BranchExistsError(b.branch_id) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{
+      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
+        Status status = CheckIds({name, branch});
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          status = lane.Run(fmt::format("DELETE FROM `DocumentBranches` WHERE `GlobalName` = {} AND `BranchId` = {}",
+                                        lane.Text(name), lane.Text(branch)),
+                            "branch delete")
+                       .status;
+        }
+        Invoke(done, std::move(status));
+      }});
+}
+
+void MySqlDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion done) {
+  worker_->Enqueue(CallJob{[v = std::move(v), done = std::move(done)](Lane& lane) mutable {
+    Status status = CheckIds({v.global_name, v.branch_id, v.tag});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      const Outcome o =
+          lane.Run(fmt::format("INSERT INTO `DocumentVersions` ({}) VALUES ({}, {}, {}, {}, {}, {})",
+                               relational::ColumnList(relational::kVersionColumns, "`", "`"), lane.Text(v.global_name),
+                               lane.Text(v.branch_id), lane.Text(v.tag), v.revision, lane.Text(v.history_snapshot_name),
+                               FormatDateTime(v.created_at)),
+                   "version create");
+      status = o.code == ER_DUP_ENTRY ? TagExistsError(v.tag, v.branch_id) : o.status;
+    }
+    Invoke(done, std::move(status));
+  }});
+}
+
+void MySqlDocumentStore::GetVersion(std::string global_name, std::string branch_id, std::string tag,
+                                    VersionCompletion done) {
+  worker_->Enqueue(CallJob{[name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag),
+                            done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentVersion> versions;
+    Status status = CheckIds({name, branch, tag});
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kVersionColumns, "`DocumentVersions` AS t",
+                            "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch) +
+                                " AND t.`Tag` = " + lane.Text(tag),
+                            relational::ReadVersion, versions)
+                   .status;
+    }
+    std::optional<DocumentVersion> found;
+    if (status.ok() && !versions.empty()) found = std::move(versions.front());
+    Invoke(done, std::move(status), std::move(found));
+  }});
+}
+
+void MySqlDocumentStore::EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) {
+  worker_->Enqueue(CallJob{
+      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
+        std::vector<DocumentVersion> versions;
+        Status status = CheckIds({name, branch});
+        if (status.ok()) status = lane.Connected();
+        if (status.ok()) {
+          status = QueryRecords(lane, relational::kVersionColumns, "`DocumentVersions` AS t",
+                                "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch),
+                                relational::ReadVersion, versions)
+                       .status;
+        }
+        relational::SortVersionsByTag(versions);
+        if (!status.ok()) versions.clear();
+        Invoke(done, std::move(status), std::move(versions));
+      }});
+}
+
+void MySqlDocumentStore::ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) {
+  worker_->Enqueue(CallJob{[id = std::move(physical_document_id), done = std::move(done)](Lane& lane) mutable {
+    std::vector<DocumentVersion> versions;
+    Status status = CheckId(id);
+    if (status.ok()) status = lane.Connected();
+    if (status.ok()) {
+      status = QueryRecords(lane, relational::kVersionColumns,
+                            "`DocumentVersions` AS t JOIN `DocumentBranches` AS b ON b.`GlobalName` = t.`GlobalName` "
+                            "AND b.`BranchId` = t.`BranchId`",
+                            "b.`PhysicalDocumentId` = " + lane.Text(id), relational::ReadVersion, versions)
+                   .status;
+    }
+    relational::SortPinningVersions(versions);
+    if (!status.ok()) versions.clear();
+    Invoke(done, std::move(status), std::move(versions));
+  }});
 }
 
 }  // namespace opstream::storage

@@ -18,8 +18,11 @@
 #include <memory>
 #include <string_view>
 
+#include "storage/comment_store.hpp"
 #include "storage/document_store.hpp"
+#include "storage/history_store.hpp"
 #include "storage/mysql/mysql_connection_string.hpp"
+#include "storage/ref_store.hpp"
 
 namespace opstream::storage {
 
@@ -41,8 +44,14 @@ struct MySqlStoreCounters {
 // The key columns are varchar(255) (§3.4.3): longer ids cannot be stored and are refused.
 inline constexpr size_t kMySqlMaxIdCharacters = 255;
 
-class MySqlDocumentStore final : public DocumentStore {
+// Also the history, comment and ref stores, on the reference's tables (§3.2 and §12 SV-12: comments
+// and refs are persisted in the shared database instead of per node).
+class MySqlDocumentStore final : public DocumentStore, public HistoryStore, public CommentStore, public RefStore {
  public:
+  // The same function types in every base; named once here so that they are not ambiguous.
+  using Completion = DocumentStore::Completion;
+  using CountCompletion = DocumentStore::CountCompletion;
+
   explicit MySqlDocumentStore(MySqlConnectionOptions options, MySqlStoreSettings settings = {});
   // Finishes every queued call, then closes the connections. Not from one of its own completions.
   ~MySqlDocumentStore() override;
@@ -61,6 +70,44 @@ class MySqlDocumentStore final : public DocumentStore {
   void GetInfo(std::string document_id, InfoCompletion done) override;
   void Delete(std::string document_id, Completion done) override;
   void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
+  HistoryStore* history_store() override { return this; }
+  CommentStore* comment_store() override { return this; }
+  RefStore* ref_store() override { return this; }
+
+  // HistoryStore (tables HistoryOps, HistorySnapshots).
+  void LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) override;
+  void StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) override;
+  void GetMilestones(std::string document_id, MilestonesCompletion done) override;
+  void WriteHistorySnapshot(std::string document_id, Snapshot snapshot, std::optional<std::string> name,
+                            HistoryStore::Completion done) override;
+  void AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) override;
+  void DeleteHistory(std::string document_id, HistoryStore::Completion done) override;
+  void PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) override;
+  void DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) override;
+
+  // CommentStore (table Comments).
+  void LoadComments(std::string document_id, CommentsCompletion done) override;
+  void GetComment(std::string comment_id, CommentCompletion done) override;
+  void AddComment(Comment comment, CommentStore::Completion done) override;
+  void UpdateComment(Comment comment, CommentStore::Completion done) override;
+  void DeleteComment(std::string comment_id, CommentStore::Completion done) override;
+  void UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
+                     CommentStore::Completion done) override;
+  void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) override;
+
+  // RefStore (tables DocumentNames, DocumentBranches, DocumentVersions).
+  std::string_view ref_store_type_name() const override { return "EfCoreDocumentRefStore`1"; }
+  void GetName(std::string global_name, NameCompletion done) override;
+  void EnumerateNames(std::string prefix, NamesCompletion done) override;
+  void CreateName(DocumentName name, RefStore::Completion done) override;
+  void GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) override;
+  void EnumerateBranches(std::string global_name, BranchesCompletion done) override;
+  void CreateBranch(DocumentBranch branch, RefStore::Completion done) override;
+  void DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) override;
+  void CreateVersion(DocumentVersion version, RefStore::Completion done) override;
+  void GetVersion(std::string global_name, std::string branch_id, std::string tag, VersionCompletion done) override;
+  void EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) override;
+  void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) override;
   // `SELECT 1` ahead of the queue; Unhealthy when it fails or takes longer than health_timeout.
   void CheckHealth(HealthCompletion done) override;
   void Flush(std::chrono::milliseconds timeout) override;
