@@ -37,6 +37,8 @@ struct Response {
   bool success = false;
   std::string payload;
   std::optional<std::string> error_message;
+  // Not on the wire: the request reached nobody (no node listens on the target's channel).
+  bool target_unreachable = false;
 
   static Response Failure(std::string message) { return {{}, false, {}, std::move(message)}; }
 };
@@ -87,6 +89,9 @@ class Backplane {
   virtual void GetOrAcquireOwner(const std::string& document_id, OwnerCompletion done) = 0;
   virtual void ReleaseOwnership(const std::string& document_id) = 0;
   virtual void SetOwnershipLostHandler(OwnershipLostHandler handler) = 0;
+  // Deletes the lease of `document_id` if `dead_node_id` still holds it (compare-and-delete): used
+  // once that node is known gone, so that failover need not wait for the lease to lapse.
+  virtual void EvictDeadOwner(const std::string& /*document_id*/, const std::string& /*dead_node_id*/) {}
 
   // Check `opstream-backplane` (server.md §1.7).
   virtual void CheckHealth(storage::DocumentStore::HealthCompletion done) = 0;

@@ -84,10 +84,6 @@ class RedisBackplane::Impl : public std::enable_shared_from_this<Impl> {
     subscriber_.SetConnectedHandler([weak] {
       if (auto self = weak.lock()) self->Resubscribe();
     });
-    {
-      std::lock_guard lock(mutex_);
-      for (const auto& name : {RequestChannel(node_id_), ResponseChannel(node_id_)}) channels_[name];
-    }
     struct Join {
       std::mutex mutex;
       int left = 3;
@@ -99,13 +95,32 @@ class RedisBackplane::Impl : public std::enable_shared_from_this<Impl> {
     auto one = [join](Status status) {
       std::unique_lock lock(join->mutex);
       if (!status.ok() && join->first_failure.ok()) join->first_failure = status;
-      if (--join->left > 0) return;
+      if (--join->left != 0) return;
       auto result = join->first_failure;
       auto callback = std::move(join->done);
       lock.unlock();
       if (callback) callback(result);
     };
-    subscriber_.Start(one);
+    // The subscriber counts once both own channels are subscribed (or once it failed): a node
+    // must not send requests before it can hear their answers, nor look alive before it can hear
+    // requests.
+    auto subscriber_once = std::make_shared<std::once_flag>();
+    auto subscriber_done = [one, subscriber_once](Status status) {
+      std::call_once(*subscriber_once, [&] { one(std::move(status)); });
+    };
+    auto channels_left = std::make_shared<std::atomic<int>>(2);
+    {
+      std::lock_guard lock(mutex_);
+      for (const auto& name : {RequestChannel(node_id_), ResponseChannel(node_id_)}) {
+        channels_[name].waiters.push_back([subscriber_done, channels_left](Status status) {
+          if (!status.ok()) return subscriber_done(std::move(status));
+          if (channels_left->fetch_sub(1) == 1) subscriber_done(Status::Ok());
+        });
+      }
+    }
+    subscriber_.Start([subscriber_done](Status status) {
+      if (!status.ok()) subscriber_done(std::move(status));
+    });
     publisher_.Start(one);
     owner_.Start(one);
     ScheduleRenewal();
@@ -327,7 +342,9 @@ class RedisBackplane::Impl : public std::enable_shared_from_this<Impl> {
                          // waiting for the timeout would only delay the caller's retry.
                          if (reply.type == redis::Reply::Type::kInteger && reply.integer == 0) {
                            Log()->warn("Request {} to node {}: no such node is subscribed", id, target);
-                           self->Complete(id, Response::Failure(std::string(kRequestTimedOut)));
+                           auto failure = Response::Failure(std::string(kRequestTimedOut));
+                           failure.target_unreachable = true;
+                           self->Complete(id, std::move(failure));
                          }
                        });
   }
@@ -382,6 +399,13 @@ class RedisBackplane::Impl : public std::enable_shared_from_this<Impl> {
                    [document_id](Status status, redis::Reply) {
                      if (!status.ok()) Log()->warn("Releasing {} failed: {}", document_id, status.message());
                    });
+  }
+
+  void EvictDeadOwner(const std::string& document_id, const std::string& dead_node_id) {
+    if (stopped_ || dead_node_id == node_id_) return;
+    Log()->warn("Node {} is gone; removing its lease on document {}", dead_node_id, document_id);
+    owner_.Execute({"EVAL", std::string(kReleaseScript), "1", OwnerKey(document_id), dead_node_id},
+                   [](Status, redis::Reply) {});
   }
 
   void ScheduleRenewal() {
@@ -512,6 +536,9 @@ void RedisBackplane::GetOrAcquireOwner(const std::string& document_id, OwnerComp
 void RedisBackplane::ReleaseOwnership(const std::string& document_id) { impl_->ReleaseOwnership(document_id); }
 void RedisBackplane::SetOwnershipLostHandler(OwnershipLostHandler handler) {
   impl_->SetOwnershipLostHandler(std::move(handler));
+}
+void RedisBackplane::EvictDeadOwner(const std::string& document_id, const std::string& dead_node_id) {
+  impl_->EvictDeadOwner(document_id, dead_node_id);
 }
 void RedisBackplane::CheckHealth(storage::DocumentStore::HealthCompletion done) { impl_->CheckHealth(std::move(done)); }
 

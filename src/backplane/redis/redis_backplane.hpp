@@ -50,6 +50,7 @@ class RedisBackplane final : public Backplane {
   void GetOrAcquireOwner(const std::string& document_id, OwnerCompletion done) override;
   void ReleaseOwnership(const std::string& document_id) override;
   void SetOwnershipLostHandler(OwnershipLostHandler handler) override;
+  void EvictDeadOwner(const std::string& document_id, const std::string& dead_node_id) override;
   void CheckHealth(storage::DocumentStore::HealthCompletion done) override;
 
   class Impl;
