@@ -177,11 +177,12 @@ void DocumentRouter::Join(std::shared_ptr<Connection> connection, CorrelationId 
 
 void DocumentRouter::JoinClustered(std::shared_ptr<Connection> connection, CorrelationId correlation,
                                    std::string document_id, std::string document_type, const engines::Engine& engine,
-                                   Done done) {
+                                   Done done, int attempt) {
   const std::string key = document_id;
   backplane_.GetOrAcquireOwner(key, [this, connection = std::move(connection), correlation = std::move(correlation),
                                      document_id = std::move(document_id), document_type = std::move(document_type),
-                                     &engine, done = std::move(done)](Status status, std::string owner) mutable {
+                                     &engine, done = std::move(done),
+                                     attempt](Status status, std::string owner) mutable {
     if (!status.ok()) {
       connection->Send(ErrorResponse{std::move(correlation),
                                      fmt::format("Document owner could not be resolved: {}", status.message())});
@@ -209,8 +210,20 @@ void DocumentRouter::JoinClustered(std::shared_ptr<Connection> connection, Corre
       remote = slot;
     }
     if (stale) stale->Close(std::string(kOwnerChanged));
-    remote->Join(std::move(connection), std::move(correlation), std::move(document_type), std::move(done));
+    remote->Join(std::move(connection), std::move(correlation), std::move(document_type), std::move(done), attempt);
   });
+}
+
+void DocumentRouter::RetryJoin(std::shared_ptr<Connection> connection, CorrelationId correlation,
+                               std::string document_id, std::string document_type, Done done, int attempt) {
+  const auto* engine = engines_.Find(document_type);
+  if (engine == nullptr) {
+    connection->Send(ErrorResponse{std::move(correlation),
+                                   fmt::format("No session engine registered for document type: {}", document_type)});
+    return done(false);
+  }
+  JoinClustered(std::move(connection), std::move(correlation), std::move(document_id), std::move(document_type),
+                *engine, std::move(done), attempt);
 }
 
 void DocumentRouter::SubmitOp(std::shared_ptr<Connection> connection, CorrelationId correlation,

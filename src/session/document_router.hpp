@@ -58,6 +58,9 @@ class DocumentRouter {
   // ---- cluster (non-local backplane) ----
   // Called by a forwarded document when it closes.
   void RemoveRemote(const std::string& document_id, const RemoteDocument* remote);
+  // Routes a join again after its owner turned out to be gone.
+  void RetryJoin(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
+                 std::string document_type, Done done, int attempt);
   // A request to `owner` failed without an answer; `gone`: nobody listens for that node at all.
   void OwnerUnreachable(const std::string& document_id, const std::string& owner, bool gone);
   size_t ForwardedDocumentCount() const;
@@ -72,7 +75,7 @@ class DocumentRouter {
   std::shared_ptr<DocumentSession> FindSession(const std::string& document_id);
 
   void JoinClustered(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
-                     std::string document_type, const engines::Engine& engine, Done done);
+                     std::string document_type, const engines::Engine& engine, Done done, int attempt = 0);
   void HandleRequest(backplane::Request request, backplane::Backplane::ResponseCompletion respond);
   void HandleProxiedJoin(const backplane::Request& request, backplane::Backplane::ResponseCompletion respond);
   void HandleProxiedOp(const backplane::Request& request, backplane::Backplane::ResponseCompletion respond);

@@ -65,20 +65,20 @@ void RemoteDocument::Subscribe() {
 }
 
 void RemoteDocument::Join(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_type,
-                          Done done) {
-  boost::asio::dispatch(
-      strand_, [self = shared_from_this(), connection = std::move(connection), correlation = std::move(correlation),
-                document_type = std::move(document_type), done = std::move(done)]() mutable {
-        PendingJoin join{std::move(connection), std::move(correlation), std::move(document_type), std::move(done)};
-        if (self->closed_) {
-          // Closed after the router handed it out: route again (ownership is resolved anew).
-          return self->router_.Join(std::move(join.connection), std::move(join.correlation), self->document_id_,
-                                    std::move(join.document_type), kProtocolVersion, std::move(join.done));
-        }
-        if (!self->subscription_) self->Subscribe();
-        if (!self->subscribed_) return self->waiting_for_subscription_.push_back(std::move(join));
-        self->ForwardJoin(std::move(join));
-      });
+                          Done done, int attempt) {
+  boost::asio::dispatch(strand_, [self = shared_from_this(), connection = std::move(connection),
+                                  correlation = std::move(correlation), document_type = std::move(document_type),
+                                  done = std::move(done), attempt]() mutable {
+    PendingJoin join{std::move(connection), std::move(correlation), std::move(document_type), std::move(done), attempt};
+    if (self->closed_) {
+      // Closed after the router handed it out: route again (ownership is resolved anew).
+      return self->router_.RetryJoin(std::move(join.connection), std::move(join.correlation), self->document_id_,
+                                     std::move(join.document_type), std::move(join.done), join.attempt);
+    }
+    if (!self->subscription_) self->Subscribe();
+    if (!self->subscribed_) return self->waiting_for_subscription_.push_back(std::move(join));
+    self->ForwardJoin(std::move(join));
+  });
 }
 
 void RemoteDocument::ForwardJoin(PendingJoin join) {
@@ -94,6 +94,15 @@ void RemoteDocument::ForwardJoin(PendingJoin join) {
           backplane::JoinDocumentResponse joined;
           Status decoded = Status::Ok();
           if (response.success) decoded = backplane::DecodeJoinResponse(response.payload, joined);
+          if (!response.success && response.target_unreachable && join.attempt < 2) {
+            // The owner is gone (nobody listens for it): its lease is evicted and the join is
+            // routed again, so the client sees the document served by a live node instead of an
+            // error (failover without a rejoin round trip).
+            self->OnRequestFailed(response);
+            self->CloseIfUnused();
+            return self->router_.RetryJoin(std::move(join.connection), std::move(join.correlation), self->document_id_,
+                                           std::move(join.document_type), std::move(join.done), join.attempt + 1);
+          }
           if (!response.success || !decoded.ok() || self->closed_) {
             std::string message = !response.success ? ErrorText(response)
                                   : !decoded.ok()

@@ -41,7 +41,9 @@ class RemoteDocument final : public JoinedDocument, public std::enable_shared_fr
   const std::string& document_id() const noexcept override { return document_id_; }
   const std::string& owner_node_id() const noexcept { return owner_node_id_; }
 
-  void Join(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_type, Done done);
+  // `attempt` counts joins re-routed because the owner turned out to be gone.
+  void Join(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_type, Done done,
+            int attempt = 0);
   void SubmitOp(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string payload,
                 int64_t base_revision, Done done) override;
   void UpdateAwareness(std::shared_ptr<Connection> connection, std::string data_json, Done done) override;
@@ -62,6 +64,7 @@ class RemoteDocument final : public JoinedDocument, public std::enable_shared_fr
     CorrelationId correlation;
     std::string document_type;
     Done done;
+    int attempt = 0;
   };
   struct RecentOp {
     std::shared_ptr<const OpEvent> event;
