@@ -17,6 +17,7 @@ TEST_PACKAGES=(
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev sqlite3 nodejs npm
   clang-14 libclang-rt-14-dev  # the libFuzzer build (docs/fuzzing.md), run by hand
   postgresql redis-server redis-tools mariadb-server python3  # real servers for the storage tests (scripts/test-services.sh)
+  nginx  # the reverse proxy in front of the three-node cluster test (tests/integration/cluster.test.mjs)
 )
 # Only the load benchmarks need these (bench/run-benchmarks.sh installs them); the tests do not.
 BENCH_PACKAGES=(
