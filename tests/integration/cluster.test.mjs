@@ -7,11 +7,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
-import { httpRequest, makeTempDir, sleep, startServer } from './lib/harness.mjs';
+import { TEST_DIR, httpRequest, makeTempDir, sleep, startServer, within } from './lib/harness.mjs';
 import { I, MT, WsClient, textOp, uniqueDoc } from './lib/client.mjs';
 import { OtTextClient, runRandomEditing } from './lib/ot-client.mjs';
 import { seedFromEnv } from './lib/text-ot.mjs';
+import { SrOtClient } from './signalr-client.mjs';
 
 const SEED = seedFromEnv();
 
@@ -24,6 +27,7 @@ function requiredEnv(name) {
 
 function clusterEnv(redis = requiredEnv('OPSTREAM_TEST_REDIS_URL'), extra = {}) {
   return {
+    OPSTREAM__TRANSPORTS: 'signalr,websockets',
     OPSTREAM__STORAGE__PROVIDER: 'postgres',
     OPSTREAM__STORAGE__CONNECTIONSTRING: requiredEnv('OPSTREAM_TEST_POSTGRES_URL'),
     OPSTREAM__BACKPLANE__PROVIDER: 'redis',
@@ -60,6 +64,49 @@ function freePort() {
     });
     srv.on('error', reject);
   });
+}
+
+/**
+ * Debian's nginx with deploy/nginx.conf in front of `nodes`: the upstream servers and the listen
+ * port are rewritten for 127.0.0.1, everything else (ip_hash, upgrade headers, read timeout) is
+ * the shipped file. It runs as an unprivileged user with its own prefix, pid and temp dirs.
+ */
+async function startNginx(nodes) {
+  const dir = makeTempDir('opstream-nginx-');
+  fs.chmodSync(dir, 0o777);
+  const port = await freePort();
+  let conf = fs.readFileSync(path.resolve(TEST_DIR, '../../deploy/nginx.conf'), 'utf8');
+  const upstreams = nodes.map((n) => `    server ${new URL(n.url).host};`).join('\n');
+  conf = conf.replace(/(\s*server opstream-\d:8080;)+/, `\n${upstreams}`);
+  conf = conf.replace('listen 80;', `listen 127.0.0.1:${port};`);
+  assert.ok(conf.includes('ip_hash;') && conf.includes(`127.0.0.1:${port}`), conf);
+  // Temp paths and logs inside the prefix (the defaults under /var need root).
+  conf = conf.replace('http {', `http {\n  access_log off;\n${['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+    .map((k) => `  ${k}_temp_path ${dir}/${k};`).join('\n')}`);
+  const confFile = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(confFile, conf);
+  fs.chmodSync(confFile, 0o644);
+  const args = ['-p', dir, '-c', confFile, '-e', `${dir}/error.log`,
+    '-g', `daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;`];
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const proc = asRoot
+    ? spawn('runuser', ['-u', 'nobody', '--', '/usr/sbin/nginx', ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+    : spawn('/usr/sbin/nginx', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise((r) => proc.on('exit', r));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(`nginx answers (${stderr})`, async () => {
+    try { return (await httpRequest(`${url}/health/live`)).status === 200; } catch { return false; }
+  }, 10000);
+  return {
+    url,
+    wsBase: `ws://127.0.0.1:${port}`,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
 }
 
 describe(`cluster of three nodes on PostgreSQL and Redis (seed ${SEED})`, () => {
@@ -102,6 +149,35 @@ describe(`cluster of three nodes on PostgreSQL and Redis (seed ${SEED})`, () => 
       for (const c of clients) c.terminate();
       for (const node of nodes) node.assertNotCrashed();
     } finally {
+      await stopAll(nodes);
+    }
+  });
+
+  it('through nginx (ip_hash) and directly to every node: SignalR and raw WebSocket clients converge', { timeout: 120000 }, async (t) => {
+    t.diagnostic(`seed=${SEED}`);
+    const nodes = await startCluster('nginx');
+    const proxy = await startNginx(nodes);
+    const doc = uniqueDoc('cluster-nginx');
+    try {
+      const clients = [
+        await SrOtClient.connectAndJoin(proxy, doc, { label: 'signalr@nginx' }),
+        await OtTextClient.connectAndJoin(proxy, doc, { label: 'ws@nginx' }),
+      ];
+      for (let i = 0; i < 3; i++) {
+        clients.push(await OtTextClient.connectAndJoin(nodes[i], doc, { label: `ws@n${i}` }));
+        clients.push(await SrOtClient.connectAndJoin(nodes[i], doc, { label: `signalr@n${i}` }));
+      }
+      const target = await runRandomEditing(clients, { seed: SEED, opsPerClient: 15, maxDelayMs: 5 });
+      for (const c of clients) assert.equal(c.doc, clients[0].doc, `seed=${SEED}: ${c.label} converges`);
+      const v = await WsClient.connect(proxy, { label: 'verify@nginx' });
+      const j = await v.joinOk(doc);
+      assert.equal(j.revision, target);
+      assert.equal(j.snapshot.content, clients[0].doc);
+      v.terminate();
+      for (const c of clients) c.terminate();
+      for (const n of nodes) n.assertNotCrashed();
+    } finally {
+      await proxy.stop();
       await stopAll(nodes);
     }
   });
@@ -153,6 +229,9 @@ describe(`cluster of three nodes on PostgreSQL and Redis (seed ${SEED})`, () => 
         }
         c.terminate();
       });
+      // A client of the node about to die.
+      const victim = await WsClient.connect(nodes[0], { label: 'victim' });
+      await victim.joinOk(docs[1]);
       await sleep(1500);
       await nodes[0].kill9();
       const killedAt = Date.now();
@@ -173,6 +252,13 @@ describe(`cluster of three nodes on PostgreSQL and Redis (seed ${SEED})`, () => 
       await Promise.all(writers);
       const total = acked.reduce((a, b) => a + b, 0);
       assert.ok(total >= 40, `ops were acknowledged before the kill (${total})`);
+      // The dead node's client sees its connection drop, reconnects elsewhere and rejoins.
+      await within(victim.closed, 5000);
+      assert.ok(victim.closeInfo, 'the client of the killed node is disconnected');
+      const reconnected = await WsClient.connect(nodes[2], { label: 'victim-again' });
+      const rejoined = await reconnected.joinOk(docs[1]);
+      assert.ok(rejoined.revision >= 1 + acked[1], `rejoin sees every acknowledged op (${rejoined.revision})`);
+      reconnected.terminate();
       t.diagnostic(`acknowledged before the kill: ${total} ops (${acked.join(', ')}); served again after ${servedAfter} ms`);
       assert.ok(servedAfter < 12000, `failover took ${servedAfter} ms`);
       for (let i = 0; i < docs.length; i++) {
