@@ -30,15 +30,16 @@ start_node() {
   local port=$1 backplane=$2 log="$TEST_SERVICES_DIR/node-$1.log"
   OPSTREAM__TRANSPORTS=websockets ASPNETCORE_URLS="http://127.0.0.1:$port" OPSTREAM__STORAGE__PROVIDER=postgres \
     OPSTREAM__STORAGE__CONNECTIONSTRING="$OPSTREAM_TEST_POSTGRES_URL" OPSTREAM__BACKPLANE__PROVIDER="$backplane" \
-    OPSTREAM__BACKPLANE__CONNECTIONSTRING="$OPSTREAM_TEST_REDIS_URL" LOGGING__LOGLEVEL__DEFAULT=Warning \
+    OPSTREAM__BACKPLANE__CONNECTIONSTRING="$OPSTREAM_TEST_REDIS_URL" \
     "$build/opstream-server" >"$log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do
     grep -q "Now listening" "$log" && return 0
     kill -0 "${pids[-1]}" 2>/dev/null || { cat "$log" >&2; return 1; }
     sleep 0.1
   done
-  echo "node on $port did not start" >&2
+  echo "node on $port did not start:" >&2
+  cat "$log" >&2
   return 1
 }
 stop_nodes() {
