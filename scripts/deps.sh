@@ -20,6 +20,7 @@ TEST_PACKAGES=(
   clang-14 libclang-rt-14-dev  # the libFuzzer build (docs/fuzzing.md), run by hand
   postgresql redis-server redis-tools mariadb-server python3  # real servers for the storage tests (scripts/test-services.sh)
   python3-mockupdb python3-mongomock  # the Mongo-wire stand-in (scripts/mongo-standin.py); not a real MongoDB
+  nginx  # the reverse proxy in front of the three-node cluster test (tests/integration/cluster.test.mjs)
 )
 # Only the load benchmarks need these (bench/run-benchmarks.sh installs them); the tests do not.
 BENCH_PACKAGES=(

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "backplane/local_backplane.hpp"
+#include "backplane/redis/redis_backplane.hpp"
 #include "common/logging.hpp"
 #include "config/command_line.hpp"
 #include "config/settings.hpp"
@@ -36,6 +37,7 @@
 #include "storage/mongo/mongo_document_store.hpp"
 #include "storage/mysql/mysql_document_store.hpp"
 #include "storage/postgres/postgres_document_store.hpp"
+#include "storage/redis/redis_connection_string.hpp"
 #include "storage/redis/redis_document_store.hpp"
 #include "storage/sqlite/sqlite_document_store.hpp"
 #include "storage/sqlserver/sqlserver_document_store.hpp"
@@ -110,6 +112,36 @@ Status OpenStore(const config::Settings& settings, std::unique_ptr<storage::Docu
                       "Available: memory, sqlite, postgres, mysql, sqlserver, redis, mongo.",
                       settings.storage_provider));
   }
+}
+
+// Connects the Redis backplane, running the event loop on a helper thread until the first
+// connection attempt is decided (the workers do not run yet).
+Status StartRedisBackplane(asio::io_context& io, const std::string& connection_string,
+                           std::unique_ptr<backplane::Backplane>& out) {
+  redis::ConnectionOptions options;
+  if (auto parsed = redis::ParseConnectionString(connection_string, options); !parsed.ok()) {
+    return Status::Error(fmt::format("Invalid backplane connection string: {}", parsed.message()));
+  }
+  auto redis_backplane = std::make_unique<backplane::RedisBackplane>(io, options);
+  std::promise<Status> started;
+  redis_backplane->Start([&started](Status status) { started.set_value(std::move(status)); });
+  auto work = asio::make_work_guard(io);
+  std::thread loop([&io] { io.run(); });
+  const Status status = started.get_future().get();
+  work.reset();
+  io.stop();  // pending work stays queued and resumes when the workers run the loop
+  loop.join();
+  io.restart();
+  if (!status.ok() && options.abort_connect) {
+    return Status::Error(
+        fmt::format("The Redis backplane could not connect to {}: {}", options.Describe(), status.message()));
+  }
+  if (!status.ok()) {
+    GetLogger("OpStream.Server.Backplane.Redis.RedisBackplane")
+        ->warn("Redis backplane is not connected yet ({}); retrying in the background", status.message());
+  }
+  out = std::move(redis_backplane);
+  return Status::Ok();
 }
 
 // Runs Initialize (schema migration) with retries until the configured budget is spent (§3.8).
@@ -196,13 +228,17 @@ int main(int argc, char** argv) {
   // ---- storage and backplane ----
   std::unique_ptr<storage::DocumentStore> store;
   if (auto opened = OpenStore(settings, store); !opened.ok()) return Fail(opened.message());
-  if (settings.backplane_kind != config::BackplaneKind::kLocal) {
-    return Fail(
-        fmt::format("Backplane provider '{}' is not available in this build of OpStream Server. "
-                    "Available: local.",
-                    settings.backplane_provider));
+  // The backplane's connections run on the server's own event loop; it connects now so that an
+  // unreachable Redis aborts startup with the default abortConnect=true (server.md §4.3).
+  asio::io_context io(static_cast<int>(settings.worker_threads));
+  std::unique_ptr<backplane::Backplane> backplane;
+  if (settings.backplane_kind == config::BackplaneKind::kRedis) {
+    if (auto started = StartRedisBackplane(io, settings.backplane_connection_string, backplane); !started.ok()) {
+      return Fail(started.message());
+    }
+  } else {
+    backplane = std::make_unique<backplane::LocalBackplane>();
   }
-  backplane::LocalBackplane backplane;
 
   // ---- startup report (server.md §1.8), logged once ----
   const auto startup_log = GetLogger("OpStream.Server.Session.OpStreamStartupValidator");
@@ -213,9 +249,14 @@ int main(int argc, char** argv) {
   } else {
     startup_log->info("OpStream storage: {}", store->type_name());
   }
-  startup_log->info(
-      "OpStream is running in single-node mode (LocalBackplane). Call UseRedisBackplane() or UseNatsBackplane() for "
-      "multi-node deployments.");
+  if (backplane->is_local()) {
+    startup_log->info(
+        "OpStream is running in single-node mode (LocalBackplane). Call UseRedisBackplane() or UseNatsBackplane() "
+        "for multi-node deployments.");
+  } else {
+    startup_log->info("OpStream backplane: RedisBackplane");
+    GetLogger("OpStream.Server.Backplane.Redis.RedisBackplane")->info("Backplane node id: {}", backplane->node_id());
+  }
   for (const auto& type : engine_registry.DocumentTypes()) {
     startup_log->info("OpStream engine registered for document type: \"{}\"", type);
   }
@@ -228,7 +269,6 @@ int main(int argc, char** argv) {
   migration_log->info("Automatic migrations applied successfully.");
 
   // ---- session layer, transports, network ----
-  asio::io_context io(static_cast<int>(settings.worker_threads));
   session::SessionOptions session_options;
   session_options.idle_close_delay = settings.idle_close_delay;
   session_options.snapshot_every_ops =
@@ -237,9 +277,9 @@ int main(int argc, char** argv) {
       settings.snapshot_every.count() == 0 ? std::chrono::milliseconds::max() : settings.snapshot_every;
   session_options.op_log_tail = static_cast<int64_t>(settings.op_log_tail_ops);
   session_options.awareness_ttl = settings.awareness_ttl;
-  session::DocumentRouter router(io, engine_registry, *store, backplane, session_options);
+  session::DocumentRouter router(io, engine_registry, *store, *backplane, session_options);
 
-  net::HttpEndpoints endpoints(config::RootEndpointText(settings), *store, backplane);
+  net::HttpEndpoints endpoints(config::RootEndpointText(settings), *store, *backplane);
   net::Server server(io, endpoints);
   // Broadcast frames are written by threads of their own (half the workers, at least one): reads
   // and document work go on while a large fan-out is written, so frames gather per receiver.

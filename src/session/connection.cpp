@@ -26,7 +26,7 @@ bool SendBatch::HoldBack(const std::shared_ptr<Connection>& connection) {
   return true;
 }
 
-std::shared_ptr<DocumentSession> Connection::FindJoined(const std::string& document_id) const {
+std::shared_ptr<JoinedDocument> Connection::FindJoined(const std::string& document_id) const {
   std::lock_guard lock(membership_mutex_);
   for (const auto& [id, session] : joined_) {
     if (id == document_id) return session;
@@ -34,7 +34,7 @@ std::shared_ptr<DocumentSession> Connection::FindJoined(const std::string& docum
   return nullptr;
 }
 
-void Connection::AddJoined(const std::string& document_id, std::shared_ptr<DocumentSession> session) {
+void Connection::AddJoined(const std::string& document_id, std::shared_ptr<JoinedDocument> session) {
   std::lock_guard lock(membership_mutex_);
   for (auto& [id, existing] : joined_) {
     if (id == document_id) {
@@ -50,9 +50,15 @@ void Connection::RemoveJoined(const std::string& document_id) {
   std::erase_if(joined_, [&](const auto& entry) { return entry.first == document_id; });
 }
 
-std::vector<std::shared_ptr<DocumentSession>> Connection::TakeAllJoined() {
+void Connection::RemoveJoinedIf(const std::string& document_id, const JoinedDocument* session) {
   std::lock_guard lock(membership_mutex_);
-  std::vector<std::shared_ptr<DocumentSession>> sessions;
+  std::erase_if(joined_,
+                [&](const auto& entry) { return entry.first == document_id && entry.second.get() == session; });
+}
+
+std::vector<std::shared_ptr<JoinedDocument>> Connection::TakeAllJoined() {
+  std::lock_guard lock(membership_mutex_);
+  std::vector<std::shared_ptr<JoinedDocument>> sessions;
   sessions.reserve(joined_.size());
   for (auto& [id, session] : joined_) sessions.push_back(std::move(session));
   joined_.clear();

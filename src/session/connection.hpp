@@ -6,6 +6,7 @@
 // per-transport encoding cache, so a broadcast is serialized once per transport, not per peer.
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -17,7 +18,21 @@
 
 namespace opstream::session {
 
-class DocumentSession;
+class Connection;
+
+// What a connection joined: a document open on this node (DocumentSession) or one owned by another
+// node and reached through the backplane (RemoteDocument). The router hands requests of joined
+// connections here; `done` runs once the response is queued to the connection.
+class JoinedDocument {
+ public:
+  using Done = std::function<void(bool success)>;
+  virtual ~JoinedDocument() = default;
+  virtual const std::string& document_id() const noexcept = 0;
+  virtual void SubmitOp(std::shared_ptr<Connection> connection, std::optional<std::string> correlation,
+                        std::string payload, int64_t base_revision, Done done) = 0;
+  virtual void UpdateAwareness(std::shared_ptr<Connection> connection, std::string data_json, Done done) = 0;
+  virtual void Leave(std::shared_ptr<Connection> connection) = 0;
+};
 
 enum class TransportKind : int { kWebSocket = 0, kSignalRJson, kSignalRMessagePack, kGrpc, kCount };
 
@@ -116,16 +131,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // otherwise the transport may hand the write to its writer threads (large fan-outs).
   virtual void FlushHeldBack(bool /*write_now*/) {}
 
-  std::shared_ptr<DocumentSession> FindJoined(const std::string& document_id) const;
-  void AddJoined(const std::string& document_id, std::shared_ptr<DocumentSession> session);
+  std::shared_ptr<JoinedDocument> FindJoined(const std::string& document_id) const;
+  void AddJoined(const std::string& document_id, std::shared_ptr<JoinedDocument> session);
   void RemoveJoined(const std::string& document_id);
-  std::vector<std::shared_ptr<DocumentSession>> TakeAllJoined();
+  // Removes the membership only while it still refers to `session` (a rejoin may have replaced it).
+  void RemoveJoinedIf(const std::string& document_id, const JoinedDocument* session);
+  std::vector<std::shared_ptr<JoinedDocument>> TakeAllJoined();
 
  private:
   const std::string peer_id_;
   const TransportKind kind_;
   mutable std::mutex membership_mutex_;
-  std::vector<std::pair<std::string, std::shared_ptr<DocumentSession>>> joined_;
+  std::vector<std::pair<std::string, std::shared_ptr<JoinedDocument>>> joined_;
 };
 
 // While a document answers a batch of requests on its strand, the connections it sends to are

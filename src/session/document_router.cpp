@@ -4,21 +4,64 @@
 
 #include <atomic>
 
+#include "backplane/messages.hpp"
+#include "common/clock.hpp"
+#include "common/logging.hpp"
 #include "engines/awareness_data.hpp"
 #include "session/validation.hpp"
 
 namespace opstream::session {
+namespace {
+
+const std::shared_ptr<spdlog::logger>& ClusterLog() {
+  static const auto logger = GetLogger("OpStream.Server.Session.DocumentBackplaneGateway");
+  return logger;
+}
+
+constexpr std::string_view kSessionNotFound = "Session not found on owner node.";
+constexpr std::string_view kOwnerChanged = "Document owner changed; retry the join.";
+constexpr std::string_view kOwnershipLost = "Document ownership moved to another node; rejoin the document.";
+
+}  // namespace
 
 DocumentRouter::DocumentRouter(boost::asio::io_context& io, const engines::EngineRegistry& engines,
                                storage::DocumentStore& store, backplane::Backplane& backplane, SessionOptions options)
-    : io_(io), engines_(engines), store_(store), backplane_(backplane), options_(options) {}
+    : io_(io),
+      engines_(engines),
+      store_(store),
+      backplane_(backplane),
+      options_(options),
+      cluster_(!backplane.is_local()) {
+  if (!cluster_) return;
+  backplane_.SetRequestHandler([this](backplane::Request request, backplane::Backplane::ResponseCompletion respond) {
+    HandleRequest(std::move(request), std::move(respond));
+  });
+  backplane_.SetOwnershipLostHandler(
+      [this](const std::string& document_id) { CloseLocal(document_id, std::string(kOwnershipLost)); });
+  management_subscription_ =
+      backplane_.Subscribe(std::string(backplane::kManagementTopic),
+                           [this](const backplane::Message& message) { OnManagementMessage(message); });
+}
 
 DocumentRouter::~DocumentRouter() {
+  if (cluster_) {
+    backplane_.SetRequestHandler(nullptr);
+    backplane_.SetOwnershipLostHandler(nullptr);
+  }
+  management_subscription_.reset();
   for (auto& shard : shards_) {
     std::lock_guard lock(shard.mutex);
     for (auto& [id, session] : shard.sessions) session->DetachPeers();
     shard.sessions.clear();
   }
+  std::lock_guard lock(cluster_mutex_);
+  for (auto& [id, remote] : remotes_) remote->DetachPeers();
+  remotes_.clear();
+  for (auto& [id, peers] : proxied_) {
+    for (auto& [peer_id, peer] : peers) peer->TakeAllJoined();
+  }
+  proxied_.clear();
+  owned_subscriptions_.clear();
 }
 
 DocumentRouter::Shard& DocumentRouter::ShardOf(const std::string& document_id) {
@@ -33,18 +76,69 @@ std::shared_ptr<DocumentSession> DocumentRouter::GetOrOpen(const std::string& do
     std::lock_guard lock(shard.mutex);
     auto& slot = shard.sessions[document_id];
     if (slot) return slot;
-    slot = std::make_shared<DocumentSession>(io_, document_id, engine, store_, *this, options_);
+    slot = std::make_shared<DocumentSession>(io_, document_id, engine, store_, *this, options_,
+                                             cluster_ ? &backplane_ : nullptr);
     session = slot;
+  }
+  if (cluster_) {
+    // The owner hears departures of other nodes' connections on the document channel.
+    auto subscription = backplane_.Subscribe(document_id, [this, document_id](const backplane::Message& message) {
+      OnOwnedDocumentMessage(document_id, message);
+    });
+    std::lock_guard lock(cluster_mutex_);
+    owned_subscriptions_[document_id] = std::move(subscription);
   }
   session->Open();
   return session;
 }
 
-void DocumentRouter::RemoveSession(const std::string& document_id, const DocumentSession* session) {
+std::shared_ptr<DocumentSession> DocumentRouter::FindSession(const std::string& document_id) {
   auto& shard = ShardOf(document_id);
   std::lock_guard lock(shard.mutex);
   auto it = shard.sessions.find(document_id);
-  if (it != shard.sessions.end() && it->second.get() == session) shard.sessions.erase(it);
+  return it == shard.sessions.end() ? nullptr : it->second;
+}
+
+void DocumentRouter::RemoveSession(const std::string& document_id, const DocumentSession* session) {
+  {
+    auto& shard = ShardOf(document_id);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.sessions.find(document_id);
+    if (it == shard.sessions.end() || it->second.get() != session) return;
+    shard.sessions.erase(it);
+  }
+  if (!cluster_) return;
+  std::unique_ptr<backplane::Subscription> subscription;
+  {
+    std::lock_guard lock(cluster_mutex_);
+    if (auto it = owned_subscriptions_.find(document_id); it != owned_subscriptions_.end()) {
+      subscription = std::move(it->second);
+      owned_subscriptions_.erase(it);
+    }
+    proxied_.erase(document_id);
+  }
+  // Unlike the reference (which keeps the lease until it lapses), a closed document is released
+  // at once so that the next join anywhere takes it over without waiting.
+  backplane_.ReleaseOwnership(document_id);
+}
+
+void DocumentRouter::RemoveRemote(const std::string& document_id, const RemoteDocument* remote) {
+  std::lock_guard lock(cluster_mutex_);
+  auto it = remotes_.find(document_id);
+  if (it != remotes_.end() && it->second.get() == remote) remotes_.erase(it);
+}
+
+size_t DocumentRouter::ForwardedDocumentCount() const {
+  std::lock_guard lock(cluster_mutex_);
+  return remotes_.size();
+}
+
+void DocumentRouter::OwnerUnreachable(const std::string& document_id, const std::string& owner, bool gone) {
+  if (gone) backplane_.EvictDeadOwner(document_id, owner);
+}
+
+void DocumentRouter::CloseLocal(const std::string& document_id, const std::string& reason) {
+  if (auto session = FindSession(document_id)) session->CloseLostOwnership(reason);
 }
 
 size_t DocumentRouter::OpenDocumentCount() const {
@@ -73,8 +167,63 @@ void DocumentRouter::Join(std::shared_ptr<Connection> connection, CorrelationId 
   if (auto reason = ValidateJoin(document_id, document_type)) return fail(InvalidMessage(*reason));
   const auto* engine = engines_.Find(document_type);
   if (engine == nullptr) return fail(fmt::format("No session engine registered for document type: {}", document_type));
+  if (cluster_) {
+    return JoinClustered(std::move(connection), std::move(correlation), std::move(document_id),
+                         std::move(document_type), *engine, std::move(done));
+  }
   auto session = GetOrOpen(document_id, *engine);
   session->Join(std::move(connection), std::move(correlation), std::move(document_type), std::move(done));
+}
+
+void DocumentRouter::JoinClustered(std::shared_ptr<Connection> connection, CorrelationId correlation,
+                                   std::string document_id, std::string document_type, const engines::Engine& engine,
+                                   Done done, int attempt) {
+  const std::string key = document_id;
+  backplane_.GetOrAcquireOwner(key, [this, connection = std::move(connection), correlation = std::move(correlation),
+                                     document_id = std::move(document_id), document_type = std::move(document_type),
+                                     &engine, done = std::move(done),
+                                     attempt](Status status, std::string owner) mutable {
+    if (!status.ok()) {
+      connection->Send(ErrorResponse{std::move(correlation),
+                                     fmt::format("Document owner could not be resolved: {}", status.message())});
+      return done(false);
+    }
+    if (owner == backplane_.node_id()) {
+      std::shared_ptr<RemoteDocument> stale;
+      {
+        std::lock_guard lock(cluster_mutex_);
+        if (auto it = remotes_.find(document_id); it != remotes_.end()) stale = it->second;
+      }
+      if (stale) stale->Close(std::string(kOwnerChanged));
+      auto session = GetOrOpen(document_id, engine);
+      return session->Join(std::move(connection), std::move(correlation), std::move(document_type), std::move(done));
+    }
+    // Another node owns it: a session of ours is stale (SV-1).
+    CloseLocal(document_id, std::string(kOwnershipLost));
+    std::shared_ptr<RemoteDocument> remote;
+    std::shared_ptr<RemoteDocument> stale;
+    {
+      std::lock_guard lock(cluster_mutex_);
+      auto& slot = remotes_[document_id];
+      if (slot && slot->owner_node_id() != owner) stale = std::move(slot);
+      if (!slot) slot = std::make_shared<RemoteDocument>(io_, document_id, owner, backplane_, *this, options_);
+      remote = slot;
+    }
+    if (stale) stale->Close(std::string(kOwnerChanged));
+    remote->Join(std::move(connection), std::move(correlation), std::move(document_type), std::move(done), attempt);
+  });
+}
+
+void DocumentRouter::RetryJoin(std::shared_ptr<Connection> connection, CorrelationId correlation,
+                               std::string document_id, std::string document_type, Done done, int attempt) {
+  const auto* engine = engines_.Find(document_type);
+  if (engine == nullptr) {
+    connection->Send(ErrorResponse{std::move(correlation),
+                                   fmt::format("No session engine registered for document type: {}", document_type)});
+    return done(false);
+  }
+  JoinClustered(std::move(connection), std::move(correlation), std::move(document_id), std::move(document_type),
+                *engine, std::move(done), attempt);
 }
 
 void DocumentRouter::SubmitOp(std::shared_ptr<Connection> connection, CorrelationId correlation,
@@ -107,7 +256,137 @@ void DocumentRouter::UpdateAwareness(std::shared_ptr<Connection> connection, Cor
 }
 
 void DocumentRouter::Disconnect(const std::shared_ptr<Connection>& connection) {
-  for (auto& session : connection->TakeAllJoined()) session->Leave(connection);
+  for (auto& session : connection->TakeAllJoined()) {
+    session->Leave(connection);
+    // The node that held the connection tells the others (§4.4 peer_disconnected).
+    if (cluster_) {
+      backplane_.Publish(session->document_id(),
+                         {backplane_.node_id(), "peer_disconnected", std::string(), connection->peer_id()});
+    }
+  }
+}
+
+// ---- requests from other nodes (server.md §4.5) ----
+
+void DocumentRouter::HandleRequest(backplane::Request request, backplane::Backplane::ResponseCompletion respond) {
+  if (request.type == "JoinDocument") return HandleProxiedJoin(request, std::move(respond));
+  if (request.type == "ApplyOp") return HandleProxiedOp(request, std::move(respond));
+  if (request.type == "UpdateAwareness") return HandleProxiedAwareness(request, std::move(respond));
+  // Management and comment requests have no handler in this build; §4.9 item 3: answer anyway.
+  respond(backplane::Response::Failure(fmt::format("Unknown request type: {}", request.type)));
+}
+
+std::shared_ptr<ProxiedPeer> DocumentRouter::FindProxied(const std::string& document_id, const std::string& peer_id) {
+  std::lock_guard lock(cluster_mutex_);
+  auto it = proxied_.find(document_id);
+  if (it == proxied_.end()) return nullptr;
+  auto peer = it->second.find(peer_id);
+  return peer == it->second.end() ? nullptr : peer->second;
+}
+
+void DocumentRouter::HandleProxiedJoin(const backplane::Request& request,
+                                       backplane::Backplane::ResponseCompletion respond) {
+  backplane::JoinDocumentRequest join;
+  if (auto decoded = backplane::DecodeJoinRequest(request.payload, join); !decoded.ok()) {
+    return respond(backplane::Response::Failure(fmt::format("Malformed JoinDocument request: {}", decoded.message())));
+  }
+  const auto* engine = engines_.Find(join.document_type);
+  if (engine == nullptr) {
+    return respond(backplane::Response::Failure(
+        fmt::format("No session engine registered for document type: {}", join.document_type)));
+  }
+  const std::string sender = request.sender_node_id;
+  const std::string key = join.document_id;
+  backplane_.GetOrAcquireOwner(key, [this, join = std::move(join), engine, sender, respond = std::move(respond)](
+                                        Status status, std::string owner) mutable {
+    if (!status.ok()) return respond(backplane::Response::Failure(status.message()));
+    // §4.6 recommendation: a node that is no longer owner fails fast instead of forwarding again.
+    if (owner != backplane_.node_id()) return respond(backplane::Response::Failure(std::string(kOwnerChanged)));
+    std::shared_ptr<ProxiedPeer> peer;
+    {
+      std::lock_guard lock(cluster_mutex_);
+      auto& slot = proxied_[join.document_id][join.peer_id];
+      if (!slot || slot->node_id() != sender) slot = std::make_shared<ProxiedPeer>(join.peer_id, sender);
+      peer = slot;
+    }
+    peer->ExpectResponse(std::move(respond));
+    auto session = GetOrOpen(join.document_id, *engine);
+    session->Join(peer, std::nullopt, std::move(join.document_type), [](bool) {});
+  });
+}
+
+void DocumentRouter::HandleProxiedOp(const backplane::Request& request,
+                                     backplane::Backplane::ResponseCompletion respond) {
+  backplane::ApplyOpRequest op;
+  if (auto decoded = backplane::DecodeApplyOpRequest(request.payload, op); !decoded.ok()) {
+    return respond(backplane::Response::Failure(fmt::format("Malformed ApplyOp request: {}", decoded.message())));
+  }
+  auto peer = FindProxied(op.document_id, op.peer_id);
+  auto session = peer ? peer->FindJoined(op.document_id) : nullptr;
+  if (!session) return respond(backplane::Response::Failure(std::string(kSessionNotFound)));
+  peer->ExpectResponse(std::move(respond));
+  session->SubmitOp(peer, std::nullopt, std::move(op.payload), op.base_revision, [](bool) {});
+}
+
+void DocumentRouter::HandleProxiedAwareness(const backplane::Request& request,
+                                            backplane::Backplane::ResponseCompletion respond) {
+  backplane::UpdateAwarenessRequest update;
+  if (auto decoded = backplane::DecodeAwarenessRequest(request.payload, update); !decoded.ok()) {
+    return respond(
+        backplane::Response::Failure(fmt::format("Malformed UpdateAwareness request: {}", decoded.message())));
+  }
+  auto peer = FindProxied(update.document_id, update.peer_id);
+  auto session = peer ? peer->FindJoined(update.document_id) : nullptr;
+  if (!session) return respond(backplane::Response::Failure(std::string(kSessionNotFound)));
+  backplane::WireAwareness state{update.peer_id, update.data_json, FormatIsoTimestamp(UtcNow())};
+  session->UpdateAwareness(peer, std::move(update.data_json),
+                           [respond = std::move(respond), state = std::move(state)](bool success) {
+                             if (!success) return respond(backplane::Response::Failure(std::string(kNotJoined)));
+                             respond({{}, true, backplane::EncodeAwareness(state), std::nullopt});
+                           });
+}
+
+void DocumentRouter::OnOwnedDocumentMessage(const std::string& document_id, const backplane::Message& message) {
+  if (message.sender_node_id == backplane_.node_id() || message.type != "peer_disconnected") return;
+  std::shared_ptr<ProxiedPeer> peer;
+  {
+    std::lock_guard lock(cluster_mutex_);
+    auto it = proxied_.find(document_id);
+    if (it == proxied_.end()) return;
+    auto found = it->second.find(message.sender_peer_id);
+    if (found == it->second.end()) return;
+    peer = std::move(found->second);
+    it->second.erase(found);
+  }
+  for (auto& session : peer->TakeAllJoined()) session->Leave(peer);
+}
+
+void DocumentRouter::OnManagementMessage(const backplane::Message& message) {
+  std::string argument;
+  if (message.type != "document_deleted" && message.type != "evict_tenant") return;
+  if (auto decoded = backplane::DecodeJsonString(message.payload, argument); !decoded.ok()) {
+    ClusterLog()->warn("Dropped a malformed {} message: {}", message.type, decoded.message());
+    return;
+  }
+  std::vector<std::shared_ptr<DocumentSession>> local;
+  std::vector<std::shared_ptr<RemoteDocument>> remote;
+  auto matches = [&](const std::string& id) {
+    return message.type == "document_deleted" ? id == argument : id.starts_with(argument);
+  };
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    for (auto& [id, session] : shard.sessions) {
+      if (matches(id)) local.push_back(session);
+    }
+  }
+  {
+    std::lock_guard lock(cluster_mutex_);
+    for (auto& [id, document] : remotes_) {
+      if (matches(id)) remote.push_back(document);
+    }
+  }
+  for (auto& session : local) session->CloseLostOwnership("Document was evicted.");
+  for (auto& document : remote) document->Close("Document was evicted.");
 }
 
 void DocumentRouter::FlushAll(std::function<void()> done) {

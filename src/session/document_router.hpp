@@ -14,6 +14,7 @@
 #include "engines/engine_registry.hpp"
 #include "session/connection.hpp"
 #include "session/document_session.hpp"
+#include "session/remote_document.hpp"
 #include "session/session_options.hpp"
 #include "storage/document_store.hpp"
 
@@ -23,6 +24,9 @@ class DocumentRouter {
  public:
   using Done = DocumentSession::Done;
 
+  // With a non-local backplane the router also registers the node's request handler (joins, ops
+  // and awareness forwarded by other nodes), the ownership-lost handler and the management
+  // channel subscription.
   DocumentRouter(boost::asio::io_context& io, const engines::EngineRegistry& engines, storage::DocumentStore& store,
                  backplane::Backplane& backplane, SessionOptions options);
   // Only once the io_context no longer runs: releases every session and its peers (a joined
@@ -51,6 +55,16 @@ class DocumentRouter {
   // Human-readable document type of a persisted op type name ("TextOp" -> "text").
   std::string DocumentTypeOf(std::string_view op_type_name) const;
 
+  // ---- cluster (non-local backplane) ----
+  // Called by a forwarded document when it closes.
+  void RemoveRemote(const std::string& document_id, const RemoteDocument* remote);
+  // Routes a join again after its owner turned out to be gone.
+  void RetryJoin(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
+                 std::string document_type, Done done, int attempt);
+  // A request to `owner` failed without an answer; `gone`: nobody listens for that node at all.
+  void OwnerUnreachable(const std::string& document_id, const std::string& owner, bool gone);
+  size_t ForwardedDocumentCount() const;
+
  private:
   struct Shard {
     mutable std::mutex mutex;
@@ -58,6 +72,18 @@ class DocumentRouter {
   };
   Shard& ShardOf(const std::string& document_id);
   std::shared_ptr<DocumentSession> GetOrOpen(const std::string& document_id, const engines::Engine& engine);
+  std::shared_ptr<DocumentSession> FindSession(const std::string& document_id);
+
+  void JoinClustered(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
+                     std::string document_type, const engines::Engine& engine, Done done, int attempt = 0);
+  void HandleRequest(backplane::Request request, backplane::Backplane::ResponseCompletion respond);
+  void HandleProxiedJoin(const backplane::Request& request, backplane::Backplane::ResponseCompletion respond);
+  void HandleProxiedOp(const backplane::Request& request, backplane::Backplane::ResponseCompletion respond);
+  void HandleProxiedAwareness(const backplane::Request& request, backplane::Backplane::ResponseCompletion respond);
+  void OnOwnedDocumentMessage(const std::string& document_id, const backplane::Message& message);
+  void OnManagementMessage(const backplane::Message& message);
+  void CloseLocal(const std::string& document_id, const std::string& reason);
+  std::shared_ptr<ProxiedPeer> FindProxied(const std::string& document_id, const std::string& peer_id);
 
   boost::asio::io_context& io_;
   const engines::EngineRegistry& engines_;
@@ -65,6 +91,14 @@ class DocumentRouter {
   backplane::Backplane& backplane_;
   const SessionOptions options_;
   std::array<Shard, 16> shards_;
+
+  const bool cluster_;
+  mutable std::mutex cluster_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<RemoteDocument>> remotes_;
+  // Connections of other nodes inside sessions of this node, per document and peer id.
+  std::unordered_map<std::string, std::unordered_map<std::string, std::shared_ptr<ProxiedPeer>>> proxied_;
+  std::unordered_map<std::string, std::unique_ptr<backplane::Subscription>> owned_subscriptions_;
+  std::unique_ptr<backplane::Subscription> management_subscription_;
 };
 
 }  // namespace opstream::session

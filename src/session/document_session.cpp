@@ -7,6 +7,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
+#include "backplane/messages.hpp"
 #include "common/logging.hpp"
 #include "common/text.hpp"
 #include "engines/awareness_data.hpp"
@@ -26,13 +27,15 @@ constexpr std::string_view kCompactedLog = "Cannot reconstruct transformation pa
 }  // namespace
 
 DocumentSession::DocumentSession(boost::asio::io_context& io, std::string document_id, const engines::Engine& engine,
-                                 storage::DocumentStore& store, DocumentRouter& router, const SessionOptions& options)
+                                 storage::DocumentStore& store, DocumentRouter& router, const SessionOptions& options,
+                                 backplane::Backplane* cluster)
     : strand_(boost::asio::make_strand(io)),
       document_id_(std::move(document_id)),
       engine_(engine),
       store_(store),
       router_(router),
       options_(options),
+      cluster_(cluster),
       last_snapshot_time_(UtcNow()),
       idle_timer_(strand_) {}
 
@@ -43,6 +46,7 @@ void DocumentSession::Open() {
 }
 
 void DocumentSession::Reload() {
+  if (phase_ == Phase::kClosed) return;  // closed while an append was in flight: stays closed
   phase_ = Phase::kLoading;
   store_.Load(document_id_, [self = shared_from_this()](Status status, storage::LoadedDocument document) {
     boost::asio::post(self->strand_, [self, status = std::move(status), document = std::move(document)]() mutable {
@@ -194,6 +198,7 @@ void DocumentSession::SubmitOp(std::shared_ptr<Connection> connection, Correlati
 void DocumentSession::ProcessQueue() {
   if (phase_ == Phase::kLoading || append_in_flight_) return;
   if (phase_ == Phase::kUnavailable) return FailPending(unavailable_reason_);
+  if (phase_ == Phase::kClosed) return FailPending(std::string(kNotJoined));
 
   std::vector<BatchItem> batch;
   while (!queue_.empty()) {
@@ -311,6 +316,14 @@ void DocumentSession::OnAppended(std::vector<BatchItem> batch, Status status) {
           for (auto& peer : peers_) {
             if (peer.connection != connection) peer.connection->Send(item.event);
           }
+          // Published after the author's answer: a proxied author's response and this message
+          // leave on the same ordered publisher connection, so every node sees them in
+          // revision order.
+          if (cluster_ != nullptr) {
+            cluster_->Publish(document_id_, {cluster_->node_id(), "op_applied",
+                                             backplane::EncodeOpApplied({item.event->payload, item.revision}),
+                                             connection->peer_id()});
+          }
           break;
         case BatchItem::Outcome::kAbsorbed:
           connection->Send(OpResponse{std::move(item.request.correlation), true, item.revision, std::nullopt});
@@ -377,6 +390,13 @@ void DocumentSession::UpdateAwareness(std::shared_ptr<Connection> connection, st
     }
     for (auto& peer : self->peers_) {
       if (peer.connection != connection) peer.connection->Send(event);
+    }
+    if (self->cluster_ != nullptr) {
+      self->cluster_->Publish(self->document_id_,
+                              {self->cluster_->node_id(), "awareness_update",
+                               backplane::EncodeAwareness({event->state.peer_id, event->state.data_json,
+                                                           FormatIsoTimestamp(event->state.last_updated)}),
+                               event->state.peer_id});
     }
     done(true);
   });
@@ -477,6 +497,21 @@ void DocumentSession::FlushSnapshot(std::function<void()> done) {
     } else {
       done();
     }
+  });
+}
+
+void DocumentSession::CloseLostOwnership(std::string reason) {
+  boost::asio::dispatch(strand_, [self = shared_from_this(), reason = std::move(reason)] {
+    if (self->phase_ == Phase::kClosed) return;
+    Log()->warn("Closing document {}: {}", self->document_id_, reason);
+    SendBatch sends;
+    self->phase_ = Phase::kClosed;
+    self->idle_timer_.cancel();
+    self->FailPending(reason);
+    for (auto& peer : self->peers_) peer.connection->RemoveJoinedIf(self->document_id_, self.get());
+    self->peers_.clear();
+    self->awareness_.clear();
+    self->router_.RemoveSession(self->document_id_, self.get());
   });
 }
 

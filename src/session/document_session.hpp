@@ -25,17 +25,20 @@ namespace opstream::session {
 
 class DocumentRouter;
 
-class DocumentSession : public std::enable_shared_from_this<DocumentSession> {
+class DocumentSession final : public JoinedDocument, public std::enable_shared_from_this<DocumentSession> {
  public:
   using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
   // Called on the session strand once the request's response has been queued to the connection.
   using Done = std::function<void(bool success)>;
 
+  // `cluster`: the backplane to publish committed ops and awareness on (this node owns the
+  // document); null with the local backplane, where nothing is published.
   DocumentSession(boost::asio::io_context& io, std::string document_id, const engines::Engine& engine,
-                  storage::DocumentStore& store, DocumentRouter& router, const SessionOptions& options);
+                  storage::DocumentStore& store, DocumentRouter& router, const SessionOptions& options,
+                  backplane::Backplane* cluster = nullptr);
   ~DocumentSession();
 
-  const std::string& document_id() const noexcept { return document_id_; }
+  const std::string& document_id() const noexcept override { return document_id_; }
   const engines::Engine& engine() const noexcept { return engine_; }
 
   // Starts loading the document from the store. Requests queue until it completes.
@@ -43,9 +46,13 @@ class DocumentSession : public std::enable_shared_from_this<DocumentSession> {
 
   void Join(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string requested_type, Done done);
   void SubmitOp(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string payload,
-                int64_t base_revision, Done done);
-  void UpdateAwareness(std::shared_ptr<Connection> connection, std::string data_json, Done done);
-  void Leave(std::shared_ptr<Connection> connection);
+                int64_t base_revision, Done done) override;
+  void UpdateAwareness(std::shared_ptr<Connection> connection, std::string data_json, Done done) override;
+  void Leave(std::shared_ptr<Connection> connection) override;
+  // Ownership moved to another node (SV-1): stop serving at once. Queued requests fail with
+  // `reason`, every peer loses its membership (its next request is answered "not joined" and the
+  // client rejoins through the new owner), and the router forgets the session.
+  void CloseLostOwnership(std::string reason);
   // Writes a final snapshot when ops arrived since the last one (graceful shutdown).
   void FlushSnapshot(std::function<void()> done);
   // Teardown only (no strand): forgets the peers so that sessions and connections can be freed.
@@ -105,16 +112,17 @@ class DocumentSession : public std::enable_shared_from_this<DocumentSession> {
   storage::DocumentStore& store_;
   DocumentRouter& router_;
   const SessionOptions& options_;
+  backplane::Backplane* const cluster_;
 
   Phase phase_ = Phase::kLoading;
   std::string unavailable_reason_;
   std::unique_ptr<engines::DocumentState> state_;
-  int64_t revision_ = 0;                   // revision of state_ (may include ops not yet durable)
-  int64_t durable_revision_ = 0;           // last revision the store accepted
+  int64_t revision_ = 0;          // revision of state_ (may include ops not yet durable)
+  int64_t durable_revision_ = 0;  // last revision the store accepted
   // Boost's deque allocates nothing until used (std::deque holds ~600 bytes from construction),
   // which matters with one session per idle document.
   boost::container::deque<LoggedOp> op_log_;  // recent ops, ascending, contiguous, for rebasing stale ops
-  std::unique_ptr<engines::Op> spare_op_;  // reused by rebasing (Engine::TransformRecycling)
+  std::unique_ptr<engines::Op> spare_op_;     // reused by rebasing (Engine::TransformRecycling)
   boost::container::deque<Request> queue_;
   bool append_in_flight_ = false;
 

@@ -16,6 +16,8 @@ struct SessionOptions {
   // Hard cap of the in-memory op log; a peer lagging further behind must rejoin.
   int64_t op_log_max = 10000;
   std::chrono::milliseconds awareness_ttl{std::chrono::seconds(30)};
+  // A request forwarded to the owner node fails after this long (server.md §4.3, SV-9).
+  std::chrono::milliseconds request_timeout{std::chrono::seconds(10)};
 };
 
 }  // namespace opstream::session
