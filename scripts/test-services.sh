@@ -7,6 +7,7 @@
 # Debian has no MongoDB server (docs/storage/mongo.md). A service that cannot start fails the run: tests never skip silently.
 
 TEST_SERVICES_DIR=""
+TEST_SERVICES_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"  # resolved while sourcing
 
 free_port() {  # an unused TCP port on 127.0.0.1
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -54,7 +55,7 @@ start_mariadb() {
 start_mongo_standin() {
   local port; port=$(free_port)
   # Debian's python (the packages python3-mockupdb and python3-mongomock), not one earlier on PATH.
-  nohup /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/mongo-standin.py" "$port" \
+  nohup /usr/bin/python3 "$TEST_SERVICES_SCRIPTS/mongo-standin.py" "$port" \
     --ready-file "$TEST_SERVICES_DIR/mongo.ready" >"$TEST_SERVICES_DIR/mongo.log" 2>&1 &
   echo $! >"$TEST_SERVICES_DIR/mongo.pid"
   local tries=0
