@@ -131,9 +131,11 @@ std::string CreateDatabaseSql(std::string_view database) {
 
 // The snapshot and the ops above it in one statement, so both come from the same database state.
 // Timestamps travel as text: ODBC's SQL_SS_TIMESTAMPOFFSET struct is a Microsoft-driver extension.
+// The NULL columns are typed, so the UNION does not take int (a bare NULL's type) for them.
 const std::string_view kLoadSql =
-    "SELECT 0 AS [Kind], [Revision], NULL AS [AuthorId], CAST([Timestamp] AS varchar(34)) AS [Timestamp], "
-    "[State] AS [Data], NULL AS [EngineType] FROM [opstream].[DocumentSnapshots] WHERE [DocumentId] = ?\n"
+    "SELECT 0 AS [Kind], [Revision], CAST(NULL AS nvarchar(max)) AS [AuthorId], CAST([Timestamp] AS varchar(34)) "
+    "AS [Timestamp], [State] AS [Data], CAST(NULL AS nvarchar(max)) AS [EngineType] FROM "
+    "[opstream].[DocumentSnapshots] WHERE [DocumentId] = ?\n"
     "UNION ALL\n"
     "SELECT 1, o.[Revision], o.[AuthorId], CAST(o.[Timestamp] AS varchar(34)), o.[Payload], o.[EngineType] "
     "FROM [opstream].[DocumentOps] AS o WHERE o.[DocumentId] = ? AND o.[Revision] > COALESCE((SELECT s.[Revision] "
