@@ -133,13 +133,23 @@ def main():
         with open(ready_file, 'w') as f:
             f.write(str(server.port))
     while True:
-        request = server.receives(timeout=10**9)
+        try:
+            request = server.receives(timeout=10**9)
+        except OSError:
+            # mockupdb inspects the request's socket while matching it; a client that vanished
+            # meanwhile (a server killed with -9) raises here. Its request needs no answer.
+            continue
         if request is None:
             return
         try:
             handle(client, request)
         except Exception as e:  # a bad request must not take the stand-in down
-            request.command_err(code=2, errmsg=f'{type(e).__name__}: {e} (Mongo-wire stand-in)')
+            try:
+                request.command_err(code=2, errmsg=f'{type(e).__name__}: {e} (Mongo-wire stand-in)')
+            except Exception:
+                # The client is gone (a server killed with -9 mid-request): its answer, and this
+                # error, have nowhere to go. Serve the next request.
+                pass
 
 
 if __name__ == '__main__':
