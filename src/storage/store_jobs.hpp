@@ -80,4 +80,49 @@ struct ProbeJob {
 
 using Job = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob>;
 
+// The end of a batch on a lane that drives a blocking client library (MySQL, SQL Server): the
+// appends have run (their results are in `results`); every other job runs here one at a time,
+// then every job of the batch is answered. `lane` provides `Status EnsureConnected(bool fresh)`,
+// `Status RunOther(job, LoadedDocument&)` and `bool Disconnected()`. Loads, snapshot upserts,
+// compactions and probes are idempotent, so a connection found dead (it went away while idle)
+// gets one fresh attempt per batch. Jobs without a `done` of their own (a store's own call
+// jobs, which always run alone) are left to the caller.
+template <typename Lane, typename LaneJob>
+void RunOthersAndAnswer(std::string_view provider, Lane& lane, std::vector<LaneJob>& batch,
+                        std::vector<Status>& results, bool may_retry, std::string_view reachable_text) {
+  std::vector<LoadedDocument> loaded(batch.size());
+  bool retried = false;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (std::holds_alternative<AppendJob>(batch[i])) continue;
+    if (Status connected = lane.EnsureConnected(false); !connected.ok()) {
+      results[i] = std::move(connected);
+      continue;
+    }
+    results[i] = lane.RunOther(batch[i], loaded[i]);
+    if (!results[i].ok() && lane.Disconnected() && may_retry && !retried) {
+      retried = true;
+      if (lane.EnsureConnected(true).ok()) {
+        loaded[i] = {};
+        results[i] = lane.RunOther(batch[i], loaded[i]);
+      }
+    }
+  }
+  for (size_t i = 0; i < batch.size(); ++i) {
+    std::visit(
+        [&](auto& job) {
+          using T = std::decay_t<decltype(job)>;
+          if constexpr (std::is_same_v<T, LoadJob>) {
+            if (!results[i].ok()) loaded[i] = {};
+            InvokeCompletion(provider, job.done, std::move(results[i]), std::move(loaded[i]));
+          } else if constexpr (std::is_same_v<T, ProbeJob>) {
+            job.probe->Answer(results[i].ok() ? HealthReport{HealthStatus::kHealthy, std::string(reachable_text)}
+                                              : HealthReport{HealthStatus::kUnhealthy, results[i].message()});
+          } else if constexpr (requires { job.done(std::move(results[i])); }) {
+            InvokeCompletion(provider, job.done, std::move(results[i]));
+          }
+        },
+        batch[i]);
+  }
+}
+
 }  // namespace opstream::storage::jobs

@@ -668,51 +668,17 @@ class Lane {
 
   void RunBatch(std::vector<LaneJob>& batch, bool may_retry) {
     std::vector<Status> results(batch.size(), Status::Ok());
-    std::vector<LoadedDocument> loaded(batch.size());
     RunAppends(batch, results, may_retry);
-    bool retried = false;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (std::holds_alternative<AppendJob>(batch[i])) continue;
-      Status connected = EnsureConnected(false);
-      if (!connected.ok()) {
-        results[i] = connected;
-        continue;
-      }
-      results[i] = RunOther(batch[i], loaded[i]);
-      // Loads, snapshot upserts, compactions and probes are idempotent: a connection found dead
-      // gets one fresh attempt.
-      if (!results[i].ok() && dbc_ == SQL_NULL_HDBC && may_retry && !retried) {
-        retried = true;
-        if (EnsureConnected(true).ok()) {
-          loaded[i] = {};
-          results[i] = RunOther(batch[i], loaded[i]);
-        }
-      }
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      std::visit(
-          [&](auto& job) {
-            using T = std::decay_t<decltype(job)>;
-            if constexpr (std::is_same_v<T, LoadJob>) {
-              if (!results[i].ok()) loaded[i] = {};
-              Invoke(job.done, std::move(results[i]), std::move(loaded[i]));
-            } else if constexpr (std::is_same_v<T, CallJob>) {
-              // Never batched (Run takes a call alone).
-            } else if constexpr (std::is_same_v<T, ProbeJob>) {
-              if (results[i].ok()) {
-                job.probe->Answer({HealthStatus::kHealthy, "SQL Server reachable"});
-              } else {
-                job.probe->Answer({HealthStatus::kUnhealthy, results[i].message()});
-              }
-            } else {
-              Invoke(job.done, std::move(results[i]));
-            }
-          },
-          batch[i]);
-    }
+    jobs::RunOthersAndAnswer(kProvider, *this, batch, results, may_retry, "SQL Server reachable");
   }
 
  public:
+  // ----- what jobs::RunOthersAndAnswer uses (besides EnsureConnected and RunOther) -----
+  template <typename L, typename J>
+  friend void jobs::RunOthersAndAnswer(std::string_view, L&, std::vector<J>&, std::vector<Status>&, bool,
+                                       std::string_view);
+  bool Disconnected() const { return dbc_ == SQL_NULL_HDBC; }
+
   // ----- what calls (CallJob) use -----
   Status Connected() { return EnsureConnected(false); }
   Outcome Run(std::string_view sql, std::vector<Param> params, std::string_view operation,
