@@ -28,6 +28,7 @@
 #include "engines/table/table_engine.hpp"
 #include "engines/text/text_engine.hpp"
 #include "engines/tree/tree_engine.hpp"
+#include "net/flush_pacer.hpp"
 #include "net/http2_connection.hpp"
 #include "net/http_endpoints.hpp"
 #include "net/probe.hpp"
@@ -286,9 +287,13 @@ int main(int argc, char** argv) {
   const unsigned writer_threads = std::max(1u, settings.worker_threads / 2);
   asio::io_context write_io(static_cast<int>(writer_threads));
   auto write_work = asio::make_work_guard(write_io);
+  std::optional<net::FlushPacer> flush_pacer;
+  if (settings.write_pacing_us != 0) flush_pacer.emplace(write_io, std::chrono::microseconds(settings.write_pacing_us));
+  net::FlushPacer* const pacer = flush_pacer ? &*flush_pacer : nullptr;
   transports::websocket::CollabSocketOptions socket_options{settings.websocket_max_message_bytes,
                                                             settings.send_queue_limit_bytes};
   socket_options.write_context = &write_io;
+  socket_options.flush_pacer = pacer;
   if (settings.websockets_enabled) {
     server.AddWebSocketRoute(settings.websockets_path, [&](auto stream, auto request, auto hold) {
       transports::websocket::CollabSocket::Accept(std::move(stream), std::move(request), std::move(hold), router,
@@ -300,6 +305,7 @@ int main(int argc, char** argv) {
     transports::signalr::SignalROptions signalr_options;
     signalr_options.max_queued_bytes = settings.send_queue_limit_bytes;
     signalr_options.write_context = &write_io;
+    signalr_options.flush_pacer = pacer;
     signalr.emplace(io, server, router, settings.signalr_path, settings.signalr_management_path, signalr_options);
   }
   std::optional<transports::grpc::GrpcService> grpc_service;

@@ -63,6 +63,9 @@ constexpr std::array kCatalog = {
                 "Network worker threads; 0 means one per CPU core."},
     SettingInfo{kTuning, keys::kSendQueueLimitBytes, "OPSTREAM__SERVER__SENDQUEUELIMITBYTES", "16777216",
                 "Bytes a connection may have queued for sending before it is closed as a slow consumer (16 MiB)."},
+    SettingInfo{kTuning, keys::kWritePacingMicroseconds, "OPSTREAM__SERVER__WRITEPACINGMICROSECONDS", "400",
+                "A WebSocket written to less than this many microseconds ago waits up to that long before its next "
+                "write, so that a burst of broadcasts leaves in fewer writes; 0 writes every flush at once."},
     SettingInfo{kTuning, keys::kShutdownGraceSeconds, "OPSTREAM__SERVER__SHUTDOWNGRACESECONDS", "10",
                 "Seconds granted on SIGTERM to flush snapshots and close connections before exiting."},
     SettingInfo{kTuning, keys::kWebSocketMaxMessageBytes, "OPSTREAM__WEBSOCKETS__MAXMESSAGEBYTES", "2097152",

@@ -32,6 +32,7 @@ inline constexpr std::string_view kAllowedHosts = "AllowedHosts";
 // OpStream Server extensions: not read by the reference, which hard-codes these values (§1.5).
 inline constexpr std::string_view kWorkerThreads = "OpStream:Server:WorkerThreads";
 inline constexpr std::string_view kSendQueueLimitBytes = "OpStream:Server:SendQueueLimitBytes";
+inline constexpr std::string_view kWritePacingMicroseconds = "OpStream:Server:WritePacingMicroseconds";
 inline constexpr std::string_view kShutdownGraceSeconds = "OpStream:Server:ShutdownGraceSeconds";
 inline constexpr std::string_view kWebSocketMaxMessageBytes = "OpStream:WebSockets:MaxMessageBytes";
 inline constexpr std::string_view kIdleCloseSeconds = "OpStream:Session:IdleCloseSeconds";

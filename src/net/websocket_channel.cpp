@@ -236,7 +236,7 @@ Channel::EnqueueResult Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock
       held_back_ = true;
       return EnqueueResult::kHeldBackFirst;
     case WriteMode::kUrgent:
-      if (!writing_ && !flush_posted_ && !held_back_ && queue_.size() == head_ + 1) {
+      if (!writing_ && !held_back_ && ((!flush_posted_ && queue_.size() == head_ + 1) || flush_deferred_)) {
         WriteLocked(lock);
         return EnqueueResult::kQueued;
       }
@@ -252,14 +252,25 @@ void Channel::FlushHeldBack(bool write_now) {
   std::unique_lock lock(mutex_);
   held_back_ = false;
   const bool urgent = std::exchange(held_back_urgent_, false);
-  if (aborted_ || writing_ || flush_posted_ || head_ == queue_.size()) return;
-  if (write_now || urgent) return WriteLocked(lock);
+  if (aborted_ || writing_ || head_ == queue_.size()) return;
+  if (urgent) {
+    // A flush waiting in the pacer does not hold back a response; it finds less to write.
+    if (!flush_posted_ || flush_deferred_) WriteLocked(lock);
+    return;
+  }
+  if (flush_posted_) return;
+  if (write_now && !RecentlyWrittenLocked()) return WriteLocked(lock);
   ScheduleFlushLocked(lock);
 }
 
 void Channel::ScheduleFlushLocked(std::unique_lock<std::mutex>&) {
   if (flush_posted_ || writing_) return;
   flush_posted_ = true;
+  if (RecentlyWrittenLocked()) {
+    flush_deferred_ = true;
+    options_.flush_pacer->Defer({KeepAlive(), this});
+    return;
+  }
   auto flush = [self = KeepAlive(), this] { Flush(); };
   if (options_.write_context != nullptr) {
     asio::post(*options_.write_context, std::move(flush));
@@ -268,9 +279,16 @@ void Channel::ScheduleFlushLocked(std::unique_lock<std::mutex>&) {
   }
 }
 
+bool Channel::RecentlyWrittenLocked() const {
+  return options_.flush_pacer != nullptr && Clock::now() - last_write_ < options_.flush_pacer->interval();
+}
+
+void Channel::FlushDeferred() { Flush(); }
+
 void Channel::Flush() {
   std::unique_lock lock(mutex_);
   flush_posted_ = false;
+  flush_deferred_ = false;
   if (writing_) return;
   WriteLocked(lock);
 }
@@ -312,6 +330,7 @@ void Channel::WriteLocked(std::unique_lock<std::mutex>& lock) {
       writing_ = false;
       return AbortLocked();
     }
+    if (options_.flush_pacer != nullptr) last_write_ = Clock::now();
     auto remaining = static_cast<size_t>(written);
     while (remaining > 0) {
       auto& frame = queue_[head_];

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "net/flush_pacer.hpp"
 #include "net/server.hpp"
 #include "net/websocket_frame.hpp"
 
@@ -43,6 +44,9 @@ struct ChannelOptions {
   // while a large fan-out is being written, which is what lets frames accumulate per receiver.
   // Null: the socket's own executor.
   boost::asio::io_context* write_context = nullptr;
+  // Null: every flush is posted at once. Otherwise a connection written to less than the pacer's
+  // interval ago defers its flush to the pacer, so that a burst leaves in fewer writes.
+  FlushPacer* flush_pacer = nullptr;
 };
 
 // Bytes to write, kept alive by `owner` until written.
@@ -54,7 +58,7 @@ struct OutboundFrame {
   static OutboundFrame Own(std::string bytes);
 };
 
-class Channel : public LiveConnection {
+class Channel : public LiveConnection, private FlushPacer::Flushable {
  public:
   Channel(boost::asio::ip::tcp::socket socket, const ChannelOptions& options);
   ~Channel() override;
@@ -107,6 +111,9 @@ class Channel : public LiveConnection {
 
   void ScheduleFlushLocked(std::unique_lock<std::mutex>& lock);
   void Flush();
+  void FlushDeferred() override;
+  // True when the pacer should take this connection's next flush.
+  bool RecentlyWrittenLocked() const;
   void WriteLocked(std::unique_lock<std::mutex>& lock);
   EnqueueResult EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control,
                               WriteMode mode = WriteMode::kSoon);
@@ -136,6 +143,8 @@ class Channel : public LiveConnection {
   size_t queued_bytes_ = 0;
   size_t in_flight_end_ = 0;  // while a writer is in sendmsg: end of the frames it passed
   bool flush_posted_ = false;
+  bool flush_deferred_ = false;  // the posted flush waits in the pacer: a response need not wait
+  Clock::time_point last_write_{};
   bool held_back_ = false;         // frames wait for FlushHeldBack
   bool held_back_urgent_ = false;  // ... and one of them is a response
   bool writing_ = false;           // a thread writes, or a writability wait is pending

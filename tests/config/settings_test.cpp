@@ -104,6 +104,7 @@ TEST_F(SettingsTest, ExtensionDefaults) {
   EXPECT_EQ(s.worker_threads, std::max(1u, std::thread::hardware_concurrency()));
   EXPECT_EQ(s.websocket_max_message_bytes, 2u * 1024 * 1024);
   EXPECT_EQ(s.send_queue_limit_bytes, 16u * 1024 * 1024);
+  EXPECT_EQ(s.write_pacing_us, 400u);
   EXPECT_EQ(s.idle_close_delay, std::chrono::seconds(300));
   EXPECT_EQ(s.snapshot_every_ops, 100u);
   EXPECT_EQ(s.snapshot_every, std::chrono::seconds(300));
@@ -447,6 +448,7 @@ TEST_F(SettingsTest, ExtensionSettingsAreRead) {
       LoadOrDie({"--OpStream:Session:IdleCloseSeconds=0.25"}, {{"OPSTREAM__SERVER__WORKERTHREADS", "3"},
                                                                {"OPSTREAM__SERVER__SENDQUEUELIMITBYTES", "1048576"},
                                                                {"OPSTREAM__SERVER__SHUTDOWNGRACESECONDS", "2.5"},
+                                                               {"OPSTREAM__SERVER__WRITEPACINGMICROSECONDS", "0"},
                                                                {"OPSTREAM__WEBSOCKETS__MAXMESSAGEBYTES", " 65536 "},
                                                                {"OPSTREAM__SESSION__SNAPSHOTEVERYOPS", "0"},
                                                                {"OPSTREAM__SESSION__SNAPSHOTEVERYSECONDS", "60"},
@@ -456,6 +458,7 @@ TEST_F(SettingsTest, ExtensionSettingsAreRead) {
   EXPECT_EQ(s.worker_threads, 3u);
   EXPECT_EQ(s.send_queue_limit_bytes, 1048576u);
   EXPECT_EQ(s.shutdown_grace, std::chrono::milliseconds(2500));
+  EXPECT_EQ(s.write_pacing_us, 0u);
   EXPECT_EQ(s.websocket_max_message_bytes, 65536u);
   EXPECT_EQ(s.idle_close_delay, std::chrono::milliseconds(250));
   EXPECT_EQ(s.snapshot_every_ops, 0u);
@@ -485,6 +488,9 @@ TEST_F(SettingsTest, InvalidExtensionSettingsAreStartupErrors) {
             "Invalid value '5m' for OpStream:Session:IdleCloseSeconds (env OPSTREAM__SESSION__IDLECLOSESECONDS): "
             "expected a number of seconds, such as 30 or 0.5.");
   EXPECT_THAT(LoadError({}, {{"OPSTREAM__AWARENESS__TTLSECONDS", "0"}}), HasSubstr("a positive number of seconds"));
+  EXPECT_EQ(LoadError({}, {{"OPSTREAM__SERVER__WRITEPACINGMICROSECONDS", "100001"}}),
+            "Invalid value '100001' for OpStream:Server:WritePacingMicroseconds (env "
+            "OPSTREAM__SERVER__WRITEPACINGMICROSECONDS): expected a whole number from 0 to 100000.");
   EXPECT_THAT(LoadError({}, {{"OPSTREAM__SESSION__SNAPSHOTEVERYSECONDS", "."}}),
               HasSubstr("OpStream:Session:SnapshotEverySeconds"));
 }

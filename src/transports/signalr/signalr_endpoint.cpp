@@ -179,6 +179,7 @@ SignalREndpoint::SignalREndpoint(asio::io_context& io, net::Server& server, Hub&
         channel.max_message_bytes = 2 * options.max_record_bytes + 64 * 1024;
         channel.max_queued_bytes = options.max_queued_bytes;
         channel.write_context = options.write_context;
+        channel.flush_pacer = options.flush_pacer;
         return channel;
       }()) {}
 

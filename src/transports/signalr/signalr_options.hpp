@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cstddef>
 
+#include "net/flush_pacer.hpp"
+
 namespace boost::asio {
 class io_context;
 }
@@ -32,6 +34,8 @@ struct SignalROptions {
   // Where WebSocket frames are written (net::websocket::ChannelOptions::write_context); null: the
   // socket's own executor.
   boost::asio::io_context* write_context = nullptr;
+  // net::websocket::ChannelOptions::flush_pacer; null: no pacing.
+  net::FlushPacer* flush_pacer = nullptr;
 };
 
 }  // namespace opstream::transports::signalr
