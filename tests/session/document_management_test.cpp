@@ -28,7 +28,8 @@ TEST(UpToRevisionParsing, FollowsDotNetLongTryParse) {
   }
 }
 
-// A memory store whose Delete completes only when the test says so, to act while a deletion runs.
+// A memory store whose Delete (and, when asked, Append) runs only when the test says so, to act
+// while a deletion or an append is under way.
 class SlowDeleteStore final : public storage::DocumentStore {
  public:
   std::string_view provider() const override { return inner_.provider(); }
@@ -36,7 +37,10 @@ class SlowDeleteStore final : public storage::DocumentStore {
   void Initialize(Completion done) override { inner_.Initialize(std::move(done)); }
   void Load(std::string id, LoadCompletion done) override { inner_.Load(std::move(id), std::move(done)); }
   void Append(std::string id, std::vector<storage::StoredOp> ops, Completion done) override {
-    inner_.Append(std::move(id), std::move(ops), std::move(done));
+    if (!hold_appends) return inner_.Append(std::move(id), std::move(ops), std::move(done));
+    held_append_ = [this, id = std::move(id), ops = std::move(ops), done = std::move(done)]() mutable {
+      inner_.Append(std::move(id), std::move(ops), std::move(done));
+    };
   }
   void WriteSnapshot(std::string id, storage::Snapshot snapshot, Completion done) override {
     inner_.WriteSnapshot(std::move(id), std::move(snapshot), std::move(done));
@@ -63,10 +67,15 @@ class SlowDeleteStore final : public storage::DocumentStore {
 
   bool holding() const { return static_cast<bool>(held_); }
   void Release() { std::exchange(held_, nullptr)(); }
+  bool holding_append() const { return static_cast<bool>(held_append_); }
+  void ReleaseAppend() { std::exchange(held_append_, nullptr)(); }
+
+  bool hold_appends = false;
 
  private:
   storage::MemoryDocumentStore inner_;
   std::function<void()> held_;
+  std::function<void()> held_append_;
 };
 
 class DocumentManagementTest : public ::testing::Test {
@@ -178,6 +187,36 @@ TEST_F(DocumentManagementTest, AJoinDuringTheDeletionWaitsAndFindsTheEmptyDocume
   ASSERT_EQ(answers.size(), 1u);
   EXPECT_EQ(answers[0].revision, 1);
   EXPECT_EQ(answers[0].snapshot, R"({"content":""})");
+}
+
+TEST_F(DocumentManagementTest, TheDeletionWaitsForAnAppendInFlightSoThatNothingLandsAfterIt) {
+  SlowDeleteStore store;
+  World world(Options(), &store);
+  auto writer = std::make_shared<TestConnection>();
+  ASSERT_TRUE(world.Join(writer, doc_));
+  writer->Take();
+  store.hold_appends = true;
+  world.Submit(writer, doc_, InsertOp(0, "late"), 1);
+  world.Drain();
+  ASSERT_TRUE(store.holding_append());
+
+  std::optional<Status> deleted;
+  world.router.management().DeleteDocument(doc_, [&](Status status) { deleted = status; });
+  world.Drain();
+  EXPECT_FALSE(store.holding()) << "the delete must wait for the append in flight";
+  store.ReleaseAppend();
+  world.Drain();
+  ASSERT_TRUE(store.holding());
+  store.Release();
+  world.Drain();
+  ASSERT_TRUE(deleted && deleted->ok());
+  std::optional<storage::DocumentInfo> info{storage::DocumentInfo{}};
+  store.GetInfo(doc_, [&](Status, std::optional<storage::DocumentInfo> found) { info = std::move(found); });
+  EXPECT_EQ(info, std::nullopt) << "the op appended before the delete must be gone too";
+  // The author got the answer of its durable op, and then lost its membership.
+  const auto acks = Only<OpResponse>(writer->Take());
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_TRUE(acks[0].success);
 }
 
 TEST_F(DocumentManagementTest, CompactionOfAnOpenSessionSnapshotsFirstAndKeepsWhatConnectedClientsNeed) {
