@@ -352,26 +352,5 @@ TEST_F(DocumentManagementTest, BackplaneRequestsParseTheirPayloadAndAnswer) {
   EXPECT_EQ(Info(), std::nullopt);
 }
 
-TEST(ManagementRequestPayload, EncodesLikeTheReferenceAndReadsCaseInsensitively) {
-  EXPECT_EQ(backplane::EncodeManagementRequest({"acme:#:a+b", std::nullopt}),
-            R"({"globalDocumentId":"acme:#:a\u002Bb","args":null})");
-  EXPECT_EQ(backplane::EncodeManagementRequest({"d", "42"}),
-            R"({"globalDocumentId":"d","args":{"upToRevision":"42"}})");
-  EXPECT_EQ(backplane::EncodeJsonString("acme:#:<d>"), R"("acme:#:\u003Cd\u003E")");
-
-  backplane::ManagementRequestPayload read;
-  ASSERT_TRUE(
-      backplane::DecodeManagementRequest(R"({"GlobalDocumentID":"x\u002By","ARGS":{"uptorevision":"7"}})", read).ok());
-  EXPECT_EQ(read.global_document_id, "x+y");
-  EXPECT_EQ(read.up_to_revision, "7");
-  ASSERT_TRUE(backplane::DecodeManagementRequest(R"({"globalDocumentId":"x","args":{"upToRevision":7}})", read).ok());
-  EXPECT_EQ(read.up_to_revision, std::nullopt) << "the reference's args hold strings only";
-  ASSERT_TRUE(backplane::DecodeManagementRequest(R"({"globalDocumentId":"x"})", read).ok());
-  EXPECT_EQ(read.up_to_revision, std::nullopt);
-  EXPECT_FALSE(backplane::DecodeManagementRequest(R"({"globalDocumentId":"x","args":[1]})", read).ok());
-  EXPECT_FALSE(backplane::DecodeManagementRequest(R"({"globalDocumentId":5})", read).ok());
-  EXPECT_FALSE(backplane::DecodeManagementRequest("not json", read).ok());
-}
-
 }  // namespace
 }  // namespace opstream::session::testing
