@@ -368,4 +368,41 @@ Status DecodeJsonString(std::string_view text, std::string& out) {
   return Status::Ok();
 }
 
+std::string EncodeJsonString(std::string_view value) {
+  std::string out;
+  StringValue(out, value);
+  return out;
+}
+
+std::string EncodeManagementRequest(const ManagementRequestPayload& value) {
+  std::string out = "{\"globalDocumentId\":";
+  StringValue(out, value.global_document_id);
+  Key(out, "args");
+  if (value.up_to_revision) {
+    out.append("{\"upToRevision\":");
+    StringValue(out, *value.up_to_revision);
+    out.push_back('}');
+  } else {
+    out.append("null");
+  }
+  out.push_back('}');
+  return out;
+}
+
+Status DecodeManagementRequest(std::string_view text, ManagementRequestPayload& out) {
+  ObjectReader reader(text, true);
+  if (!reader.String("globalDocumentId", out.global_document_id)) return reader.Finish();
+  out.up_to_revision.reset();
+  const auto* args = reader.Find("args");
+  if (args == nullptr || args->kind == json::JsonKind::kNull) return Status::Ok();
+  if (args->kind != json::JsonKind::kObject) return Status::Error("'args' is not an object");
+  const auto& tree = reader.tree();
+  const auto index = static_cast<uint32_t>(args - &tree.node(0));
+  if (const int64_t found = tree.FindMemberIgnoreCase(index, "upToRevision"); found >= 0) {
+    const auto& node = tree.node(static_cast<uint32_t>(found));
+    if (node.kind == json::JsonKind::kString) out.up_to_revision = json::UnescapeString(node.raw);
+  }
+  return Status::Ok();
+}
+
 }  // namespace opstream::backplane

@@ -91,5 +91,18 @@ std::string EncodeAwarenessRequest(const UpdateAwarenessRequest& value);
 Status DecodeAwarenessRequest(std::string_view json, UpdateAwarenessRequest& out);
 // Management channel payloads are JSON strings (§4.4 evict_tenant, document_deleted).
 Status DecodeJsonString(std::string_view json, std::string& out);
+std::string EncodeJsonString(std::string_view value);
+
+// DeleteDocument / CompactDocument / PurgeHistory (§4.5): `{"globalDocumentId","args"}`, where
+// `args` is null or a string-to-string map (the reference's `Dictionary<string,string>?`).
+struct ManagementRequestPayload {
+  std::string global_document_id;
+  // The raw `upToRevision` text; none when `args` is null or lacks it, or when the value is not
+  // a string (the reference's dictionary holds strings only). Parsing it is the command's job,
+  // so that a bad value gets the reference's argument error rather than a malformed-payload one.
+  std::optional<std::string> up_to_revision;
+};
+std::string EncodeManagementRequest(const ManagementRequestPayload& value);
+Status DecodeManagementRequest(std::string_view json, ManagementRequestPayload& out);
 
 }  // namespace opstream::backplane

@@ -21,6 +21,13 @@ const std::shared_ptr<spdlog::logger>& ClusterLog() {
 constexpr std::string_view kSessionNotFound = "Session not found on owner node.";
 constexpr std::string_view kOwnerChanged = "Document owner changed; retry the join.";
 constexpr std::string_view kOwnershipLost = "Document ownership moved to another node; rejoin the document.";
+constexpr std::string_view kEvicted = "Document was evicted.";
+// No comment service exists in this build; the request still gets an answer (§4.9 item 3).
+constexpr std::string_view kCommentsUnavailable = "Comments are not available on this node.";
+
+bool IsCommentRequest(std::string_view type) {
+  return type == "CreateComment" || type == "EditComment" || type == "ResolveComment" || type == "DeleteComment";
+}
 
 }  // namespace
 
@@ -31,7 +38,8 @@ DocumentRouter::DocumentRouter(boost::asio::io_context& io, const engines::Engin
       store_(store),
       backplane_(backplane),
       options_(options),
-      cluster_(!backplane.is_local()) {
+      cluster_(!backplane.is_local()),
+      management_(std::make_unique<DocumentManagement>(*this, store, backplane)) {
   if (!cluster_) return;
   backplane_.SetRequestHandler([this](backplane::Request request, backplane::Backplane::ResponseCompletion respond) {
     HandleRequest(std::move(request), std::move(respond));
@@ -53,15 +61,15 @@ DocumentRouter::~DocumentRouter() {
     std::lock_guard lock(shard.mutex);
     for (auto& [id, session] : shard.sessions) session->DetachPeers();
     shard.sessions.clear();
+    for (auto& [id, remote] : shard.remotes) remote->DetachPeers();
+    shard.remotes.clear();
+    for (auto& [id, peers] : shard.proxied) {
+      for (auto& [peer_id, peer] : peers) peer->TakeAllJoined();
+    }
+    shard.proxied.clear();
+    shard.owned_subscriptions.clear();
+    shard.deleting.clear();
   }
-  std::lock_guard lock(cluster_mutex_);
-  for (auto& [id, remote] : remotes_) remote->DetachPeers();
-  remotes_.clear();
-  for (auto& [id, peers] : proxied_) {
-    for (auto& [peer_id, peer] : peers) peer->TakeAllJoined();
-  }
-  proxied_.clear();
-  owned_subscriptions_.clear();
 }
 
 DocumentRouter::Shard& DocumentRouter::ShardOf(const std::string& document_id) {
@@ -72,6 +80,7 @@ std::shared_ptr<DocumentSession> DocumentRouter::GetOrOpen(const std::string& do
                                                            const engines::Engine& engine) {
   auto& shard = ShardOf(document_id);
   std::shared_ptr<DocumentSession> session;
+  bool deferred = false;
   {
     std::lock_guard lock(shard.mutex);
     auto& slot = shard.sessions[document_id];
@@ -79,16 +88,21 @@ std::shared_ptr<DocumentSession> DocumentRouter::GetOrOpen(const std::string& do
     slot = std::make_shared<DocumentSession>(io_, document_id, engine, store_, *this, options_,
                                              cluster_ ? &backplane_ : nullptr);
     session = slot;
+    if (auto it = shard.deleting.find(document_id); it != shard.deleting.end()) {
+      // Loading now could read rows the deletion is about to remove; FinishDelete opens it.
+      it->second.deferred = session;
+      deferred = true;
+    }
   }
   if (cluster_) {
     // The owner hears departures of other nodes' connections on the document channel.
     auto subscription = backplane_.Subscribe(document_id, [this, document_id](const backplane::Message& message) {
       OnOwnedDocumentMessage(document_id, message);
     });
-    std::lock_guard lock(cluster_mutex_);
-    owned_subscriptions_[document_id] = std::move(subscription);
+    std::lock_guard lock(shard.mutex);
+    shard.owned_subscriptions[document_id] = std::move(subscription);
   }
-  session->Open();
+  if (!deferred) session->Open();
   return session;
 }
 
@@ -99,38 +113,77 @@ std::shared_ptr<DocumentSession> DocumentRouter::FindSession(const std::string& 
   return it == shard.sessions.end() ? nullptr : it->second;
 }
 
-void DocumentRouter::RemoveSession(const std::string& document_id, const DocumentSession* session) {
+void DocumentRouter::RemoveSession(const std::string& document_id, const DocumentSession* session,
+                                   bool release_ownership) {
+  std::unique_ptr<backplane::Subscription> subscription;  // unsubscribes outside the lock
   {
     auto& shard = ShardOf(document_id);
     std::lock_guard lock(shard.mutex);
     auto it = shard.sessions.find(document_id);
     if (it == shard.sessions.end() || it->second.get() != session) return;
     shard.sessions.erase(it);
-  }
-  if (!cluster_) return;
-  std::unique_ptr<backplane::Subscription> subscription;
-  {
-    std::lock_guard lock(cluster_mutex_);
-    if (auto it = owned_subscriptions_.find(document_id); it != owned_subscriptions_.end()) {
-      subscription = std::move(it->second);
-      owned_subscriptions_.erase(it);
+    if (!cluster_) return;
+    if (auto found = shard.owned_subscriptions.find(document_id); found != shard.owned_subscriptions.end()) {
+      subscription = std::move(found->second);
+      shard.owned_subscriptions.erase(found);
     }
-    proxied_.erase(document_id);
+    shard.proxied.erase(document_id);
   }
   // Unlike the reference (which keeps the lease until it lapses), a closed document is released
   // at once so that the next join anywhere takes it over without waiting.
-  backplane_.ReleaseOwnership(document_id);
+  if (release_ownership) backplane_.ReleaseOwnership(document_id);
 }
 
 void DocumentRouter::RemoveRemote(const std::string& document_id, const RemoteDocument* remote) {
-  std::lock_guard lock(cluster_mutex_);
-  auto it = remotes_.find(document_id);
-  if (it != remotes_.end() && it->second.get() == remote) remotes_.erase(it);
+  auto& shard = ShardOf(document_id);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.remotes.find(document_id);
+  if (it != shard.remotes.end() && it->second.get() == remote) shard.remotes.erase(it);
 }
 
 size_t DocumentRouter::ForwardedDocumentCount() const {
-  std::lock_guard lock(cluster_mutex_);
-  return remotes_.size();
+  size_t count = 0;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard.mutex);
+    count += shard.remotes.size();
+  }
+  return count;
+}
+
+void DocumentRouter::EvictForDelete(const std::string& document_id, std::string reason,
+                                    std::function<void()> quiescent) {
+  std::shared_ptr<DocumentSession> session;
+  std::shared_ptr<RemoteDocument> remote;
+  {
+    auto& shard = ShardOf(document_id);
+    std::lock_guard lock(shard.mutex);
+    ++shard.deleting[document_id].count;
+    if (auto it = shard.sessions.find(document_id); it != shard.sessions.end()) session = it->second;
+    if (auto it = shard.remotes.find(document_id); it != shard.remotes.end()) remote = it->second;
+  }
+  if (remote) remote->Close(reason);
+  if (!session) return quiescent();
+  session->Evict(std::move(reason), std::move(quiescent));
+}
+
+bool DocumentRouter::FinishDelete(const std::string& document_id) {
+  std::shared_ptr<DocumentSession> deferred;
+  {
+    auto& shard = ShardOf(document_id);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.deleting.find(document_id);
+    if (it == shard.deleting.end() || --it->second.count > 0) return false;
+    deferred = std::move(it->second.deferred);
+    shard.deleting.erase(it);
+    // A session closed meanwhile (another eviction) is gone from the map and must not count.
+    if (auto found = shard.sessions.find(document_id);
+        deferred && (found == shard.sessions.end() || found->second != deferred)) {
+      deferred.reset();
+    }
+  }
+  if (!deferred) return false;
+  deferred->Open();
+  return true;
 }
 
 void DocumentRouter::OwnerUnreachable(const std::string& document_id, const std::string& owner, bool gone) {
@@ -191,8 +244,9 @@ void DocumentRouter::JoinClustered(std::shared_ptr<Connection> connection, Corre
     if (owner == backplane_.node_id()) {
       std::shared_ptr<RemoteDocument> stale;
       {
-        std::lock_guard lock(cluster_mutex_);
-        if (auto it = remotes_.find(document_id); it != remotes_.end()) stale = it->second;
+        auto& shard = ShardOf(document_id);
+        std::lock_guard lock(shard.mutex);
+        if (auto it = shard.remotes.find(document_id); it != shard.remotes.end()) stale = it->second;
       }
       if (stale) stale->Close(std::string(kOwnerChanged));
       auto session = GetOrOpen(document_id, engine);
@@ -203,8 +257,9 @@ void DocumentRouter::JoinClustered(std::shared_ptr<Connection> connection, Corre
     std::shared_ptr<RemoteDocument> remote;
     std::shared_ptr<RemoteDocument> stale;
     {
-      std::lock_guard lock(cluster_mutex_);
-      auto& slot = remotes_[document_id];
+      auto& shard = ShardOf(document_id);
+      std::lock_guard lock(shard.mutex);
+      auto& slot = shard.remotes[document_id];
       if (slot && slot->owner_node_id() != owner) stale = std::move(slot);
       if (!slot) slot = std::make_shared<RemoteDocument>(io_, document_id, owner, backplane_, *this, options_);
       remote = slot;
@@ -272,14 +327,19 @@ void DocumentRouter::HandleRequest(backplane::Request request, backplane::Backpl
   if (request.type == "JoinDocument") return HandleProxiedJoin(request, std::move(respond));
   if (request.type == "ApplyOp") return HandleProxiedOp(request, std::move(respond));
   if (request.type == "UpdateAwareness") return HandleProxiedAwareness(request, std::move(respond));
-  // Management and comment requests have no handler in this build; §4.9 item 3: answer anyway.
+  // §4.5: executed directly, without an ownership re-check.
+  if (DocumentManagement::IsManagementRequest(request.type))
+    return management_->HandleRequest(request, std::move(respond));
+  // §4.9 item 3: every request gets an answer, never silence.
+  if (IsCommentRequest(request.type)) return respond(backplane::Response::Failure(std::string(kCommentsUnavailable)));
   respond(backplane::Response::Failure(fmt::format("Unknown request type: {}", request.type)));
 }
 
 std::shared_ptr<ProxiedPeer> DocumentRouter::FindProxied(const std::string& document_id, const std::string& peer_id) {
-  std::lock_guard lock(cluster_mutex_);
-  auto it = proxied_.find(document_id);
-  if (it == proxied_.end()) return nullptr;
+  auto& shard = ShardOf(document_id);
+  std::lock_guard lock(shard.mutex);
+  auto it = shard.proxied.find(document_id);
+  if (it == shard.proxied.end()) return nullptr;
   auto peer = it->second.find(peer_id);
   return peer == it->second.end() ? nullptr : peer->second;
 }
@@ -304,8 +364,9 @@ void DocumentRouter::HandleProxiedJoin(const backplane::Request& request,
     if (owner != backplane_.node_id()) return respond(backplane::Response::Failure(std::string(kOwnerChanged)));
     std::shared_ptr<ProxiedPeer> peer;
     {
-      std::lock_guard lock(cluster_mutex_);
-      auto& slot = proxied_[join.document_id][join.peer_id];
+      auto& shard = ShardOf(join.document_id);
+      std::lock_guard lock(shard.mutex);
+      auto& slot = shard.proxied[join.document_id][join.peer_id];
       if (!slot || slot->node_id() != sender) slot = std::make_shared<ProxiedPeer>(join.peer_id, sender);
       peer = slot;
     }
@@ -350,9 +411,10 @@ void DocumentRouter::OnOwnedDocumentMessage(const std::string& document_id, cons
   if (message.sender_node_id == backplane_.node_id() || message.type != "peer_disconnected") return;
   std::shared_ptr<ProxiedPeer> peer;
   {
-    std::lock_guard lock(cluster_mutex_);
-    auto it = proxied_.find(document_id);
-    if (it == proxied_.end()) return;
+    auto& shard = ShardOf(document_id);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.proxied.find(document_id);
+    if (it == shard.proxied.end()) return;
     auto found = it->second.find(message.sender_peer_id);
     if (found == it->second.end()) return;
     peer = std::move(found->second);
@@ -363,30 +425,37 @@ void DocumentRouter::OnOwnedDocumentMessage(const std::string& document_id, cons
 
 void DocumentRouter::OnManagementMessage(const backplane::Message& message) {
   std::string argument;
-  if (message.type != "document_deleted" && message.type != "evict_tenant") return;
+  const bool deleted = message.type == "document_deleted";
+  if (!deleted && message.type != "evict_tenant") return;
+  // A deletion executed here evicted its own session already; acting on the echo would close a
+  // session opened afterwards on the emptied document.
+  if (deleted && message.sender_node_id == backplane_.node_id()) return;
   if (auto decoded = backplane::DecodeJsonString(message.payload, argument); !decoded.ok()) {
     ClusterLog()->warn("Dropped a malformed {} message: {}", message.type, decoded.message());
     return;
   }
   std::vector<std::shared_ptr<DocumentSession>> local;
   std::vector<std::shared_ptr<RemoteDocument>> remote;
-  auto matches = [&](const std::string& id) {
-    return message.type == "document_deleted" ? id == argument : id.starts_with(argument);
-  };
-  for (auto& shard : shards_) {
+  auto matches = [&](const std::string& id) { return deleted ? id == argument : id.starts_with(argument); };
+  auto collect = [&](Shard& shard) {
     std::lock_guard lock(shard.mutex);
     for (auto& [id, session] : shard.sessions) {
       if (matches(id)) local.push_back(session);
     }
-  }
-  {
-    std::lock_guard lock(cluster_mutex_);
-    for (auto& [id, document] : remotes_) {
+    for (auto& [id, document] : shard.remotes) {
       if (matches(id)) remote.push_back(document);
     }
+  };
+  if (deleted) {
+    collect(ShardOf(argument));
+  } else {
+    for (auto& shard : shards_) collect(shard);
   }
-  for (auto& session : local) session->CloseLostOwnership("Document was evicted.");
-  for (auto& document : remote) document->Close("Document was evicted.");
+  // Closing a session releases its lease (§2.9 "Eviction"). This node holds a lease only for a
+  // document it has a session of (acquisition is followed at once by opening it), so releasing
+  // without a session could only take the lease from under a join about to open one.
+  for (auto& session : local) session->CloseLostOwnership(std::string(kEvicted));
+  for (auto& document : remote) document->Close(std::string(kEvicted));
 }
 
 void DocumentRouter::FlushAll(std::function<void()> done) {

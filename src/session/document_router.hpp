@@ -13,6 +13,7 @@
 #include "backplane/backplane.hpp"
 #include "engines/engine_registry.hpp"
 #include "session/connection.hpp"
+#include "session/document_management.hpp"
 #include "session/document_session.hpp"
 #include "session/remote_document.hpp"
 #include "session/session_options.hpp"
@@ -50,8 +51,10 @@ class DocumentRouter {
   size_t OpenDocumentCount() const;
   const engines::EngineRegistry& engines() const noexcept { return engines_; }
 
-  // Called by a session when it closes itself after idling.
-  void RemoveSession(const std::string& document_id, const DocumentSession* session);
+  // Called by a session when it closes (idle close, eviction, ownership loss); the lease is
+  // released unless `release_ownership` is false (a deletion releases it once the data is gone).
+  void RemoveSession(const std::string& document_id, const DocumentSession* session, bool release_ownership = true);
+  std::shared_ptr<DocumentSession> FindSession(const std::string& document_id);
   // Human-readable document type of a persisted op type name ("TextOp" -> "text").
   std::string DocumentTypeOf(std::string_view op_type_name) const;
 
@@ -65,14 +68,37 @@ class DocumentRouter {
   void OwnerUnreachable(const std::string& document_id, const std::string& owner, bool gone);
   size_t ForwardedDocumentCount() const;
 
+  // ---- management (server.md §5.3) ----
+  // Owner-side execution of DeleteDocument, CompactDocument and PurgeHistory, for the backplane
+  // request handler and a future management API alike.
+  DocumentManagement& management() noexcept { return *management_; }
+  // Closes the local session and the forwarding of a document being deleted; `quiescent` runs once
+  // nothing of the session can still be written. Until FinishDelete, a session opened for the
+  // document on this node waits before loading it.
+  void EvictForDelete(const std::string& document_id, std::string reason, std::function<void()> quiescent);
+  // True when a session opened meanwhile now loads the document (and needs this node's lease).
+  bool FinishDelete(const std::string& document_id);
+
  private:
+  // Everything per document lives in the shard of its id, so that no request of one document waits
+  // for a lock another document's request holds (apart from the 1/16 chance of sharing a shard).
   struct Shard {
     mutable std::mutex mutex;
     std::unordered_map<std::string, std::shared_ptr<DocumentSession>> sessions;
+    // ---- cluster (non-local backplane) ----
+    std::unordered_map<std::string, std::shared_ptr<RemoteDocument>> remotes;
+    // Connections of other nodes inside sessions of this node, per document and peer id.
+    std::unordered_map<std::string, std::unordered_map<std::string, std::shared_ptr<ProxiedPeer>>> proxied;
+    std::unordered_map<std::string, std::unique_ptr<backplane::Subscription>> owned_subscriptions;
+    // Documents being deleted: how many deletions run, and the session opened meanwhile (not loaded).
+    struct Deleting {
+      int count = 0;
+      std::shared_ptr<DocumentSession> deferred;
+    };
+    std::unordered_map<std::string, Deleting> deleting;
   };
   Shard& ShardOf(const std::string& document_id);
   std::shared_ptr<DocumentSession> GetOrOpen(const std::string& document_id, const engines::Engine& engine);
-  std::shared_ptr<DocumentSession> FindSession(const std::string& document_id);
 
   void JoinClustered(std::shared_ptr<Connection> connection, CorrelationId correlation, std::string document_id,
                      std::string document_type, const engines::Engine& engine, Done done, int attempt = 0);
@@ -93,11 +119,7 @@ class DocumentRouter {
   std::array<Shard, 16> shards_;
 
   const bool cluster_;
-  mutable std::mutex cluster_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<RemoteDocument>> remotes_;
-  // Connections of other nodes inside sessions of this node, per document and peer id.
-  std::unordered_map<std::string, std::unordered_map<std::string, std::shared_ptr<ProxiedPeer>>> proxied_;
-  std::unordered_map<std::string, std::unique_ptr<backplane::Subscription>> owned_subscriptions_;
+  std::unique_ptr<DocumentManagement> management_;
   std::unique_ptr<backplane::Subscription> management_subscription_;
 };
 

@@ -134,8 +134,15 @@ void DocumentSession::OnLoaded(Status status, storage::LoadedDocument document) 
     revision_ = durable_revision_ = 1;
     storage::Snapshot seed{1, UtcNow(), {}};
     engine_.SerializeState(*state_, seed.state);
+    // Counted as a snapshot write so that an eviction waits for it (nothing may land after a delete).
+    snapshot_in_flight_ = true;
     store_.WriteSnapshot(document_id_, std::move(seed), [self = shared_from_this()](Status written) {
       boost::asio::post(self->strand_, [self, written = std::move(written)] {
+        self->snapshot_in_flight_ = false;
+        if (self->phase_ == Phase::kClosed) {
+          self->RunSnapshotWaiters();
+          return self->NotifyIfQuiescent();
+        }
         if (!written.ok()) {
           self->state_.reset();
           self->phase_ = Phase::kUnavailable;
@@ -147,6 +154,7 @@ void DocumentSession::OnLoaded(Status status, storage::LoadedDocument document) 
           self->last_snapshot_time_ = UtcNow();
           self->phase_ = Phase::kReady;
         }
+        self->RunSnapshotWaiters();
         self->ProcessQueue();
       });
     });
@@ -336,6 +344,7 @@ void DocumentSession::OnAppended(std::vector<BatchItem> batch, Status status) {
     }
     MaybeSnapshot(false);
     TrimOpLog();
+    NotifyIfQuiescent();
     return ProcessQueue();
   }
 
@@ -352,6 +361,7 @@ void DocumentSession::OnAppended(std::vector<BatchItem> batch, Status status) {
   }
   while (!op_log_.empty() && op_log_.back().revision > durable_revision_) op_log_.pop_back();
   revision_ = durable_revision_;
+  NotifyIfQuiescent();
   Reload();
 }
 
@@ -438,10 +448,14 @@ void DocumentSession::CollectAwareness(std::vector<AwarenessState>& out) {
   out = awareness_;
 }
 
-int64_t DocumentSession::OldestRevisionNeeded() const {
-  int64_t oldest = durable_revision_ - options_.op_log_tail;
+int64_t DocumentSession::OldestRevisionNeeded(bool keep_tail) const {
+  int64_t oldest = keep_tail ? durable_revision_ - options_.op_log_tail : durable_revision_;
   for (const auto& peer : peers_) oldest = std::min(oldest, peer.known_revision);
   return oldest;
+}
+
+int64_t DocumentSession::CompactionLimit(bool keep_tail) const {
+  return std::min(snapshot_revision_, OldestRevisionNeeded(keep_tail));
 }
 
 void DocumentSession::TrimOpLog() {
@@ -475,7 +489,7 @@ void DocumentSession::OnSnapshotWritten(int64_t revision, Status status) {
     snapshot_revision_ = revision;
     last_snapshot_time_ = UtcNow();
     // Keep every op a connected peer may still rebase on (wire-protocol OP-34, server.md SV-5).
-    const int64_t up_to = std::min(revision, OldestRevisionNeeded());
+    const int64_t up_to = CompactionLimit(true);
     if (up_to > 0) {
       store_.Compact(document_id_, up_to, [id = document_id_](Status compacted) {
         if (!compacted.ok()) Log()->warn("Compaction of document {} failed: {}", id, compacted.message());
@@ -484,9 +498,33 @@ void DocumentSession::OnSnapshotWritten(int64_t revision, Status status) {
   } else {
     Log()->error("Snapshot of document {} at revision {} failed: {}", document_id_, revision, status.message());
   }
+  RunSnapshotWaiters();
+  NotifyIfQuiescent();
+}
+
+void DocumentSession::RunSnapshotWaiters() {
   auto waiters = std::move(snapshot_waiters_);
   snapshot_waiters_.clear();
   for (auto& waiter : waiters) waiter();
+}
+
+void DocumentSession::NotifyIfQuiescent() {
+  if (append_in_flight_ || snapshot_in_flight_ || quiescent_waiters_.empty()) return;
+  auto waiters = std::move(quiescent_waiters_);
+  quiescent_waiters_.clear();
+  for (auto& waiter : waiters) waiter();
+}
+
+void DocumentSession::PrepareCompaction(int64_t up_to, std::function<void(std::optional<int64_t>)> done) {
+  boost::asio::dispatch(strand_, [self = shared_from_this(), up_to, done = std::move(done)]() mutable {
+    if (self->phase_ != Phase::kReady) return done(std::nullopt);
+    if (up_to > self->snapshot_revision_) self->MaybeSnapshot(true);
+    auto answer = [self, done = std::move(done)] {
+      done(self->phase_ == Phase::kReady ? std::optional(self->CompactionLimit(false)) : std::nullopt);
+    };
+    if (self->snapshot_in_flight_) return self->snapshot_waiters_.push_back(std::move(answer));
+    answer();
+  });
 }
 
 void DocumentSession::FlushSnapshot(std::function<void()> done) {
@@ -501,18 +539,32 @@ void DocumentSession::FlushSnapshot(std::function<void()> done) {
 }
 
 void DocumentSession::CloseLostOwnership(std::string reason) {
-  boost::asio::dispatch(strand_, [self = shared_from_this(), reason = std::move(reason)] {
-    if (self->phase_ == Phase::kClosed) return;
-    Log()->warn("Closing document {}: {}", self->document_id_, reason);
-    SendBatch sends;
-    self->phase_ = Phase::kClosed;
-    self->idle_timer_.cancel();
-    self->FailPending(reason);
-    for (auto& peer : self->peers_) peer.connection->RemoveJoinedIf(self->document_id_, self.get());
-    self->peers_.clear();
-    self->awareness_.clear();
-    self->router_.RemoveSession(self->document_id_, self.get());
-  });
+  boost::asio::dispatch(strand_,
+                        [self = shared_from_this(), reason = std::move(reason)] { self->Close(reason, true); });
+}
+
+void DocumentSession::Evict(std::string reason, std::function<void()> quiescent) {
+  boost::asio::dispatch(
+      strand_, [self = shared_from_this(), reason = std::move(reason), quiescent = std::move(quiescent)]() mutable {
+        // The caller releases the lease itself once the document's data is gone, so that no other
+        // node opens it from half-deleted storage meanwhile.
+        self->Close(reason, false);
+        self->quiescent_waiters_.push_back(std::move(quiescent));
+        self->NotifyIfQuiescent();
+      });
+}
+
+void DocumentSession::Close(std::string reason, bool release_ownership) {
+  if (phase_ == Phase::kClosed) return;
+  Log()->warn("Closing document {}: {}", document_id_, reason);
+  SendBatch sends;
+  phase_ = Phase::kClosed;
+  idle_timer_.cancel();
+  FailPending(reason);
+  for (auto& peer : peers_) peer.connection->RemoveJoinedIf(document_id_, this);
+  peers_.clear();
+  awareness_.clear();
+  router_.RemoveSession(document_id_, this, release_ownership);
 }
 
 void DocumentSession::DetachPeers() {

@@ -12,6 +12,7 @@
 #include <boost/container/deque.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,16 @@ class DocumentSession final : public JoinedDocument, public std::enable_shared_f
   // `reason`, every peer loses its membership (its next request is answered "not joined" and the
   // client rejoins through the new owner), and the router forgets the session.
   void CloseLostOwnership(std::string reason);
+  // The same close for a deleted or evicted document (server.md §2.9 "Eviction"); `quiescent`
+  // runs (on the strand) once no append or snapshot write of this session is in flight any more,
+  // so that nothing it writes can land in the store after the caller deletes the document.
+  void Evict(std::string reason, std::function<void()> quiescent);
+  // For a management compaction up to `up_to` (server.md §5.3): writes a snapshot first when the
+  // stored one is older than `up_to` (SV-15), then answers up to which revision the store may drop
+  // ops: covered by the stored snapshot and not needed by any connected peer (wire-protocol OP-34;
+  // the session's own compaction rule without its retained tail). `done` runs on the strand and
+  // gets none while the session is not serving (loading, unavailable, closed).
+  void PrepareCompaction(int64_t up_to, std::function<void(std::optional<int64_t>)> done);
   // Writes a final snapshot when ops arrived since the last one (graceful shutdown).
   void FlushSnapshot(std::function<void()> done);
   // Teardown only (no strand): forgets the peers so that sessions and connections can be freed.
@@ -101,7 +112,11 @@ class DocumentSession final : public JoinedDocument, public std::enable_shared_f
   void MaybeSnapshot(bool force);
   void OnSnapshotWritten(int64_t revision, Status status);
   void TrimOpLog();
-  int64_t OldestRevisionNeeded() const;
+  int64_t OldestRevisionNeeded(bool keep_tail = true) const;
+  int64_t CompactionLimit(bool keep_tail) const;
+  void RunSnapshotWaiters();
+  void Close(std::string reason, bool release_ownership);
+  void NotifyIfQuiescent();
   void ScheduleIdleClose();
   void CollectAwareness(std::vector<AwarenessState>& out);
   Peer* FindPeer(const Connection& connection);
@@ -133,6 +148,7 @@ class DocumentSession final : public JoinedDocument, public std::enable_shared_f
   Timestamp last_snapshot_time_;
   bool snapshot_in_flight_ = false;
   std::vector<std::function<void()>> snapshot_waiters_;
+  std::vector<std::function<void()>> quiescent_waiters_;  // evictions waiting for in-flight writes
   boost::asio::steady_timer idle_timer_;
 };
 

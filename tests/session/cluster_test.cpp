@@ -280,5 +280,105 @@ TEST_F(ClusterTest, WhenTheOwnerDiesAnotherNodeTakesOverWithEveryAcknowledgedOp)
   EXPECT_NE(joined.snapshot.find("also kept"), std::string::npos) << joined.snapshot;
 }
 
+// ---- management and comment requests, management channel (server.md §4.4, §4.5, §5.3) ----
+
+backplane::Response SendRequest(backplane::Backplane& from, const std::string& to, std::string type,
+                                std::string payload) {
+  auto promise = std::make_shared<std::promise<backplane::Response>>();
+  auto future = promise->get_future();
+  from.SendRequest(to, std::move(type), std::move(payload), std::chrono::seconds(5),
+                   [promise](backplane::Response response) { promise->set_value(std::move(response)); });
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+    ADD_FAILURE() << "no response";
+    return backplane::Response::Failure("no response");
+  }
+  return future.get();
+}
+
+TEST_F(ClusterTest, ADeleteRequestRunsOnTheOwnerAndEveryNodeEvicts) {
+  auto& a = AddNode();
+  auto& b = AddNode();
+  auto on_a = std::make_shared<Client>();
+  auto on_b = std::make_shared<Client>();
+  ASSERT_TRUE(Join(a, on_a, doc_));
+  ASSERT_TRUE(Join(b, on_b, doc_));
+  ASSERT_TRUE(Submit(b, on_b, doc_, InsertOp(0, "gone"), 1));
+  storage::testing::SyncRedis raw(url_);
+  ASSERT_TRUE(raw.Start().ok());
+  ASSERT_EQ(raw.Ok({"GET", backplane::OwnerKey(doc_)}).str, nodes_[0].backplane->node_id());
+
+  const auto response = SendRequest(*nodes_[1].backplane, nodes_[0].backplane->node_id(), "DeleteDocument",
+                                    backplane::EncodeManagementRequest({doc_, std::nullopt}));
+  ASSERT_TRUE(response.success) << response.error_message.value_or("");
+  EXPECT_EQ(response.payload, "");
+  // The owner evicted and released its lease; the forwarding node dropped its forwarding.
+  EXPECT_EQ(a.OpenDocumentCount(), 0u);
+  EXPECT_TRUE(Eventually([&] { return raw.Ok({"GET", backplane::OwnerKey(doc_)}).is_nil(); }));
+  ASSERT_TRUE(Eventually([&] { return b.ForwardedDocumentCount() == 0; }));
+  std::optional<storage::DocumentInfo> info{storage::DocumentInfo{}};
+  store_.GetInfo(doc_, [&](Status, std::optional<storage::DocumentInfo> found) { info = std::move(found); });
+  EXPECT_EQ(info, std::nullopt);
+  // Neither client keeps a dead membership: both are told to rejoin.
+  EXPECT_FALSE(Submit(a, on_a, doc_, InsertOp(0, "x"), 2));
+  EXPECT_FALSE(Submit(b, on_b, doc_, InsertOp(0, "x"), 2));
+  EXPECT_EQ(on_a->All<ErrorResponse>().back().message, kNotJoined);
+  EXPECT_EQ(on_b->All<ErrorResponse>().back().message, kNotJoined);
+  auto again = std::make_shared<Client>();
+  ASSERT_TRUE(Join(b, again, doc_));
+  EXPECT_EQ(again->All<JoinResponse>()[0].revision, 1);
+}
+
+TEST_F(ClusterTest, ManagementChannelMessagesOfOtherNodesEvictSessionsAndReleaseTheirLeases) {
+  auto& a = AddNode();
+  auto& b = AddNode();
+  const std::string other = doc_ + "-other";
+  auto owner_client = std::make_shared<Client>();
+  auto forwarded = std::make_shared<Client>();
+  auto other_client = std::make_shared<Client>();
+  ASSERT_TRUE(Join(a, owner_client, doc_));
+  ASSERT_TRUE(Join(b, forwarded, doc_));
+  ASSERT_TRUE(Join(a, other_client, other));
+  storage::testing::SyncRedis raw(url_);
+  ASSERT_TRUE(raw.Start().ok());
+  const std::string foreign = "0123456789abcdef0123456789abcdef";
+  auto publish = [&](const std::string& type, const std::string& argument) {
+    raw.Ok({"PUBLISH", backplane::DocumentChannel(backplane::kManagementTopic),
+            backplane::EncodeMessage({foreign, type, backplane::EncodeJsonString(argument), {}})});
+  };
+  publish("document_deleted", "not-" + doc_);  // another document: nothing happens
+  publish("document_deleted", doc_);
+  ASSERT_TRUE(Eventually([&] { return a.OpenDocumentCount() == 1 && b.ForwardedDocumentCount() == 0; }));
+  ASSERT_TRUE(Eventually([&] { return raw.Ok({"GET", backplane::OwnerKey(doc_)}).is_nil(); }));
+  EXPECT_EQ(raw.Ok({"GET", backplane::OwnerKey(other)}).str, nodes_[0].backplane->node_id());
+  EXPECT_FALSE(Submit(b, forwarded, doc_, InsertOp(0, "x"), 1));
+  EXPECT_EQ(forwarded->All<ErrorResponse>().back().message, kNotJoined);
+
+  // A tenant prefix evicts every matching document ("" would be all of them).
+  publish("evict_tenant", storage::testing::UniqueKeyPrefix());  // matches nothing of this test
+  publish("evict_tenant", doc_.substr(0, doc_.size() - 3));
+  ASSERT_TRUE(Eventually([&] { return a.OpenDocumentCount() == 0; }));
+  ASSERT_TRUE(Eventually([&] { return raw.Ok({"GET", backplane::OwnerKey(other)}).is_nil(); }));
+  EXPECT_FALSE(Submit(a, other_client, other, InsertOp(0, "x"), 1));
+}
+
+TEST_F(ClusterTest, EveryRequestTypeIsAnsweredIncludingCommentsAndUnknownTypes) {
+  AddNode();
+  AddNode();
+  const auto& owner = nodes_[0].backplane->node_id();
+  for (const char* type : {"CreateComment", "EditComment", "ResolveComment", "DeleteComment"}) {
+    const auto response = SendRequest(*nodes_[1].backplane, owner, type, R"({"kind":0,"globalDocumentId":"d"})");
+    EXPECT_FALSE(response.success) << type;
+    EXPECT_EQ(response.error_message.value_or(""), "Comments are not available on this node.") << type;
+  }
+  auto response = SendRequest(*nodes_[1].backplane, owner, "Frobnicate", "");
+  EXPECT_EQ(response.error_message.value_or(""), "Unknown request type: Frobnicate");
+  response = SendRequest(*nodes_[1].backplane, owner, "CompactDocument",
+                         backplane::EncodeManagementRequest({doc_, std::string("1.5")}));
+  EXPECT_FALSE(response.success);
+  EXPECT_EQ(response.error_message.value_or(""), "Missing or invalid argument 'upToRevision'.");
+  response = SendRequest(*nodes_[1].backplane, owner, "PurgeHistory",
+                         backplane::EncodeManagementRequest({doc_, std::string("3")}));
+  EXPECT_TRUE(response.success) << response.error_message.value_or("");
+}
 }  // namespace
 }  // namespace opstream::session::testing
