@@ -259,18 +259,22 @@ void Channel::FlushHeldBack(bool write_now) {
     return;
   }
   if (flush_posted_) return;
-  if (write_now && !RecentlyWrittenLocked()) return WriteLocked(lock);
-  ScheduleFlushLocked(lock);
+  if (!write_now) return ScheduleFlushLocked(lock);
+  // The document writes this receiver from its own thread, frame by frame as its batches end:
+  // that is where a busy connection gains from waiting for a pacer round. (Large fan-outs go
+  // through the writer threads instead, where frames gather while earlier writes are under way.)
+  if (RecentlyWrittenLocked()) {
+    flush_posted_ = true;
+    flush_deferred_ = true;
+    options_.flush_pacer->Defer({KeepAlive(), this});
+    return;
+  }
+  WriteLocked(lock);
 }
 
 void Channel::ScheduleFlushLocked(std::unique_lock<std::mutex>&) {
   if (flush_posted_ || writing_) return;
   flush_posted_ = true;
-  if (RecentlyWrittenLocked()) {
-    flush_deferred_ = true;
-    options_.flush_pacer->Defer({KeepAlive(), this});
-    return;
-  }
   auto flush = [self = KeepAlive(), this] { Flush(); };
   if (options_.write_context != nullptr) {
     asio::post(*options_.write_context, std::move(flush));

@@ -44,8 +44,9 @@ struct ChannelOptions {
   // while a large fan-out is being written, which is what lets frames accumulate per receiver.
   // Null: the socket's own executor.
   boost::asio::io_context* write_context = nullptr;
-  // Null: every flush is posted at once. Otherwise a connection written to less than the pacer's
-  // interval ago defers its flush to the pacer, so that a burst leaves in fewer writes.
+  // Null: held-back frames are written at once. Otherwise a connection written to less than the
+  // pacer's interval ago defers FlushHeldBack(write_now) to the pacer, so that the broadcasts of
+  // several document batches leave in one write.
   FlushPacer* flush_pacer = nullptr;
 };
 

@@ -178,18 +178,36 @@ TEST_F(PacedChannelTest, ABusyConnectionWaitsForThePacerAndGathersItsFrames) {
   Send("a", websocket::Channel::WriteMode::kSoon);
   ASSERT_EQ(Receive(1, 2s), "a");
   const auto start = Clock::now();
-  Send("b", websocket::Channel::WriteMode::kSoon);
-  Send("c", websocket::Channel::WriteMode::kSoon);
+  Send("b", websocket::Channel::WriteMode::kHeldBack);
+  channel_->FlushHeldBack(true);
+  Send("c", websocket::Channel::WriteMode::kHeldBack);
+  channel_->FlushHeldBack(true);
   EXPECT_EQ(Receive(2, 100ms), "");  // paced: not yet
   EXPECT_EQ(Receive(2, 3s), "bc");
   EXPECT_GE(Clock::now() - start, 250ms);
+}
+
+TEST_F(PacedChannelTest, FramesForTheWriterThreadsAreNotPaced) {
+  Open(10s);
+  Send("a", websocket::Channel::WriteMode::kSoon);
+  ASSERT_EQ(Receive(1, 2s), "a");
+  Clock::duration took{};
+  Send("b", websocket::Channel::WriteMode::kSoon);
+  EXPECT_EQ(Receive(1, 2s, &took), "b");
+  EXPECT_LT(took, 1s);
+  Send("c", websocket::Channel::WriteMode::kHeldBack);
+  channel_->FlushHeldBack(false);  // a large fan-out's flush
+  EXPECT_EQ(Receive(1, 2s, &took), "c");
+  EXPECT_LT(took, 1s);
 }
 
 TEST_F(PacedChannelTest, AResponseIsNotHeldBehindAPacedFlushAndKeepsTheOrder) {
   Open(10s);
   Send("a", websocket::Channel::WriteMode::kSoon);
   ASSERT_EQ(Receive(1, 2s), "a");
-  Send("b", websocket::Channel::WriteMode::kSoon);  // paced for up to 10 s
+  Send("b", websocket::Channel::WriteMode::kHeldBack);
+  channel_->FlushHeldBack(true);  // paced for up to 10 s
+  EXPECT_EQ(Receive(1, 100ms), "");
   Clock::duration took{};
   Send("R", websocket::Channel::WriteMode::kUrgent);
   EXPECT_EQ(Receive(2, 2s, &took), "bR");
@@ -201,6 +219,7 @@ TEST_F(PacedChannelTest, AHeldBackResponseIsWrittenAtOnceToo) {
   Send("a", websocket::Channel::WriteMode::kSoon);
   ASSERT_EQ(Receive(1, 2s), "a");
   Send("b", websocket::Channel::WriteMode::kHeldBack);
+  channel_->FlushHeldBack(true);  // paced for up to 10 s
   Send("R", websocket::Channel::WriteMode::kHeldBackResponse);
   channel_->FlushHeldBack(true);
   EXPECT_EQ(Receive(2, 2s), "bR");
