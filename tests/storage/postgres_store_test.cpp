@@ -382,6 +382,33 @@ TEST_F(PostgresStoreTest, GroupCommitSharesTransactions) {
   }
 }
 
+// The group insert is parsed and planned once per connection: the first round trip prepares it
+// (and still inserts as plain text), later ones execute the prepared statement; a new connection
+// prepares it again.
+TEST_F(PostgresStoreTest, GroupInsertIsPreparedOncePerConnectionAndAgainAfterAReconnect) {
+  const std::string application = "opstream-test-prepared-" + database_.name();
+  PostgresStoreSettings settings;
+  settings.connections = 1;
+  auto store = Open("Application Name=" + application, settings);
+  ASSERT_TRUE(InitializeSync(*store).ok());
+  for (int64_t revision = 2; revision <= 6; ++revision) ASSERT_TRUE(AppendSync(*store, "doc", {MakeOp(revision)}).ok());
+  EXPECT_EQ(store->counters().append_transactions, 5u);
+  EXPECT_EQ(store->counters().prepared_append_transactions, 4u);
+
+  RawPostgres raw = Raw();
+  raw.Query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '" + application + "'");
+  int64_t revision = 7;
+  for (int attempt = 0; attempt < 50 && revision == 7; ++attempt) {
+    const Status status = AppendSync(*store, "doc", {MakeOp(revision)});
+    if (status.ok() || status.message().find("already exists") != std::string::npos) ++revision;
+  }
+  ASSERT_EQ(revision, 8) << "no append succeeded after the reconnect";
+  const uint64_t prepared_before = store->counters().prepared_append_transactions;
+  for (; revision <= 10; ++revision) ASSERT_TRUE(AppendSync(*store, "doc", {MakeOp(revision)}).ok());
+  EXPECT_EQ(store->counters().prepared_append_transactions, prepared_before + 3);
+  EXPECT_THAT(Revisions(LoadSync(*store, "doc").second.ops), ElementsAre(2, 3, 4, 5, 6, 7, 8, 9, 10));
+}
+
 TEST_F(PostgresStoreTest, DuplicateInAGroupIsRefusedAloneAndTheOthersCommit) {
   auto store = OpenInitialized();
   ASSERT_TRUE(AppendSync(*store, "doc-0", MakeOps(2, 2)).ok());

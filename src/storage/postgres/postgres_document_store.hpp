@@ -48,9 +48,10 @@ struct PostgresStoreSettings {
 
 // Counters exposed for tests and metrics.
 struct PostgresStoreCounters {
-  uint64_t append_transactions = 0;  // committed transactions that carried Append calls
-  uint64_t appends_committed = 0;    // Append calls acknowledged as durable
-  uint64_t connections = 0;          // successful connects (1 + reconnects)
+  uint64_t append_transactions = 0;           // committed transactions that carried Append calls
+  uint64_t appends_committed = 0;             // Append calls acknowledged as durable
+  uint64_t prepared_append_transactions = 0;  // ... of them, run through the prepared group insert
+  uint64_t connections = 0;                   // successful connects (1 + reconnects)
 };
 
 // Also the provider's history, comment and ref store (server.md §3.2, §12 SV-12): those calls use
