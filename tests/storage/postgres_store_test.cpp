@@ -58,8 +58,9 @@ class PostgresStoreTest : public ::testing::Test {
     return std::make_unique<PostgresDocumentStore>(options, settings);
   }
 
-  std::unique_ptr<PostgresDocumentStore> OpenInitialized(const std::string& extra = {}) {
-    auto store = Open(extra);
+  std::unique_ptr<PostgresDocumentStore> OpenInitialized(const std::string& extra = {},
+                                                         PostgresStoreSettings settings = {}) {
+    auto store = Open(extra, settings);
     const Status initialized = InitializeSync(*store);
     EXPECT_TRUE(initialized.ok()) << initialized.message();
     return store;
@@ -591,18 +592,24 @@ TEST_F(PostgresStoreTest, DatabaseGoingAwayFailsCallsClearlyThenReconnectsWithBa
   ASSERT_TRUE(ParsePostgresConnectionString(database_.ConnectionString(), direct).ok());
   TcpProxy proxy(direct.hosts[0].first, direct.hosts[0].second != 0 ? direct.hosts[0].second : direct.port);
   proxy.Up();
-  auto store = OpenInitialized("Host=127.0.0.1;Port=" + std::to_string(proxy.port()) + ";Timeout=2");
+  PostgresStoreSettings settings;
+  settings.connections = 2;
+  auto store = OpenInitialized("Host=127.0.0.1;Port=" + std::to_string(proxy.port()) + ";Timeout=2", settings);
   ASSERT_TRUE(AppendSync(*store, "doc", MakeOps(2, 4)).ok());
 
   proxy.Down();
-  const Status lost = AppendSync(*store, "doc", {MakeOp(5)});
-  ASSERT_FALSE(lost.ok());
-  EXPECT_THAT(lost.message(), HasSubstr("PostgreSQL"));
-  // While the server is away, calls fail at once with the reason instead of hanging.
-  const auto started = std::chrono::steady_clock::now();
-  const Status unavailable = AppendSync(*store, "doc", {MakeOp(5)});
-  EXPECT_THAT(unavailable.message(), HasSubstr("PostgreSQL is unavailable (127.0.0.1:"));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  // Each lane whose connection broke reports that once ("... failed while receiving ..."); after
+  // that, calls fail at once with the reason instead of hanging.
+  bool reported_unavailable = false;
+  for (size_t call = 0; call <= settings.connections && !reported_unavailable; ++call) {
+    const auto started = std::chrono::steady_clock::now();
+    const Status status = AppendSync(*store, "doc", {MakeOp(5)});
+    ASSERT_FALSE(status.ok());
+    EXPECT_THAT(status.message(), HasSubstr("PostgreSQL"));
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+    reported_unavailable = status.message().find("PostgreSQL is unavailable (127.0.0.1:") != std::string::npos;
+  }
+  EXPECT_TRUE(reported_unavailable);
   EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kUnhealthy);
 
   proxy.Up();
@@ -613,7 +620,11 @@ TEST_F(PostgresStoreTest, DatabaseGoingAwayFailsCallsClearlyThenReconnectsWithBa
     if (!appended) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_TRUE(appended) << "no reconnect within 10 s";
-  EXPECT_THAT(Revisions(LoadSync(*store, "doc").second.ops), ElementsAre(2, 3, 4, 5));
+  // The other lane may still hold its broken connection: at most one call fails on it.
+  auto loaded = LoadSync(*store, "doc");
+  if (!loaded.first.ok()) loaded = LoadSync(*store, "doc");
+  ASSERT_TRUE(loaded.first.ok()) << loaded.first.message();
+  EXPECT_THAT(Revisions(loaded.second.ops), ElementsAre(2, 3, 4, 5));
   EXPECT_EQ(CheckHealthSync(*store).status, HealthStatus::kHealthy);
 }
 

@@ -328,7 +328,8 @@ class Lane {
     if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
     Disconnect(true);
     const auto now = Clock::now();
-    if (!force && now < next_attempt_) return Unavailable();
+    // Backoff, unless another lane has connected since this one failed: the server is back.
+    if (!force && now < next_attempt_ && connections_.load() == connections_at_failure_) return Unavailable();
     const auto parameters = options_.LibpqParameters();
     std::vector<const char*> keywords, values;
     for (const auto& [keyword, value] : parameters) {
@@ -352,6 +353,7 @@ class Lane {
         spdlog::warn("storage.postgres: cannot connect to {}: {}", options_.Describe(), failure);
       }
       last_error_ = std::move(failure);
+      connections_at_failure_ = connections_.load();
       next_attempt_ = Clock::now() + reconnect_delay_;
       reconnect_delay_ = std::min(reconnect_delay_ * 2, settings_.reconnect_max_delay);
       return Unavailable();
@@ -919,6 +921,7 @@ class Lane {
   PGconn* conn_ = nullptr;
   bool insert_prepared_ = false;  // kInsertOpsStatement exists on conn_
   Clock::time_point next_attempt_ = Clock::time_point::min();
+  uint64_t connections_at_failure_ = 0;  // the shared connect count when this lane last failed
   std::chrono::milliseconds reconnect_delay_;
   std::string last_error_;
 
