@@ -80,6 +80,12 @@ struct ProbeJob {
 
 using Job = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob>;
 
+// `job` as a provider's own job variant, which holds every alternative of Job and more.
+template <typename ProviderJob>
+ProviderJob Widen(Job job) {
+  return std::visit([](auto&& alternative) -> ProviderJob { return std::move(alternative); }, std::move(job));
+}
+
 // The end of a batch on a lane that drives a blocking client library (MySQL, SQL Server): the
 // appends have run (their results are in `results`); every other job runs here one at a time,
 // then every job of the batch is answered. `lane` provides `Status EnsureConnected(bool fresh)`,

@@ -37,10 +37,7 @@ const StoreFactory kRedis{"Redis",
                           // History snapshots, comments and refs keep ISO-8601 text (100 ns ticks).
                           std::chrono::nanoseconds(100)};
 
-INSTANTIATE_TEST_SUITE_P(Redis, DocumentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Redis, HistoryStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Redis, CommentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Redis, RefStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(Redis, kRedis);
 
 class RedisDocumentStoreTest : public ::testing::Test {
  protected:
