@@ -118,12 +118,7 @@ class MongoStandInStoreTest : public ::testing::Test {
     database_ = UniqueTestName("opstream_test_");
   }
 
-  std::unique_ptr<MongoDocumentStore> OpenInitialized() {
-    auto store = MakeMongoStore(url_, database_);
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
-  }
+  std::unique_ptr<MongoDocumentStore> OpenInitialized() { return InitializedOrFail(MakeMongoStore(url_, database_)); }
 
   std::vector<std::string> Dump(MongoDocumentStore& store, const std::string& collection) {
     std::vector<std::string> out;

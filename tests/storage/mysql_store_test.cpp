@@ -56,10 +56,7 @@ class MySqlStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<MySqlDocumentStore> OpenInitialized(MySqlStoreSettings settings = {}) {
-    auto store = Open(settings);
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
+    return InitializedOrFail(Open(settings));
   }
 
   RawMySql Raw() { return RawMySql(database_.ConnectionString()); }

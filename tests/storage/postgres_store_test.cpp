@@ -56,10 +56,7 @@ class PostgresStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<PostgresDocumentStore> OpenInitialized(const std::string& extra = {}) {
-    auto store = Open(extra);
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
+    return InitializedOrFail(Open(extra));
   }
 
   RawPostgres Raw() { return RawPostgres(database_.ConnectionString()); }

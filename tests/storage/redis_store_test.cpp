@@ -50,11 +50,7 @@ class RedisDocumentStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<RedisDocumentStore> OpenInitialized(RedisStoreSettings settings = {}, std::string_view extra = {}) {
-    auto store = MakeRedisStore(url_ + std::string(extra), prefix_, std::move(settings));
-    if (!store) return store;
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
+    return InitializedOrFail(MakeRedisStore(url_ + std::string(extra), prefix_, std::move(settings)));
   }
 
   std::string Key(std::string_view suffix) const { return prefix_ + std::string(suffix); }

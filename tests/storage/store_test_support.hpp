@@ -218,6 +218,15 @@ class StoreOwning final : public DocumentStore {
   std::unique_ptr<DocumentStore> store_;
 };
 
+// `store` after Initialize, with a test failure when Initialize fails (or there is no store).
+template <typename Store>
+std::unique_ptr<Store> InitializedOrFail(std::unique_ptr<Store> store) {
+  if (!store) return store;
+  const Status initialized = InitializeSync(*store);
+  EXPECT_TRUE(initialized.ok()) << initialized.message();
+  return store;
+}
+
 // What a store pointed at `port`, where nobody listens, must do (§3.8): Initialize and later calls
 // fail fast with `{name} is unavailable (127.0.0.1:{port}...`, the probe says Unhealthy, and no
 // message shows the password `s3cr3t` the connection string carries.
