@@ -72,4 +72,16 @@ class CommentStore {
   virtual void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) = 0;
 };
 
+// The overrides of every CommentStore call, declared by one list for the classes that implement
+// them all (the memory store and each persistent provider).
+#define OPSTREAM_COMMENT_STORE_OVERRIDES                                                           \
+  void LoadComments(std::string document_id, CommentsCompletion done) override;                    \
+  void GetComment(std::string comment_id, CommentCompletion done) override;                        \
+  void AddComment(Comment comment, CommentStore::Completion done) override;                        \
+  void UpdateComment(Comment comment, CommentStore::Completion done) override;                     \
+  void DeleteComment(std::string comment_id, CommentStore::Completion done) override;              \
+  void UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates, \
+                     CommentStore::Completion done) override;                                      \
+  void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) override
+
 }  // namespace opstream::storage

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <charconv>
 
 namespace opstream::storage::connection_string {
 
@@ -106,6 +107,50 @@ Status ParseBool(std::string_view provider, std::string_view keyword, std::strin
     }
   }
   return Invalid(provider, fmt::format("'{}' must be True or False (got '{}').", keyword, value));
+}
+
+std::string CompactKeyword(std::string_view keyword, std::string_view dropped) {
+  std::string out;
+  for (char c : keyword) {
+    if (!IsSpace(c) && dropped.find(c) == std::string_view::npos) {
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
+
+Status ValueRules::ForEachPair(std::string_view text, const PairHandler& apply) const {
+  return connection_string::ForEachPair(text, provider_, apply);
+}
+
+Status ValueRules::Invalid(std::string_view reason) const { return connection_string::Invalid(provider_, reason); }
+
+Status ValueRules::Bool(std::string_view keyword, std::string_view value, bool& out) const {
+  return ParseBool(provider_, keyword, value, out);
+}
+
+Status ValueRules::Int(std::string_view keyword, std::string_view value, int64_t min, int64_t max, int64_t& out) const {
+  int64_t number = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size() || number < min || number > max) {
+    return Invalid(fmt::format("'{}' must be a whole number from {} to {} (got '{}').", keyword, min, max, value));
+  }
+  out = number;
+  return Status::Ok();
+}
+
+Status ValueRules::Int(std::string_view keyword, std::string_view value, int min, int max, int& out) const {
+  int64_t number = 0;
+  Status status = Int(keyword, value, int64_t{min}, int64_t{max}, number);
+  if (status.ok()) out = static_cast<int>(number);
+  return status;
+}
+
+Status ValueRules::Seconds(std::string_view keyword, std::string_view value, int max, std::chrono::seconds& out) const {
+  int seconds = 0;
+  Status status = Int(keyword, value, 0, max, seconds);
+  if (status.ok()) out = std::chrono::seconds(seconds);
+  return status;
 }
 
 }  // namespace opstream::storage::connection_string

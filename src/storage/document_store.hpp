@@ -4,6 +4,7 @@
 // Every operation is asynchronous: it returns at once and calls its completion exactly once,
 // on a thread of the store's choosing (callers re-post to their own executor). Ids are global
 // document ids. A store never blocks the caller's thread on I/O.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -114,5 +115,25 @@ class DocumentStore {
   // Finishes queued work (used by graceful shutdown); blocks until done or `timeout` passes.
   virtual void Flush(std::chrono::milliseconds timeout) = 0;
 };
+
+// The overrides of every DocumentStore call (not the names, nor the accessors of the other
+// stores), declared by one list so that the provider headers do not each repeat it: the hot-path
+// calls, which the queued stores implement once (queued_job_store.hpp), and the rest.
+#define OPSTREAM_DOCUMENT_STORE_HOT_PATH_OVERRIDES                                                          \
+  void Initialize(DocumentStore::Completion done) override;                                                 \
+  void Load(std::string document_id, LoadCompletion done) override;                                         \
+  void Append(std::string document_id, std::vector<StoredOp> ops, DocumentStore::Completion done) override; \
+  void WriteSnapshot(std::string document_id, Snapshot snapshot, DocumentStore::Completion done) override;  \
+  void Compact(std::string document_id, int64_t up_to, DocumentStore::Completion done) override
+#define OPSTREAM_DOCUMENT_STORE_MANAGEMENT_OVERRIDES                                           \
+  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override;  \
+  void GetInfo(std::string document_id, InfoCompletion done) override;                         \
+  void Delete(std::string document_id, DocumentStore::Completion done) override;               \
+  void DeleteByTenantPrefix(std::string prefix, DocumentStore::CountCompletion done) override; \
+  void CheckHealth(HealthCompletion done) override;                                            \
+  void Flush(std::chrono::milliseconds timeout) override
+#define OPSTREAM_DOCUMENT_STORE_OVERRIDES     \
+  OPSTREAM_DOCUMENT_STORE_HOT_PATH_OVERRIDES; \
+  OPSTREAM_DOCUMENT_STORE_MANAGEMENT_OVERRIDES
 
 }  // namespace opstream::storage

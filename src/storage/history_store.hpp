@@ -61,4 +61,17 @@ class HistoryStore {
   }
 };
 
+// The overrides of every HistoryStore call, declared by one list for the classes that implement
+// them all (the memory store and each persistent provider).
+#define OPSTREAM_HISTORY_STORE_OVERRIDES                                                                     \
+  void LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) override; \
+  void StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) override; \
+  void GetMilestones(std::string document_id, MilestonesCompletion done) override;                           \
+  void WriteHistorySnapshot(std::string document_id, Snapshot snapshot, std::optional<std::string> name,     \
+                            HistoryStore::Completion done) override;                                         \
+  void AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) override;        \
+  void DeleteHistory(std::string document_id, HistoryStore::Completion done) override;                       \
+  void PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) override;     \
+  void DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) override
+
 }  // namespace opstream::storage

@@ -15,14 +15,7 @@ namespace opstream::storage {
 
 class MemoryCommentStore final : public CommentStore {
  public:
-  void LoadComments(std::string document_id, CommentsCompletion done) override;
-  void GetComment(std::string comment_id, CommentCompletion done) override;
-  void AddComment(Comment comment, Completion done) override;
-  void UpdateComment(Comment comment, Completion done) override;
-  void DeleteComment(std::string comment_id, Completion done) override;
-  void UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
-                     Completion done) override;
-  void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) override;
+  OPSTREAM_COMMENT_STORE_OVERRIDES;
 
  private:
   void EraseLocked(const std::string& comment_id);

@@ -16,15 +16,7 @@ namespace opstream::storage {
 
 class MemoryHistoryStore final : public HistoryStore {
  public:
-  void LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) override;
-  void StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) override;
-  void GetMilestones(std::string document_id, MilestonesCompletion done) override;
-  void WriteHistorySnapshot(std::string document_id, Snapshot snapshot, std::optional<std::string> name,
-                            Completion done) override;
-  void AppendHistoryOp(std::string document_id, StoredOp op, Completion done) override;
-  void DeleteHistory(std::string document_id, Completion done) override;
-  void PurgeHistoryUpTo(std::string document_id, int64_t up_to, Completion done) override;
-  void DeleteHistoryByTenantPrefix(std::string prefix, CountCompletion done) override;
+  OPSTREAM_HISTORY_STORE_OVERRIDES;
 
  private:
   struct NamedSnapshot {

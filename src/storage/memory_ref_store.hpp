@@ -20,17 +20,7 @@ class MemoryRefStore final : public RefStore {
  public:
   std::string_view ref_store_type_name() const override { return "InMemoryDocumentRefStore"; }
 
-  void GetName(std::string global_name, NameCompletion done) override;
-  void EnumerateNames(std::string prefix, NamesCompletion done) override;
-  void CreateName(DocumentName name, Completion done) override;
-  void GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) override;
-  void EnumerateBranches(std::string global_name, BranchesCompletion done) override;
-  void CreateBranch(DocumentBranch branch, Completion done) override;
-  void DeleteBranch(std::string global_name, std::string branch_id, Completion done) override;
-  void CreateVersion(DocumentVersion version, Completion done) override;
-  void GetVersion(std::string global_name, std::string branch_id, std::string tag, VersionCompletion done) override;
-  void EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) override;
-  void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) override;
+  OPSTREAM_REF_STORE_OVERRIDES;
 
  private:
   using BranchKey = std::pair<std::string, std::string>;

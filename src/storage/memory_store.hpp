@@ -27,20 +27,10 @@ class MemoryDocumentStore final : public DocumentStore {
   std::string_view provider() const override { return "memory"; }
   std::string_view type_name() const override { return "MemoryDocumentStore"; }
 
-  void Initialize(Completion done) override;
-  void Load(std::string document_id, LoadCompletion done) override;
-  void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
-  void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
-  void Compact(std::string document_id, int64_t up_to, Completion done) override;
-  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override;
-  void GetInfo(std::string document_id, InfoCompletion done) override;
-  void Delete(std::string document_id, Completion done) override;
-  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
+  OPSTREAM_DOCUMENT_STORE_OVERRIDES;
   HistoryStore* history_store() override { return &history_; }
   CommentStore* comment_store() override { return &comments_; }
   RefStore* ref_store() override { return &refs_; }
-  void CheckHealth(HealthCompletion done) override;
-  void Flush(std::chrono::milliseconds timeout) override;
 
  private:
   struct Document {

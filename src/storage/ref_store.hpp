@@ -92,4 +92,19 @@ class RefStore {
   virtual void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) = 0;
 };
 
+// The overrides of every RefStore call except ref_store_type_name (each class names its own),
+// declared by one list for the classes that implement them all.
+#define OPSTREAM_REF_STORE_OVERRIDES                                                                                 \
+  void GetName(std::string global_name, NameCompletion done) override;                                               \
+  void EnumerateNames(std::string prefix, NamesCompletion done) override;                                            \
+  void CreateName(DocumentName name, RefStore::Completion done) override;                                            \
+  void GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) override;                    \
+  void EnumerateBranches(std::string global_name, BranchesCompletion done) override;                                 \
+  void CreateBranch(DocumentBranch branch, RefStore::Completion done) override;                                      \
+  void DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) override;             \
+  void CreateVersion(DocumentVersion version, RefStore::Completion done) override;                                   \
+  void GetVersion(std::string global_name, std::string branch_id, std::string tag, VersionCompletion done) override; \
+  void EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) override;          \
+  void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) override
+
 }  // namespace opstream::storage

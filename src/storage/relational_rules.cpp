@@ -1,5 +1,7 @@
 #include "storage/relational_rules.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <tuple>
@@ -117,11 +119,14 @@ std::optional<std::string> RowReader::OptionalText() {
   return cell == nullptr ? std::nullopt : *cell;
 }
 
+bool ParseInt64(std::string_view text, int64_t& out) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return !text.empty() && error == std::errc() && end == text.data() + text.size();
+}
+
 int64_t RowReader::Int() {
-  const std::string text = Text();
   int64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) ok_ = false;
+  if (!ParseInt64(Text(), value)) ok_ = false;
   return value;
 }
 
@@ -144,6 +149,53 @@ std::optional<Timestamp> RowReader::OptionalTime() {
   const std::optional<Timestamp> t = parse_time_(*text);
   if (!t) ok_ = false;
   return t;
+}
+
+Status ReadLoadedDocument(const std::vector<Row>& rows, TimeParser parse_time, std::string_view product,
+                          std::string_view document_id, LoadedDocument& loaded) {
+  loaded.ops.reserve(rows.size());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const Row& row = rows[r];
+    int64_t kind = 0, revision = 0;
+    std::optional<Timestamp> timestamp;
+    if (row.size() == 6 && row[3]) timestamp = parse_time(*row[3]);
+    if (row.size() != 6 || !row[0] || !row[1] || !timestamp || !row[4] || !ParseInt64(*row[0], kind) ||
+        !ParseInt64(*row[1], revision) || (kind == 1 && (!row[2] || !row[5]))) {
+      return Status::Error(fmt::format("{} load failed: unreadable row {} of document '{}'.", product, r, document_id));
+    }
+    if (kind == 0) {
+      loaded.snapshot = Snapshot{revision, *timestamp, *row[4]};
+    } else {
+      loaded.ops.push_back(StoredOp{revision, *row[2], *timestamp, *row[4], *row[5]});
+    }
+  }
+  return Status::Ok();
+}
+
+bool ReadSnapshot(const Row& row, TimeParser parse_time, Snapshot& out) {
+  RowReader r(row, parse_time);
+  out.revision = r.Int();
+  out.timestamp = r.Time();
+  out.state = r.Text();
+  return r.ok();
+}
+
+bool ReadHistoryOp(const Row& row, TimeParser parse_time, StoredOp& out) {
+  RowReader r(row, parse_time);
+  out.revision = r.Int();
+  out.author_id = r.Text();
+  out.timestamp = r.Time();
+  out.payload = r.Text();
+  out.engine_type = r.Text();
+  return r.ok();
+}
+
+bool ReadMilestone(const Row& row, TimeParser parse_time, HistoryMilestone& out) {
+  RowReader r(row, parse_time);
+  out.revision = r.Int();
+  out.timestamp = r.Time();
+  out.name = r.OptionalText();
+  return r.ok();
 }
 
 bool ReadComment(const Row& row, TimeParser parse_time, Comment& out) {

@@ -15,6 +15,7 @@
 
 #include "storage/comment_store.hpp"
 #include "storage/document_store.hpp"
+#include "storage/history_store.hpp"
 #include "storage/ref_store.hpp"
 
 namespace opstream::storage::relational {
@@ -53,6 +54,9 @@ std::optional<int64_t> MinAnchoredRevision(const std::vector<Comment>& comments)
 // 0/1), nulls as nullopt.
 using Row = std::vector<std::optional<std::string>>;
 using TimeParser = std::optional<Timestamp> (*)(std::string_view);
+
+// A whole decimal text as int64 (what the drivers return for bigint columns).
+bool ParseInt64(std::string_view text, int64_t& out);
 
 // Reads a row's columns left to right; any missing or malformed column clears ok().
 class RowReader {
@@ -96,6 +100,17 @@ std::string ColumnList(const std::string_view (&columns)[N], std::string_view op
   return out;
 }
 
+// The rows of a load query: (0, Revision, NULL, Timestamp, State, NULL) for the snapshot and
+// (1, Revision, AuthorId, Timestamp, Payload, EngineType) for each op after it, ops ascending.
+// `product` ("MySQL") names the store in the error for an unreadable row.
+Status ReadLoadedDocument(const std::vector<Row>& rows, TimeParser parse_time, std::string_view product,
+                          std::string_view document_id, LoadedDocument& loaded);
+
+// History rows: (Revision, Timestamp, State); (Revision, AuthorId, Timestamp, Payload, EngineType);
+// (Revision, Timestamp, Name).
+bool ReadSnapshot(const Row& row, TimeParser parse_time, Snapshot& out);
+bool ReadHistoryOp(const Row& row, TimeParser parse_time, StoredOp& out);
+bool ReadMilestone(const Row& row, TimeParser parse_time, HistoryMilestone& out);
 bool ReadComment(const Row& row, TimeParser parse_time, Comment& out);
 bool ReadName(const Row& row, TimeParser parse_time, DocumentName& out);
 bool ReadBranch(const Row& row, TimeParser parse_time, DocumentBranch& out);

@@ -13,21 +13,14 @@
 #include <vector>
 
 #include "storage/document_store.hpp"
+#include "storage/guarded_invoke.hpp"
 
 namespace opstream::storage::jobs {
 
-// Calls a completion (or any callback from the caller's code) so that an exception it throws
-// never reaches the store's worker loop or connection. An empty callback is skipped.
+// A store's completion, guarded as above and logged under `storage.{provider}`.
 template <typename Callback, typename... Args>
 void InvokeCompletion(std::string_view provider, Callback& callback, Args&&... args) noexcept {
-  if (!callback) return;
-  try {
-    callback(std::forward<Args>(args)...);
-  } catch (const std::exception& e) {
-    spdlog::error("storage.{}: a completion threw: {}", provider, e.what());
-  } catch (...) {
-    spdlog::error("storage.{}: a completion threw a non-standard exception", provider);
-  }
+  InvokeGuarded("storage.", provider, callback, std::forward<Args>(args)...);
 }
 
 struct InitializeJob {
@@ -79,6 +72,12 @@ struct ProbeJob {
 };
 
 using Job = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob>;
+
+// `job` as a provider's own job variant, which holds every alternative of Job and more.
+template <typename ProviderJob>
+ProviderJob Widen(Job job) {
+  return std::visit([](auto&& alternative) -> ProviderJob { return std::move(alternative); }, std::move(job));
+}
 
 // The end of a batch on a lane that drives a blocking client library (MySQL, SQL Server): the
 // appends have run (their results are in `results`); every other job runs here one at a time,

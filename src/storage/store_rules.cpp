@@ -69,4 +69,18 @@ Status TagExistsError(std::string_view tag, std::string_view branch_id) {
   return Status::Error(fmt::format("Tag '{}' already exists on branch '{}'.", tag, branch_id));
 }
 
+Status NewerSchemaError(std::string_view product, std::string_view database, std::string_view unknown_id,
+                        const std::vector<std::string_view>& known_ids) {
+  std::string known;
+  for (std::string_view id : known_ids) {
+    known += known.empty() ? "" : ", ";
+    known += id;
+  }
+  return Status::Error(
+      fmt::format("The {} database {} has a newer schema than this server knows: migration '{}' in "
+                  "__EFMigrationsHistory is not one of {}. Upgrade OpStream Server or use another "
+                  "database.",
+                  product, database, unknown_id, known));
+}
+
 }  // namespace opstream::storage

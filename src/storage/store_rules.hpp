@@ -1,6 +1,7 @@
 #pragma once
 // Semantics every provider of the §3.1 management, history, comment and ref calls shares, so the
 // memory and persistent stores page, match prefixes and refuse with the same texts.
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -31,5 +32,23 @@ Status CommentNotFoundError(std::string_view comment_id);
 Status NameExistsError(std::string_view global_name);
 Status BranchExistsError(std::string_view branch_id);
 Status TagExistsError(std::string_view tag, std::string_view branch_id);
+
+// Refuses a database whose __EFMigrationsHistory holds a migration id this build does not know:
+// its schema is newer (server.md §3.4.5). `product` ("MySQL") and `database` (the connection's
+// description) name it in the message.
+Status NewerSchemaError(std::string_view product, std::string_view database, std::string_view unknown_id,
+                        const std::vector<std::string_view>& known_ids);
+template <typename Migrations>
+Status CheckAppliedMigrations(const std::vector<std::string>& applied_ids, const Migrations& known,
+                              std::string_view product, std::string_view database) {
+  std::vector<std::string_view> known_ids;
+  for (const auto& migration : known) known_ids.push_back(migration.id);
+  for (const std::string& id : applied_ids) {
+    if (std::find(known_ids.begin(), known_ids.end(), id) == known_ids.end()) {
+      return NewerSchemaError(product, database, id, known_ids);
+    }
+  }
+  return Status::Ok();
+}
 
 }  // namespace opstream::storage

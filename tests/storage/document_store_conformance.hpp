@@ -55,6 +55,14 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
   Timestamp StoredSnapshotTime(Timestamp t) const { return Truncated(t, GetParam().snapshot_timestamp_resolution); }
   Timestamp StoredRecordTime(Timestamp t) const { return Truncated(t, GetParam().record_timestamp_resolution); }
 
+  // The logical store the provider persists itself (server.md §3.2); a provider without one
+  // cannot run that suite.
+  template <typename LogicalStore>
+  static LogicalStore& Persisted(LogicalStore* persisted, const char* what) {
+    if (persisted == nullptr) throw std::logic_error(std::string("the provider has no ") + what + " store");
+    return *persisted;
+  }
+
  private:
   static Timestamp Truncated(Timestamp t, std::chrono::nanoseconds resolution) {
     return t - (t.time_since_epoch() % resolution);
@@ -64,34 +72,29 @@ class DocumentStoreConformance : public ::testing::TestWithParam<StoreFactory> {
 };
 
 // The suites of the other logical stores (server.md §3.1), for providers that persist them
-// (DocumentStore::history_store() and friends not null). Instantiated like the one above:
-//
-//   INSTANTIATE_TEST_SUITE_P(Memory, HistoryStoreConformance, ::testing::Values(factory), StoreFactoryName);
+// (DocumentStore::history_store() and friends not null). A provider that persists all of them
+// instantiates the four suites at once with OPSTREAM_INSTANTIATE_STORE_CONFORMANCE (below).
 class HistoryStoreConformance : public DocumentStoreConformance {
  protected:
-  HistoryStore& history() {
-    HistoryStore* history = store().history_store();
-    if (history == nullptr) throw std::logic_error("the provider has no history store");
-    return *history;
-  }
+  HistoryStore& history() { return Persisted(store().history_store(), "history"); }
 };
 
 class CommentStoreConformance : public DocumentStoreConformance {
  protected:
-  CommentStore& comments() {
-    CommentStore* comments = store().comment_store();
-    if (comments == nullptr) throw std::logic_error("the provider has no comment store");
-    return *comments;
-  }
+  CommentStore& comments() { return Persisted(store().comment_store(), "comment"); }
 };
 
 class RefStoreConformance : public DocumentStoreConformance {
  protected:
-  RefStore& refs() {
-    RefStore* refs = store().ref_store();
-    if (refs == nullptr) throw std::logic_error("the provider has no ref store");
-    return *refs;
-  }
+  RefStore& refs() { return Persisted(store().ref_store(), "ref"); }
 };
 
 }  // namespace opstream::storage::testing
+
+// Instantiates the four suites above for a provider that persists every logical store, with test
+// names `{prefix}/{Suite}.{Test}/{factory name}`.
+#define OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(prefix, factory)                                             \
+  INSTANTIATE_TEST_SUITE_P(prefix, DocumentStoreConformance, ::testing::Values(factory), StoreFactoryName); \
+  INSTANTIATE_TEST_SUITE_P(prefix, HistoryStoreConformance, ::testing::Values(factory), StoreFactoryName);  \
+  INSTANTIATE_TEST_SUITE_P(prefix, CommentStoreConformance, ::testing::Values(factory), StoreFactoryName);  \
+  INSTANTIATE_TEST_SUITE_P(prefix, RefStoreConformance, ::testing::Values(factory), StoreFactoryName)

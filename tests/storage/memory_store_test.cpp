@@ -11,10 +11,7 @@ const StoreFactory kMemory{"Memory", [](const std::filesystem::path&) -> std::un
                              return std::make_unique<MemoryDocumentStore>();
                            }};
 
-INSTANTIATE_TEST_SUITE_P(Memory, DocumentStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Memory, HistoryStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Memory, CommentStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Memory, RefStoreConformance, ::testing::Values(kMemory), StoreFactoryName);
+OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(Memory, kMemory);
 
 TEST(MemoryDocumentStoreTest, NamesAndHealthMatchTheReference) {
   MemoryDocumentStore store;

@@ -16,7 +16,7 @@
 
 #include "storage/document_store_conformance.hpp"
 #include "storage/mongo/mongo_document_store.hpp"
-#include "storage/redis_test_support.hpp"  // FreePort
+#include "storage/store_test_support.hpp"
 
 extern char** environ;
 
@@ -29,15 +29,7 @@ using ::testing::Not;
 
 constexpr std::string_view kStandInLabel = "Mongo-wire stand-in (mockupdb+mongomock), not a real MongoDB";
 
-std::string TestMongoUrl() {
-  const char* url = std::getenv("OPSTREAM_TEST_MONGO_URL");
-  if (url == nullptr || *url == '\0') {
-    ADD_FAILURE() << "OPSTREAM_TEST_MONGO_URL is not set: the mongo tests need the " << kStandInLabel
-                  << ". Run them through scripts/test.sh, or `source scripts/test-services.sh; start_test_services`.";
-    return {};
-  }
-  return url;
-}
+std::string TestMongoUrl() { return TestServiceUrl("OPSTREAM_TEST_MONGO_URL", std::string(kStandInLabel)); }
 
 std::unique_ptr<MongoDocumentStore> MakeMongoStore(const std::string& url, const std::string& database) {
   std::unique_ptr<DocumentStore> store;
@@ -55,14 +47,7 @@ const StoreFactory kMongoStandIn{"MongoStandIn",
                                  std::chrono::milliseconds(1), std::chrono::milliseconds(1),
                                  std::chrono::milliseconds(1)};
 
-INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, DocumentStoreConformance, ::testing::Values(kMongoStandIn),
-                         StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, HistoryStoreConformance, ::testing::Values(kMongoStandIn),
-                         StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, CommentStoreConformance, ::testing::Values(kMongoStandIn),
-                         StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(MongoStandIn_NotARealMongoDB, RefStoreConformance, ::testing::Values(kMongoStandIn),
-                         StoreFactoryName);
+OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(MongoStandIn_NotARealMongoDB, kMongoStandIn);
 
 // ---- what the provider writes, without a server ----
 
@@ -133,12 +118,7 @@ class MongoStandInStoreTest : public ::testing::Test {
     database_ = UniqueTestName("opstream_test_");
   }
 
-  std::unique_ptr<MongoDocumentStore> OpenInitialized() {
-    auto store = MakeMongoStore(url_, database_);
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
-  }
+  std::unique_ptr<MongoDocumentStore> OpenInitialized() { return InitializedOrFail(MakeMongoStore(url_, database_)); }
 
   std::vector<std::string> Dump(MongoDocumentStore& store, const std::string& collection) {
     std::vector<std::string> out;
@@ -287,6 +267,86 @@ TEST_F(MongoStandInStoreTest, CommentsUseTheReferenceLibrarysLayout) {
       R"("Body" : "hi", "AnchorJson" : null, "AnchoredAtRevision" : { "$numberLong" : "0" }, )"
       R"("CreatedAt" : [ { "$numberLong" : "638863764991230000" }, { "$numberInt" : "0" } ], "ResolvedAt" : null, )"
       R"("ResolvedByPeerId" : null, "IsOrphaned" : false })");
+}
+
+// A crash between the two halves of UpdateAnchors leaves its intent document behind; the next
+// read of that document's comments applies it first, so the half state is never seen.
+TEST_F(MongoStandInStoreTest, AnchorUpdateInterruptedByACrashIsCompletedBeforeCommentsAreRead) {
+  auto store = OpenInitialized();
+  for (const char* id : {"c0000000000000000000000000000001", "c0000000000000000000000000000002"}) {
+    Comment root;
+    root.id = id;
+    root.document_id = "d1";
+    root.author_peer_id = "p1";
+    root.anchor_json = R"({"kind":"text","data":{"start":0}})";
+    root.created_at = SampleTime();
+    ASSERT_TRUE(CallSync<Status>([&](auto done) { store->AddComment(root, done); }).ok());
+  }
+  std::string reply;
+  ASSERT_TRUE(store
+                  ->RunCommand(R"({"insert": "pending_anchor_updates", "documents": [{"DocumentId": "d1",
+                     "Revision": {"$numberLong": "9"}, "Updates": [
+                     {"CommentId": "c0000000000000000000000000000001", "AnchorJson": "{\"kind\":\"text\"}",
+                      "Orphaned": false},
+                     {"CommentId": "c0000000000000000000000000000002", "AnchorJson": null, "Orphaned": true}]}]})",
+                               reply)
+                  .ok())
+      << reply;
+  auto [status, comments] =
+      CallSync<std::pair<Status, std::vector<Comment>>>([&](auto done) { store->LoadComments("d1", done); });
+  ASSERT_TRUE(status.ok()) << status.message();
+  ASSERT_EQ(comments.size(), 2u);
+  EXPECT_EQ(comments[0].anchored_at_revision, 9);
+  EXPECT_EQ(comments[0].anchor_json, std::optional<std::string>(R"({"kind":"text"})"));
+  EXPECT_FALSE(comments[0].is_orphaned);
+  EXPECT_EQ(comments[1].anchored_at_revision, 9);
+  EXPECT_EQ(comments[1].anchor_json, std::nullopt);
+  EXPECT_TRUE(comments[1].is_orphaned);
+  EXPECT_TRUE(Dump(*store, "pending_anchor_updates").empty());
+
+  // A completed UpdateAnchors leaves no intent behind.
+  const Status updated = CallSync<Status>([&](auto done) {
+    store->UpdateAnchors("d1", 10, {{"c0000000000000000000000000000001", std::nullopt, AnchorOutcome::kMoved}}, done);
+  });
+  ASSERT_TRUE(updated.ok()) << updated.message();
+  EXPECT_TRUE(Dump(*store, "pending_anchor_updates").empty());
+}
+
+// A pending anchor update this store could not have written (no Updates array) cannot be applied;
+// it is dropped instead of blocking the document's comments for ever.
+TEST_F(MongoStandInStoreTest, UnreadablePendingAnchorUpdateIsDroppedAndDoesNotBlockTheComments) {
+  auto store = OpenInitialized();
+  std::string reply;
+  ASSERT_TRUE(
+      store->RunCommand(R"({"insert": "pending_anchor_updates", "documents": [{"DocumentId": "d1"}]})", reply).ok())
+      << reply;
+  auto [status, comments] =
+      CallSync<std::pair<Status, std::vector<Comment>>>([&](auto done) { store->LoadComments("d1", done); });
+  EXPECT_TRUE(status.ok()) << status.message();
+  EXPECT_TRUE(comments.empty());
+  EXPECT_TRUE(Dump(*store, "pending_anchor_updates").empty());
+}
+
+// WriteHistorySnapshot is one upsert: the document has the reference's elements, and a second
+// write at the same revision is refused without touching the first.
+TEST_F(MongoStandInStoreTest, HistorySnapshotWriteIsOneUpsertThatRefusesASecondAtTheSameRevision) {
+  auto store = OpenInitialized();
+  const Snapshot first{4, Timestamp(std::chrono::milliseconds(1750779699123)), "{\"s\":4}"};
+  ASSERT_TRUE(CallSync<Status>([&](auto done) { store->WriteHistorySnapshot("d1", first, "tag/v1", done); }).ok());
+  const Status second = CallSync<Status>([&](auto done) {
+    store->WriteHistorySnapshot("d1", {4, SampleTime(), "{\"s\":\"other\"}"}, std::nullopt, done);
+  });
+  EXPECT_EQ(second.message(), "A history snapshot at revision 4 of document 'd1' already exists.");
+  const auto docs = Dump(*store, "history_snapshots");
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_THAT(docs[0], HasSubstr(R"("_id" : { "$oid" : )"));
+  EXPECT_THAT(docs[0], HasSubstr(R"("DocumentId" : "d1")"));
+  // (The stand-in does not keep int64 apart from int32.)
+  const std::string revision = R"re("Revision" : \{ "\$number(Int|Long)" : "4" \})re";
+  EXPECT_THAT(docs[0], ::testing::ContainsRegex(revision));
+  EXPECT_THAT(docs[0], HasSubstr(R"("Timestamp" : { "$date" : { "$numberLong" : "1750779699123" } })"));
+  EXPECT_THAT(docs[0], HasSubstr(R"("Name" : "tag/v1")"));
+  EXPECT_THAT(docs[0], HasSubstr(R"("State" : { "$binary" : { "base64" : "eyJzIjo0fQ==", "subType" : "00" } })"));
 }
 
 TEST_F(MongoStandInStoreTest, HealthyWhenTheServerAnswers) {

@@ -42,10 +42,7 @@ const StoreFactory kMySqlFactory{"MySql",
                                  std::chrono::microseconds(1), std::chrono::microseconds(1),
                                  std::chrono::microseconds(1)};
 
-INSTANTIATE_TEST_SUITE_P(MySql, DocumentStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(MySql, HistoryStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(MySql, CommentStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(MySql, RefStoreConformance, ::testing::Values(kMySqlFactory), StoreFactoryName);
+OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(MySql, kMySqlFactory);
 
 class MySqlStoreTest : public ::testing::Test {
  protected:
@@ -59,10 +56,7 @@ class MySqlStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<MySqlDocumentStore> OpenInitialized(MySqlStoreSettings settings = {}) {
-    auto store = Open(settings);
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
+    return InitializedOrFail(Open(settings));
   }
 
   RawMySql Raw() { return RawMySql(database_.ConnectionString()); }
@@ -413,34 +407,13 @@ TEST_F(MySqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {
 }
 
 TEST(MySqlStoreUnreachableTest, FailsFastWithClearErrorsAndNeverShowsThePassword) {
-  int port = 0;
-  {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    socklen_t length = sizeof address;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    port = ntohs(address.sin_port);
-    close(fd);
-  }
+  const int port = FreePort();
   std::unique_ptr<DocumentStore> store;
   ASSERT_TRUE(OpenMySqlStore("Server=127.0.0.1;Port=" + std::to_string(port) +
                                  ";Uid=someone;Pwd=s3cr3t-value;Database=x;Connection Timeout=2",
                              store)
                   .ok());
-  const Status initialized = InitializeSync(*store);
-  ASSERT_FALSE(initialized.ok());
-  EXPECT_THAT(initialized.message(), HasSubstr("MySQL is unavailable (127.0.0.1:" + std::to_string(port)));
-  EXPECT_THAT(initialized.message(), Not(HasSubstr("s3cr3t")));
-  const auto started = std::chrono::steady_clock::now();
-  const Status append = AppendSync(*store, "doc", MakeOps(2, 2));
-  EXPECT_THAT(append.message(), HasSubstr("MySQL is unavailable"));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
-  const HealthReport health = CheckHealthSync(*store);
-  EXPECT_EQ(health.status, HealthStatus::kUnhealthy);
-  EXPECT_THAT(health.description, Not(HasSubstr("s3cr3t")));
+  ExpectUnreachableStoreFailsFast(*store, "MySQL", port);
 }
 
 }  // namespace

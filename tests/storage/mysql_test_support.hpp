@@ -23,16 +23,7 @@ namespace opstream::storage::testing {
 
 inline constexpr const char* kMySqlUrlVariable = "OPSTREAM_TEST_MYSQL_URL";
 
-inline std::string MySqlTestUrl() {
-  const char* url = std::getenv(kMySqlUrlVariable);
-  if (url == nullptr || *url == '\0') {
-    ADD_FAILURE() << kMySqlUrlVariable
-                  << " is not set: the MySQL tests need a server. Run them through scripts/test.sh, or "
-                     "`source scripts/test-services.sh; start_test_services` in this shell first.";
-    return {};
-  }
-  return url;
-}
+inline std::string MySqlTestUrl() { return TestServiceUrl(kMySqlUrlVariable, "MySQL"); }
 
 // A plain blocking connection, for looking at a database from outside the store.
 class RawMySql {
@@ -89,31 +80,16 @@ class RawMySql {
   MYSQL* conn_ = nullptr;
 };
 
-class MySqlTestDatabase {
+class MySqlTestDatabase : public ScratchDatabase {
  public:
-  MySqlTestDatabase() : base_(MySqlTestUrl()) {
-    if (base_.empty()) return;
-    name_ = UniqueTestName("opstream_t_");
-    RawMySql admin(base_, false);
-    if (admin.ok()) admin.Query("CREATE DATABASE `" + name_ + "`");
-  }
-  ~MySqlTestDatabase() {
-    if (name_.empty()) return;
-    RawMySql admin(base_, false);
-    if (admin.ok()) admin.Query("DROP DATABASE IF EXISTS `" + name_ + "`");
-  }
-  MySqlTestDatabase(const MySqlTestDatabase&) = delete;
-  MySqlTestDatabase& operator=(const MySqlTestDatabase&) = delete;
-
-  bool ok() const { return !name_.empty(); }
-  const std::string& name() const { return name_; }
-  std::string ConnectionString(const std::string& extra = {}) const {
-    return base_ + ";Database=" + name_ + (extra.empty() ? "" : ";" + extra);
-  }
-
- private:
-  std::string base_;
-  std::string name_;
+  MySqlTestDatabase()
+      : ScratchDatabase(
+            MySqlTestUrl(),
+            [](const std::string& base, const std::string& sql) {
+              RawMySql admin(base, false);
+              if (admin.ok()) admin.Query(sql);
+            },
+            "`") {}
 };
 
 }  // namespace opstream::storage::testing

@@ -42,10 +42,7 @@ const StoreFactory kPostgres{"Postgres",
                              },
                              std::chrono::microseconds(1), std::chrono::microseconds(1), std::chrono::microseconds(1)};
 
-INSTANTIATE_TEST_SUITE_P(Postgres, DocumentStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Postgres, HistoryStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Postgres, CommentStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Postgres, RefStoreConformance, ::testing::Values(kPostgres), StoreFactoryName);
+OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(Postgres, kPostgres);
 
 class PostgresStoreTest : public ::testing::Test {
  protected:
@@ -60,10 +57,7 @@ class PostgresStoreTest : public ::testing::Test {
 
   std::unique_ptr<PostgresDocumentStore> OpenInitialized(const std::string& extra = {},
                                                          PostgresStoreSettings settings = {}) {
-    auto store = Open(extra, settings);
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
+    return InitializedOrFail(Open(extra, settings));
   }
 
   RawPostgres Raw() { return RawPostgres(database_.ConnectionString()); }
@@ -629,35 +623,13 @@ TEST_F(PostgresStoreTest, DatabaseGoingAwayFailsCallsClearlyThenReconnectsWithBa
 }
 
 TEST(PostgresStoreUnreachableTest, FailsFastWithClearErrorsAndNeverShowsThePassword) {
-  // A port nobody listens on: bind, read the port, close.
-  int port = 0;
-  {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-    socklen_t length = sizeof address;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    port = ntohs(address.sin_port);
-    close(fd);
-  }
+  const int port = FreePort();
   std::unique_ptr<DocumentStore> store;
   ASSERT_TRUE(OpenPostgresStore("Host=127.0.0.1;Port=" + std::to_string(port) +
                                     ";Username=someone;Password=s3cr3t-value;Database=x;Timeout=2",
                                 store)
                   .ok());
-  const Status initialized = InitializeSync(*store);
-  ASSERT_FALSE(initialized.ok());
-  EXPECT_THAT(initialized.message(), HasSubstr("PostgreSQL is unavailable (127.0.0.1:" + std::to_string(port)));
-  EXPECT_THAT(initialized.message(), Not(HasSubstr("s3cr3t")));
-  const auto started = std::chrono::steady_clock::now();
-  const Status append = AppendSync(*store, "doc", MakeOps(2, 2));
-  EXPECT_THAT(append.message(), HasSubstr("PostgreSQL is unavailable"));
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
-  const HealthReport health = CheckHealthSync(*store);
-  EXPECT_EQ(health.status, HealthStatus::kUnhealthy);
-  EXPECT_THAT(health.description, Not(HasSubstr("s3cr3t")));
+  ExpectUnreachableStoreFailsFast(*store, "PostgreSQL", port);
 }
 
 }  // namespace

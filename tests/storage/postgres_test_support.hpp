@@ -24,16 +24,7 @@ namespace opstream::storage::testing {
 inline constexpr const char* kPostgresUrlVariable = "OPSTREAM_TEST_POSTGRES_URL";
 
 // The server's connection string, or "" after recording a failure that says how to get one.
-inline std::string PostgresTestUrl() {
-  const char* url = std::getenv(kPostgresUrlVariable);
-  if (url == nullptr || *url == '\0') {
-    ADD_FAILURE() << kPostgresUrlVariable
-                  << " is not set: the PostgreSQL tests need a server. Run them through scripts/test.sh, or "
-                     "`source scripts/test-services.sh; start_test_services` in this shell first.";
-    return {};
-  }
-  return url;
-}
+inline std::string PostgresTestUrl() { return TestServiceUrl(kPostgresUrlVariable, "PostgreSQL"); }
 
 // A plain blocking libpq connection, for looking at a database from outside the store.
 class RawPostgres {
@@ -97,32 +88,16 @@ class RawPostgres {
 };
 
 // A database of its own, created on the test server and dropped (connections and all) at the end.
-class TestDatabase {
+class TestDatabase : public ScratchDatabase {
  public:
-  TestDatabase() : base_(PostgresTestUrl()) {
-    if (base_.empty()) return;
-    name_ = UniqueTestName("opstream_t_");
-    RawPostgres admin(base_);
-    if (admin.ok()) admin.Query("CREATE DATABASE \"" + name_ + "\"");
-  }
-  ~TestDatabase() {
-    if (name_.empty()) return;
-    RawPostgres admin(base_);
-    if (admin.ok()) admin.Query("DROP DATABASE IF EXISTS \"" + name_ + "\" WITH (FORCE)");
-  }
-  TestDatabase(const TestDatabase&) = delete;
-  TestDatabase& operator=(const TestDatabase&) = delete;
-
-  bool ok() const { return !name_.empty(); }
-  const std::string& name() const { return name_; }
-  // The server's connection string with this database (a repeated keyword takes the last value).
-  std::string ConnectionString(const std::string& extra = {}) const {
-    return base_ + ";Database=" + name_ + (extra.empty() ? "" : ";" + extra);
-  }
-
- private:
-  std::string base_;
-  std::string name_;
+  TestDatabase()
+      : ScratchDatabase(
+            PostgresTestUrl(),
+            [](const std::string& base, const std::string& sql) {
+              RawPostgres admin(base);
+              if (admin.ok()) admin.Query(sql);
+            },
+            "\"", " WITH (FORCE)") {}
 };
 
 }  // namespace opstream::storage::testing

@@ -37,10 +37,7 @@ const StoreFactory kRedis{"Redis",
                           // History snapshots, comments and refs keep ISO-8601 text (100 ns ticks).
                           std::chrono::nanoseconds(100)};
 
-INSTANTIATE_TEST_SUITE_P(Redis, DocumentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Redis, HistoryStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Redis, CommentStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(Redis, RefStoreConformance, ::testing::Values(kRedis), StoreFactoryName);
+OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(Redis, kRedis);
 
 class RedisDocumentStoreTest : public ::testing::Test {
  protected:
@@ -53,11 +50,7 @@ class RedisDocumentStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<RedisDocumentStore> OpenInitialized(RedisStoreSettings settings = {}, std::string_view extra = {}) {
-    auto store = MakeRedisStore(url_ + std::string(extra), prefix_, std::move(settings));
-    if (!store) return store;
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
+    return InitializedOrFail(MakeRedisStore(url_ + std::string(extra), prefix_, std::move(settings)));
   }
 
   std::string Key(std::string_view suffix) const { return prefix_ + std::string(suffix); }

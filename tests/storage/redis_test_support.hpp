@@ -29,15 +29,7 @@
 namespace opstream::storage::testing {
 
 // `host:port` of the test server, or empty after recording a test failure.
-inline std::string TestRedisUrl() {
-  const char* url = std::getenv("OPSTREAM_TEST_REDIS_URL");
-  if (url == nullptr || *url == '\0') {
-    ADD_FAILURE() << "OPSTREAM_TEST_REDIS_URL is not set: the Redis tests need a server. Run them through "
-                     "scripts/test.sh, or `source scripts/test-services.sh; start_test_services` first.";
-    return {};
-  }
-  return url;
-}
+inline std::string TestRedisUrl() { return TestServiceUrl("OPSTREAM_TEST_REDIS_URL", "Redis"); }
 
 // A key prefix no other test (in this or a parallel process) uses.
 inline std::string UniqueKeyPrefix() {
@@ -45,22 +37,6 @@ inline std::string UniqueKeyPrefix() {
   const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
   return "opstream-test:" + std::to_string(::getpid()) + ":" + std::to_string(++counter) + ":" +
          (test ? std::string(test->name()) : std::string("none")) + ":";
-}
-
-// A loopback port nobody listens on (the kernel's choice, released again).
-inline int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  ::close(fd);
-  return port;
 }
 
 // A redis-server of the test's own (a replica, or one the test freezes with SIGSTOP), so that

@@ -86,11 +86,7 @@ class SqliteDocumentStoreTest : public ::testing::Test {
   }
 
   std::unique_ptr<DocumentStore> OpenInitialized(std::string_view extra = {}) {
-    auto store = OpenOrFail(ConnectionString(extra));
-    if (!store) return store;
-    const Status initialized = InitializeSync(*store);
-    EXPECT_TRUE(initialized.ok()) << initialized.message();
-    return store;
+    return InitializedOrFail(OpenOrFail(ConnectionString(extra)));
   }
 
   TempDir directory_;

@@ -48,10 +48,7 @@ const StoreFactory kSqlServerFactory{"SqlServer",
                                      std::chrono::nanoseconds(100), std::chrono::nanoseconds(100),
                                      std::chrono::nanoseconds(100)};
 
-INSTANTIATE_TEST_SUITE_P(SqlServer, DocumentStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(SqlServer, HistoryStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(SqlServer, CommentStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
-INSTANTIATE_TEST_SUITE_P(SqlServer, RefStoreConformance, ::testing::Values(kSqlServerFactory), StoreFactoryName);
+OPSTREAM_INSTANTIATE_STORE_CONFORMANCE(SqlServer, kSqlServerFactory);
 
 // ----- against a live server -----
 

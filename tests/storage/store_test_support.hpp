@@ -2,13 +2,18 @@
 // Helpers shared by the storage tests: a scratch directory and blocking wrappers around the
 // asynchronous DocumentStore calls (each waits with a timeout, so a lost completion fails the
 // test instead of hanging it).
+#include <arpa/inet.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 #include <random>
@@ -42,6 +47,35 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The test server's address from `variable` (scripts/test-services.sh exports it), or "" after
+// recording a failure that says how to get one: a missing service fails, it is never skipped.
+inline std::string TestServiceUrl(const char* variable, std::string_view what) {
+  const char* url = std::getenv(variable);
+  if (url == nullptr || *url == '\0') {
+    ADD_FAILURE() << variable << " is not set: the " << what
+                  << " tests need a server. Run them through scripts/test.sh, or "
+                     "`source scripts/test-services.sh; start_test_services` in this shell first.";
+    return {};
+  }
+  return url;
+}
+
+// A loopback port nobody listens on (the kernel's choice, released again).
+inline int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
 
 // A timestamp with every tick set, so tests notice lost precision.
 inline Timestamp SampleTime(int seconds_offset = 0) {
@@ -182,6 +216,73 @@ class StoreOwning final : public DocumentStore {
  private:
   std::shared_ptr<void> owned_;  // released after store_
   std::unique_ptr<DocumentStore> store_;
+};
+
+// `store` after Initialize, with a test failure when Initialize fails (or there is no store).
+template <typename Store>
+std::unique_ptr<Store> InitializedOrFail(std::unique_ptr<Store> store) {
+  if (!store) return store;
+  const Status initialized = InitializeSync(*store);
+  EXPECT_TRUE(initialized.ok()) << initialized.message();
+  return store;
+}
+
+// What a store pointed at `port`, where nobody listens, must do (§3.8): Initialize and later calls
+// fail fast with `{name} is unavailable (127.0.0.1:{port}...`, the probe says Unhealthy, and no
+// message shows the password `s3cr3t` the connection string carries.
+inline void ExpectUnreachableStoreFailsFast(DocumentStore& store, std::string_view name, int port) {
+  using ::testing::HasSubstr;
+  using ::testing::Not;
+  const std::string unavailable = std::string(name) + " is unavailable";
+  const Status initialized = InitializeSync(store);
+  ASSERT_FALSE(initialized.ok());
+  EXPECT_THAT(initialized.message(), HasSubstr(unavailable + " (127.0.0.1:" + std::to_string(port)));
+  EXPECT_THAT(initialized.message(), Not(HasSubstr("s3cr3t")));
+  const auto started = std::chrono::steady_clock::now();
+  const Status append = AppendSync(store, "doc", MakeOps(2, 2));
+  EXPECT_THAT(append.message(), HasSubstr(unavailable));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(3));
+  const HealthReport health = CheckHealthSync(store);
+  EXPECT_EQ(health.status, HealthStatus::kUnhealthy);
+  EXPECT_THAT(health.description, Not(HasSubstr("s3cr3t")));
+}
+
+// A database of its own on a test server (`base` is the server's connection string), so that
+// tests can run in parallel (ctest -j) without seeing each other's rows: created at construction,
+// dropped at destruction. `run_admin(base, sql)` runs one statement outside that database.
+class ScratchDatabase {
+ public:
+  using RunAdmin = std::function<void(const std::string& base, const std::string& sql)>;
+
+  // `quote` encloses the name in the statements; `drop_options` follows the DROP statement.
+  ScratchDatabase(std::string base, RunAdmin run_admin, std::string quote, std::string drop_options = {})
+      : base_(std::move(base)),
+        run_admin_(std::move(run_admin)),
+        quote_(std::move(quote)),
+        drop_options_(std::move(drop_options)) {
+    if (base_.empty()) return;
+    name_ = UniqueTestName("opstream_t_");
+    run_admin_(base_, "CREATE DATABASE " + quote_ + name_ + quote_);
+  }
+  ~ScratchDatabase() {
+    if (!name_.empty()) run_admin_(base_, "DROP DATABASE IF EXISTS " + quote_ + name_ + quote_ + drop_options_);
+  }
+  ScratchDatabase(const ScratchDatabase&) = delete;
+  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
+
+  bool ok() const { return !name_.empty(); }
+  const std::string& name() const { return name_; }
+  // The server's connection string with this database (a repeated keyword takes the last value).
+  std::string ConnectionString(const std::string& extra = {}) const {
+    return base_ + ";Database=" + name_ + (extra.empty() ? "" : ";" + extra);
+  }
+
+ private:
+  std::string base_;
+  RunAdmin run_admin_;
+  std::string quote_;
+  std::string drop_options_;
+  std::string name_;
 };
 
 }  // namespace opstream::storage::testing

@@ -22,6 +22,7 @@
 #include "storage/mongo/mongo_support.hpp"
 #include "storage/probe_watchdog.hpp"
 #include "storage/store_jobs.hpp"
+#include "storage/store_rules.hpp"
 
 namespace opstream::storage {
 
@@ -30,6 +31,8 @@ using namespace mongo;
 namespace {
 
 constexpr std::string_view kProvider = "mongo";
+// Anchor updates written but maybe not applied yet (see DoUpdateAnchors).
+constexpr const char* kPendingAnchors = "pending_anchor_updates";
 
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
@@ -212,7 +215,8 @@ class MongoDocumentStore::Impl {
         return status;
       }
     }
-    return Status::Ok();
+    // An anchor update a crash interrupted is completed before anything reads comments.
+    return CompletePendingAnchors(client, nullptr);
   }
 
   Status DoLoad(mongoc_client_t* client, const std::string& id, LoadedDocument& loaded) const {
@@ -538,35 +542,39 @@ class MongoDocumentStore::Impl {
                 });
   }
 
+  // One single-document write: an upsert that inserts only when no snapshot of (document, revision)
+  // exists. It lands whole or not at all; there is no find-then-insert window for a crash or a
+  // second writer of this store to fall into. The server gives the new document an ObjectId `_id`,
+  // as the reference's inserts do.
   Status DoWriteHistorySnapshot(mongoc_client_t* client, const std::string& id, const Snapshot& snapshot,
                                 const std::optional<std::string>& name) const {
-    // The interface refuses a second snapshot at one revision (the reference would insert it).
     BsonPtr exact = NewBson();
     AppendString(exact.get(), "DocumentId", id);
     BSON_APPEND_INT64(exact.get(), "Revision", snapshot.revision);
-    bool exists = false;
-    if (Status status = Find(client, "history_snapshots", exact, nullptr, "history snapshot write",
-                             [&exists](const bson_t*) { return exists = true; });
-        !status.ok()) {
-      return status;
-    }
-    if (exists) {
-      return Status::Error(
-          fmt::format("A history snapshot at revision {} of document '{}' already exists.", snapshot.revision, id));
-    }
-    BsonPtr doc = NewBson();
-    bson_oid_t oid;
-    bson_oid_init(&oid, nullptr);
-    BSON_APPEND_OID(doc.get(), "_id", &oid);
-    AppendString(doc.get(), "DocumentId", id);
-    BSON_APPEND_INT64(doc.get(), "Revision", snapshot.revision);
-    AppendTime(doc.get(), "Timestamp", snapshot.timestamp);
-    if (!AppendBytes(doc.get(), "State", snapshot.state)) {
+    BsonPtr update = NewBson();
+    bson_t fields;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$setOnInsert", &fields);
+    AppendTime(&fields, "Timestamp", snapshot.timestamp);
+    const bool fits = AppendBytes(&fields, "State", snapshot.state);
+    AppendOptionalString(&fields, "Name", name);
+    bson_append_document_end(update.get(), &fields);
+    if (!fits) {
       return Status::Error("MongoDB history snapshot write failed: the snapshot is too large for a BSON document.");
     }
-    AppendOptionalString(doc.get(), "Name", name);
-    bool duplicate = false;
-    return InsertOne(client, "history_snapshots", doc, "history snapshot write", duplicate);
+    Collection coll = GetCollection(client, "history_snapshots");
+    Bson opts;
+    BSON_APPEND_BOOL(opts.get(), "upsert", true);
+    Bson reply;
+    bson_error_t error;
+    if (!mongoc_collection_update_one(coll.get(), exact.get(), update.get(), opts.get(), reply.get(), &error)) {
+      return Failure("history snapshot write", error);
+    }
+    int64_t upserted = 0;
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, reply.get(), "upsertedCount")) ReadInt64(it, upserted);
+    // The interface refuses a second snapshot at one revision (the reference would insert it).
+    if (upserted == 0) return HistorySnapshotExistsError(id, snapshot.revision);
+    return Status::Ok();
   }
 
   Status DoAppendHistoryOp(mongoc_client_t* client, const std::string& id, const StoredOp& op) const {
@@ -726,35 +734,120 @@ class MongoDocumentStore::Impl {
     return DeleteMany(client, "comments", filter, "comment delete");
   }
 
+  // UpdateAnchors without transactions: the whole change is first written as one intent document
+  // in `pending_anchor_updates` (a single-document insert: all of it or nothing), then applied as
+  // one ordered bulk of idempotent updates, then the intent is deleted. A failure or crash after
+  // the intent was written leaves it behind, and whoever touches that document's comments next
+  // (or the next Initialize) applies it again before doing anything else, so no reader of this
+  // store sees a half-applied change for longer than until then.
   Status DoUpdateAnchors(mongoc_client_t* client, const std::string& document_id, int64_t revision,
                          const std::vector<AnchorUpdate>& updates) const {
+    if (Status pending = CompletePendingAnchors(client, &document_id); !pending.ok()) return pending;
     if (updates.empty()) return Status::Ok();
-    // One ordered bulk write: a single round trip. Without transactions it is not atomic on a
-    // server failure half-way; each update is idempotent, so the caller's retry completes it.
+    BsonPtr intent = NewBson();
+    bson_oid_t oid;
+    bson_oid_init(&oid, nullptr);
+    BSON_APPEND_OID(intent.get(), "_id", &oid);
+    AppendString(intent.get(), "DocumentId", document_id);
+    BSON_APPEND_INT64(intent.get(), "Revision", revision);
+    bson_t list;
+    BSON_APPEND_ARRAY_BEGIN(intent.get(), "Updates", &list);
+    for (size_t i = 0; i < updates.size(); ++i) {
+      bson_t entry;
+      const std::string key = std::to_string(i);
+      BSON_APPEND_DOCUMENT_BEGIN(&list, key.c_str(), &entry);
+      AppendString(&entry, "CommentId", updates[i].comment_id);
+      AppendOptionalString(&entry, "AnchorJson", updates[i].anchor_json);
+      BSON_APPEND_BOOL(&entry, "Orphaned", updates[i].outcome == AnchorOutcome::kOrphaned);
+      bson_append_document_end(&list, &entry);
+    }
+    bson_append_array_end(intent.get(), &list);
+    bool duplicate = false;
+    if (Status written = InsertOne(client, kPendingAnchors, intent, "anchor update", duplicate); !written.ok()) {
+      return written;
+    }
+    return ApplyPendingAnchors(client, intent.get());
+  }
+
+  // Applies (again) every intent left behind, oldest first: of `document_id`, or of every document.
+  Status CompletePendingAnchors(mongoc_client_t* client, const std::string* document_id) const {
+    std::vector<BsonPtr> pending;
+    Status status = Find(client, kPendingAnchors, document_id ? DocumentIdFilter(*document_id) : NewBson(),
+                         SortBy("_id", 1).get(), "anchor update", [&pending](const bson_t* doc) {
+                           pending.push_back(BsonPtr(bson_copy(doc)));
+                           return true;
+                         });
+    for (size_t i = 0; status.ok() && i < pending.size(); ++i) {
+      spdlog::info("storage.mongo: completing an anchor update left half-done");
+      status = ApplyPendingAnchors(client, pending[i].get());
+    }
+    return status;
+  }
+
+  // One ordered bulk of the intent's updates, then the intent's removal. Every update sets fixed
+  // values (anchor, revision, and IsOrphaned only to true), so running it twice changes nothing.
+  Status ApplyPendingAnchors(mongoc_client_t* client, const bson_t* intent) const {
+    bson_iter_t it;
+    std::string document_id;
+    int64_t revision = 0;
+    bson_iter_t updates;
+    bool have_updates = false;
+    bson_value_t intent_id{};
+    if (bson_iter_init_find(&it, intent, "_id")) intent_id = *bson_iter_value(&it);
+    if (bson_iter_init_find(&it, intent, "DocumentId")) document_id = ReadString(it);
+    if (bson_iter_init_find(&it, intent, "Revision")) ReadInt64(it, revision);
+    if (bson_iter_init_find(&it, intent, "Updates") && BSON_ITER_HOLDS_ARRAY(&it)) {
+      have_updates = bson_iter_recurse(&it, &updates);
+    }
+    if (intent_id.value_type == BSON_TYPE_EOD) {
+      return Status::Error("MongoDB anchor update failed: a pending anchor update has no _id.");
+    }
+    BsonPtr done = NewBson();
+    BSON_APPEND_VALUE(done.get(), "_id", &intent_id);
+    if (!have_updates) {
+      // Not one this store wrote: applying it is impossible, keeping it would block the document.
+      spdlog::error("storage.mongo: removing an unreadable pending anchor update of document '{}'", document_id);
+      return DeleteMany(client, kPendingAnchors, done, "anchor update");
+    }
     Collection coll = GetCollection(client, "comments");
     Bson opts;
     BSON_APPEND_BOOL(opts.get(), "ordered", true);
     std::unique_ptr<mongoc_bulk_operation_t, void (*)(mongoc_bulk_operation_t*)> bulk(
         mongoc_collection_create_bulk_operation_with_opts(coll.get(), opts.get()), mongoc_bulk_operation_destroy);
     bson_error_t error;
-    for (const AnchorUpdate& u : updates) {
-      BsonPtr filter = IdFilter(u.comment_id);
-      AppendString(filter.get(), "DocumentId", document_id);
+    size_t count = 0;
+    while (bson_iter_next(&updates)) {
+      bson_iter_t entry, field;
+      if (!BSON_ITER_HOLDS_DOCUMENT(&updates) || !bson_iter_recurse(&updates, &entry)) continue;
+      BsonPtr filter = NewBson();
       BsonPtr update = NewBson();
       bson_t set;
       BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &set);
-      AppendOptionalString(&set, "AnchorJson", u.anchor_json);
       BSON_APPEND_INT64(&set, "AnchoredAtRevision", revision);
-      // isOrphaned = previous OR orphaned: only an orphaning outcome writes it.
-      if (u.outcome == AnchorOutcome::kOrphaned) BSON_APPEND_BOOL(&set, "IsOrphaned", true);
+      while (bson_iter_next(&entry)) {
+        const std::string_view key = bson_iter_key(&entry);
+        field = entry;
+        if (key == "CommentId") {
+          AppendString(filter.get(), "_id", ReadString(field));
+        } else if (key == "AnchorJson") {
+          AppendOptionalString(&set, "AnchorJson", ReadOptionalString(field));
+        } else if (key == "Orphaned" && BSON_ITER_HOLDS_BOOL(&field) && bson_iter_bool(&field)) {
+          // isOrphaned = previous OR orphaned: only an orphaning outcome writes it.
+          BSON_APPEND_BOOL(&set, "IsOrphaned", true);
+        }
+      }
       bson_append_document_end(update.get(), &set);
+      AppendString(filter.get(), "DocumentId", document_id);
       if (!mongoc_bulk_operation_update_one_with_opts(bulk.get(), filter.get(), update.get(), nullptr, &error)) {
         return Failure("anchor update", error);
       }
+      ++count;
     }
-    Bson reply;
-    if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error)) return Failure("anchor update", error);
-    return Status::Ok();
+    if (count > 0) {
+      Bson reply;
+      if (!mongoc_bulk_operation_execute(bulk.get(), reply.get(), &error)) return Failure("anchor update", error);
+    }
+    return DeleteMany(client, kPendingAnchors, done, "anchor update");
   }
 
   Status DoGetMinAnchoredRevision(mongoc_client_t* client, const std::string& document_id,
@@ -763,6 +856,7 @@ class MongoDocumentStore::Impl {
     BSON_APPEND_NULL(filter.get(), "ParentCommentId");
     BSON_APPEND_NULL(filter.get(), "ResolvedAt");
     std::vector<Comment> roots;
+    if (Status pending = CompletePendingAnchors(client, &document_id); !pending.ok()) return pending;
     if (Status status = FindComments(client, filter, "comment revision", roots); !status.ok()) return status;
     for (const Comment& c : roots) {
       if (!IsAnchorObject(c.anchor_json)) continue;
@@ -1129,6 +1223,9 @@ void MongoDocumentStore::LoadComments(std::string document_id, CommentsCompletio
   Impl& impl = *impl_;
   Submit<std::vector<Comment>>(impl, kCommentsLane, std::move(done),
                                [&impl, id = std::move(document_id)](mongoc_client_t* c, auto& out) {
+                                 if (Status pending = impl.CompletePendingAnchors(c, &id); !pending.ok()) {
+                                   return pending;
+                                 }
                                  return impl.FindComments(c, DocumentIdFilter(id), "comment load", out);
                                });
 }

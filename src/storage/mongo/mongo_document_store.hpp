@@ -20,10 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "storage/comment_store.hpp"
-#include "storage/document_store.hpp"
-#include "storage/history_store.hpp"
-#include "storage/ref_store.hpp"
+#include "storage/persistent_store.hpp"
 
 namespace opstream::storage {
 
@@ -40,12 +37,8 @@ struct MongoStoreSettings {
 // history in the reference's collections, comments in the reference library's `comments`
 // collection, refs in `document_names`, `document_branches`, `document_versions` (§12 SV-12;
 // docs/storage/mongo.md).
-class MongoDocumentStore final : public DocumentStore, public HistoryStore, public CommentStore, public RefStore {
+class MongoDocumentStore final : public PersistentStore {
  public:
-  // The four interfaces declare the same completion types; these are the ones meant here.
-  using Completion = DocumentStore::Completion;
-  using CountCompletion = DocumentStore::CountCompletion;
-
   class Impl;
   explicit MongoDocumentStore(std::unique_ptr<Impl> impl);
   // Finishes every queued call (their completions run), then closes the pool.
@@ -54,60 +47,14 @@ class MongoDocumentStore final : public DocumentStore, public HistoryStore, publ
   std::string_view provider() const override { return "mongo"; }
   std::string_view type_name() const override { return "MongoDocumentStore"; }
 
-  // Creates the reference's indexes (createIndexes is idempotent).
-  void Initialize(Completion done) override;
-  void Load(std::string document_id, LoadCompletion done) override;
-  void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
-  void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
-  void Compact(std::string document_id, int64_t up_to, Completion done) override;
-  // Enumerate aggregates `ops` per DocumentId and merges `snapshots` (server.md §3.6); the prefix is
-  // an anchored, escaped regular expression.
-  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override;
-  void GetInfo(std::string document_id, InfoCompletion done) override;
-  void Delete(std::string document_id, Completion done) override;
-  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
-  HistoryStore* history_store() override { return this; }
-  CommentStore* comment_store() override { return this; }
-  RefStore* ref_store() override { return this; }
-
-  // ---- HistoryStore ----
-  void LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) override;
-  void StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) override;
-  void GetMilestones(std::string document_id, MilestonesCompletion done) override;
-  void WriteHistorySnapshot(std::string document_id, Snapshot snapshot, std::optional<std::string> name,
-                            HistoryStore::Completion done) override;
-  void AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) override;
-  void DeleteHistory(std::string document_id, HistoryStore::Completion done) override;
-  void PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) override;
-  void DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) override;
-
-  // ---- CommentStore (all on one worker, so they apply in call order) ----
-  void LoadComments(std::string document_id, CommentsCompletion done) override;
-  void GetComment(std::string comment_id, CommentCompletion done) override;
-  void AddComment(Comment comment, CommentStore::Completion done) override;
-  void UpdateComment(Comment comment, CommentStore::Completion done) override;
-  void DeleteComment(std::string comment_id, CommentStore::Completion done) override;
-  void UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
-                     CommentStore::Completion done) override;
-  void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) override;
-
-  // ---- RefStore (all on one worker) ----
   std::string_view ref_store_type_name() const override { return "MongoDocumentRefStore"; }
-  void GetName(std::string global_name, NameCompletion done) override;
-  void EnumerateNames(std::string prefix, NamesCompletion done) override;
-  void CreateName(DocumentName name, RefStore::Completion done) override;
-  void GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) override;
-  void EnumerateBranches(std::string global_name, BranchesCompletion done) override;
-  void CreateBranch(DocumentBranch branch, RefStore::Completion done) override;
-  void DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) override;
-  void CreateVersion(DocumentVersion version, RefStore::Completion done) override;
-  void GetVersion(std::string global_name, std::string branch_id, std::string tag, VersionCompletion done) override;
-  void EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) override;
-  void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) override;
 
-  // `ping` ahead of the queue; Unhealthy when it fails or takes longer than health_timeout.
-  void CheckHealth(HealthCompletion done) override;
-  void Flush(std::chrono::milliseconds timeout) override;
+  // Initialize creates the reference's indexes (createIndexes is idempotent). Enumerate aggregates
+  // `ops` per DocumentId and merges `snapshots` (server.md §3.6); the prefix is an anchored, escaped
+  // regular expression. Comment calls all run on one worker, ref calls on another, so each kind
+  // applies in call order. CheckHealth sends `ping` ahead of the queue; Unhealthy when it fails or
+  // takes longer than health_timeout.
+  OPSTREAM_PERSISTENT_STORE_OVERRIDES;
 
   // Test hooks (blocking; never call them from a completion). Every document of `collection` as
   // canonical extended JSON, sorted by `_id`:

@@ -20,49 +20,12 @@ constexpr std::string_view kValidKeywords =
     "Allow Zero DateTime, Convert Zero DateTime, Use Affected Rows, Use Compression, Persist Security Info, "
     "Treat Tiny As Boolean, Ignore Prepare, Application Name, AutoEnlist, GuidFormat, Server Redirection Mode";
 
-constexpr std::string_view kProvider = "MySQL";
-using connection_string::EqualsIgnoreCase;
-using connection_string::IsSpace;
 using connection_string::Trim;
 
-Status Invalid(std::string_view reason) { return connection_string::Invalid(kProvider, reason); }
-
-// Lower-cased without whitespace or dashes: MySqlConnector accepts `Ssl Mode`, `SslMode`, `Ssl-Mode`.
-std::string Normalize(std::string_view keyword) {
-  std::string out;
-  for (char c : keyword) {
-    if (!IsSpace(c) && c != '-' && c != '_') out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-Status ParseBool(std::string_view keyword, std::string_view value, bool& out) {
-  return connection_string::ParseBool(kProvider, keyword, value, out);
-}
-
-Status ParseInt(std::string_view keyword, std::string_view value, int64_t min, int64_t max, int64_t& out) {
-  int64_t number = 0;
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size() || number < min || number > max) {
-    return Invalid(fmt::format("'{}' must be a whole number from {} to {} (got '{}').", keyword, min, max, value));
-  }
-  out = number;
-  return Status::Ok();
-}
-
-Status ParseInt(std::string_view keyword, std::string_view value, int min, int max, int& out) {
-  int64_t number = 0;
-  Status status = ParseInt(keyword, value, int64_t{min}, int64_t{max}, number);
-  if (status.ok()) out = static_cast<int>(number);
-  return status;
-}
-
-Status ParseSeconds(std::string_view keyword, std::string_view value, std::chrono::seconds& out) {
-  int seconds = 0;
-  Status status = ParseInt(keyword, value, 0, 65535, seconds);
-  if (status.ok()) out = std::chrono::seconds(seconds);
-  return status;
-}
+constexpr connection_string::ValueRules kRules{"MySQL"};
+// Left out of keywords (and enum values) besides whitespace: MySqlConnector accepts `Ssl Mode`,
+// `SslMode` and `Ssl-Mode` alike.
+constexpr std::string_view kKeywordPunctuation = "-_";
 
 Status ParseSslMode(std::string_view value, MySqlSslMode& out) {
   static constexpr std::pair<std::string_view, MySqlSslMode> kModes[] = {
@@ -70,14 +33,14 @@ Status ParseSslMode(std::string_view value, MySqlSslMode& out) {
       {"preferred", MySqlSslMode::kPreferred}, {"required", MySqlSslMode::kRequired},
       {"verifyca", MySqlSslMode::kVerifyCa},   {"verifyfull", MySqlSslMode::kVerifyFull},
   };
-  const std::string wanted = Normalize(value);
+  const std::string wanted = connection_string::CompactKeyword(value, kKeywordPunctuation);
   for (const auto& [name, mode] : kModes) {
     if (wanted == name) {
       out = mode;
       return Status::Ok();
     }
   }
-  return Invalid(
+  return kRules.Invalid(
       fmt::format("'SslMode' must be one of None, Preferred, Required, VerifyCA, VerifyFull (got '{}').", value));
 }
 
@@ -88,7 +51,7 @@ Status ParseHosts(std::string_view value, std::vector<std::string>& out) {
     size_t comma = value.find(',', start);
     if (comma == std::string_view::npos) comma = value.size();
     const std::string_view item = Trim(value.substr(start, comma - start));
-    if (item.empty()) return Invalid("'Server' has an empty host name.");
+    if (item.empty()) return kRules.Invalid("'Server' has an empty host name.");
     out.emplace_back(item);
     if (comma == value.size()) return Status::Ok();
     start = comma + 1;
@@ -107,7 +70,7 @@ Status ApplyKeyword(std::string_view keyword, const std::string& k, std::string_
   if (k == "server" || k == "host" || k == "datasource" || k == "address" || k == "addr" || k == "networkaddress") {
     return ParseHosts(value, o.hosts);
   }
-  if (k == "port") return ParseInt(keyword, value, 1, 65535, o.port);
+  if (k == "port") return kRules.Int(keyword, value, 1, 65535, o.port);
   if (k == "database" || k == "initialcatalog") return Store(value, o.database);
   if (k == "userid" || k == "uid" || k == "user" || k == "username") return Store(value, o.user);
   if (k == "password" || k == "pwd") return Store(value, o.password);
@@ -115,28 +78,30 @@ Status ApplyKeyword(std::string_view keyword, const std::string& k, std::string_
   if (k == "sslca" || k == "cacertificatefile") return Store(value, o.ssl_ca);
   if (k == "sslcert") return Store(value, o.ssl_cert);
   if (k == "sslkey") return Store(value, o.ssl_key);
-  if (k == "connectiontimeout" || k == "connecttimeout") return ParseSeconds(keyword, value, o.connect_timeout);
-  if (k == "defaultcommandtimeout" || k == "commandtimeout") return ParseSeconds(keyword, value, o.command_timeout);
-  if (k == "pooling") return ParseBool(keyword, value, o.pooling);
-  if (k == "minimumpoolsize" || k == "minpoolsize") return ParseInt(keyword, value, 0, 1024, o.min_pool_size);
-  if (k == "maximumpoolsize" || k == "maxpoolsize") return ParseInt(keyword, value, 1, 1024, o.max_pool_size);
-  if (k == "allowpublickeyretrieval") return ParseBool(keyword, value, o.allow_public_key_retrieval);
+  if (k == "connectiontimeout" || k == "connecttimeout")
+    return kRules.Seconds(keyword, value, 65535, o.connect_timeout);
+  if (k == "defaultcommandtimeout" || k == "commandtimeout")
+    return kRules.Seconds(keyword, value, 65535, o.command_timeout);
+  if (k == "pooling") return kRules.Bool(keyword, value, o.pooling);
+  if (k == "minimumpoolsize" || k == "minpoolsize") return kRules.Int(keyword, value, 0, 1024, o.min_pool_size);
+  if (k == "maximumpoolsize" || k == "maxpoolsize") return kRules.Int(keyword, value, 1, 1024, o.max_pool_size);
+  if (k == "allowpublickeyretrieval") return kRules.Bool(keyword, value, o.allow_public_key_retrieval);
   if (k == "connectionlifetime" || k == "connectionidletimeout" || k == "keepalive") {
-    return ParseInt(keyword, value, 0, std::numeric_limits<int32_t>::max(), ignored_int);
+    return kRules.Int(keyword, value, 0, std::numeric_limits<int32_t>::max(), ignored_int);
   }
   if (k == "connectionreset" || k == "allowuservariables" || k == "allowzerodatetime" || k == "convertzerodatetime" ||
       k == "useaffectedrows" || k == "usecompression" || k == "compress" || k == "persistsecurityinfo" ||
       k == "treattinyasboolean" || k == "ignoreprepare" || k == "autoenlist") {
-    return ParseBool(keyword, value, ignored_bool);
+    return kRules.Bool(keyword, value, ignored_bool);
   }
   if (k == "applicationname" || k == "guidformat" || k == "serverredirectionmode") return Status::Ok();
   if (k == "charset" || k == "characterset") {
     // Text travels as utf8mb4 whatever is asked; anything that is not a UTF-8 spelling would be a surprise.
-    const std::string wanted = Normalize(value);
+    const std::string wanted = connection_string::CompactKeyword(value, kKeywordPunctuation);
     if (wanted == "utf8mb4" || wanted == "utf8" || wanted == "utf8mb3") return Status::Ok();
-    return Invalid(fmt::format("'{}' must be utf8mb4 (got '{}').", keyword, value));
+    return kRules.Invalid(fmt::format("'{}' must be utf8mb4 (got '{}').", keyword, value));
   }
-  return Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
+  return kRules.Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
 }
 
 }  // namespace
@@ -152,14 +117,14 @@ std::string MySqlConnectionOptions::Describe() const {
 
 Status ParseMySqlConnectionString(std::string_view text, MySqlConnectionOptions& out) {
   MySqlConnectionOptions options;
-  const Status parsed =
-      connection_string::ForEachPair(text, kProvider, [&options](std::string_view keyword, std::string_view value) {
-        return ApplyKeyword(keyword, Normalize(keyword), value, options);
-      });
+  const Status parsed = kRules.ForEachPair(text, [&options](std::string_view keyword, std::string_view value) {
+    return ApplyKeyword(keyword, connection_string::CompactKeyword(keyword, kKeywordPunctuation), value, options);
+  });
   if (!parsed.ok()) return parsed;
   if (options.hosts.empty()) options.hosts.emplace_back("localhost");  // MySqlConnector's default
   if (options.database.empty()) {
-    return Invalid("'Database' is required: the tables are created in the database it names (server.md §3.4.6).");
+    return kRules.Invalid(
+        "'Database' is required: the tables are created in the database it names (server.md §3.4.6).");
   }
   out = std::move(options);
   return Status::Ok();

@@ -9,11 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -21,7 +17,7 @@
 #include <variant>
 
 #include "storage/append_rules.hpp"
-#include "storage/probe_watchdog.hpp"
+#include "storage/lane_pool.hpp"
 #include "storage/relational_rules.hpp"
 #include "storage/store_jobs.hpp"
 #include "storage/store_rules.hpp"
@@ -45,10 +41,8 @@ using jobs::SnapshotJob;
 
 class Lane;
 // A management, history, comment or ref call: runs alone on a lane, and calls its own completion.
-struct CallJob {
-  std::function<void(Lane&)> run;
-};
-using LaneJob = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob, CallJob>;
+using CallJob = jobs::LaneCall<Lane>;
+using LaneJob = jobs::JobWith<CallJob>;
 
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
@@ -109,9 +103,12 @@ bool ParseDateTime(std::string_view text, Timestamp& out) {
   return true;
 }
 
-bool ParseInt64(std::string_view text, int64_t& out) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return !text.empty() && error == std::errc() && end == text.data() + text.size();
+using relational::ParseInt64;
+
+std::optional<Timestamp> ParseMySqlTime(std::string_view text) {
+  Timestamp t;
+  if (!ParseDateTime(text, t)) return std::nullopt;
+  return t;
 }
 
 // A client-side error code (CR_*), or the server ending this session (KILL: 1927, shutdown: 1053):
@@ -119,18 +116,6 @@ bool ParseInt64(std::string_view text, int64_t& out) {
 bool IsConnectionError(unsigned code) {
   return (code >= CR_MIN_ERROR && code <= CR_MAX_ERROR) || code == 1927 || code == 1053;
 }
-
-struct SharedState {
-  std::mutex mutex;
-  std::condition_variable work_cv;
-  std::condition_variable idle_cv;
-  std::deque<LaneJob> queue;
-  int busy = 0;
-  bool stopping = false;
-  std::atomic<uint64_t> append_transactions{0};
-  std::atomic<uint64_t> appends_committed{0};
-  std::atomic<uint64_t> connections{0};
-};
 
 // The outcome of one statement: ok, or the server's error code and message.
 struct Outcome {
@@ -142,8 +127,10 @@ struct Outcome {
 // One connection and the thread that owns it.
 class Lane {
  public:
-  Lane(const MySqlConnectionOptions& options, const MySqlStoreSettings& settings, SharedState& shared)
-      : options_(options), settings_(settings), reconnect_delay_(settings.reconnect_initial_delay), shared_(shared) {
+  Lane(const MySqlConnectionOptions& options, const MySqlStoreSettings& settings, jobs::LaneQueue<LaneJob>& queue)
+      : options_(options),
+        backoff_(kProvider, "MySQL", options.Describe(), settings, queue.counters().connections),
+        queue_(queue) {
     thread_ = std::thread([this] { Run(); });
   }
   ~Lane() { thread_.join(); }
@@ -157,52 +144,33 @@ class Lane {
     pthread_setname_np(pthread_self(), "opstream-mysql");
 #endif
     mysql_thread_init();
-    for (;;) {
-      std::vector<LaneJob> batch;
-      {
-        std::unique_lock lock(shared_.mutex);
-        shared_.work_cv.wait(lock, [this] { return shared_.stopping || !shared_.queue.empty(); });
-        if (shared_.queue.empty()) break;
-        ++shared_.busy;
-        size_t appends = 0;
-        while (!shared_.queue.empty()) {
-          const bool initialize = std::holds_alternative<InitializeJob>(shared_.queue.front()) ||
-                                  std::holds_alternative<CallJob>(shared_.queue.front());
-          if (initialize && !batch.empty()) break;
-          if (std::holds_alternative<AppendJob>(shared_.queue.front()) &&
-              ++appends > std::max<size_t>(1, settings_.max_appends_per_transaction)) {
-            break;
-          }
-          batch.push_back(std::move(shared_.queue.front()));
-          shared_.queue.pop_front();
-          if (initialize) break;
-        }
-      }
-      if (auto* initialize = std::get_if<InitializeJob>(&batch.front())) {
-        Status status = EnsureConnected(true);
-        if (status.ok()) status = Migrate();
-        if (status.ok()) spdlog::info("storage.mysql: database ready {}", options_.Describe());
-        Invoke(initialize->done, std::move(status));
-      } else if (auto* call = std::get_if<CallJob>(&batch.front())) {
-        call->run(*this);
-      } else {
-        RunBatch(batch, true);
-      }
-      {
-        std::lock_guard lock(shared_.mutex);
-        --shared_.busy;
-        if (shared_.queue.empty() && shared_.busy == 0) shared_.idle_cv.notify_all();
-      }
-    }
+    jobs::ServeLane(queue_, *this);
     Disconnect(false);
     mysql_thread_end();
   }
 
+ public:
+  // ----- what jobs::ServeLane runs -----
+  void RunInitialize(InitializeJob& job) {
+    Status status = EnsureConnected(true);
+    if (status.ok()) status = Migrate();
+    if (status.ok()) spdlog::info("storage.mysql: database ready {}", options_.Describe());
+    Invoke(job.done, std::move(status));
+  }
+  void RunBatch(std::vector<LaneJob>& batch) {
+    if (auto* call = std::get_if<CallJob>(&batch.front())) {
+      call->run(*this);
+    } else {
+      RunBatch(batch, true);
+    }
+  }
+
+ private:
   // ----- connection -----
 
   Status EnsureConnected(bool force) {
     if (conn_ != nullptr) return Status::Ok();
-    if (!force && Clock::now() < next_attempt_) return Unavailable();
+    if (backoff_.Waiting(force)) return backoff_.Unavailable();
     std::string failure;
     for (const std::string& host : options_.hosts) {
       unsigned code = 0;
@@ -224,17 +192,11 @@ class Lane {
       if (conn_ != nullptr) break;
     }
     if (conn_ == nullptr) {
-      if (last_error_ != failure) {
-        spdlog::warn("storage.mysql: cannot connect to {}: {}", options_.Describe(), failure);
-      }
-      last_error_ = std::move(failure);
-      next_attempt_ = Clock::now() + reconnect_delay_;
-      reconnect_delay_ = std::min(reconnect_delay_ * 2, settings_.reconnect_max_delay);
-      return Unavailable();
+      backoff_.Failed(std::move(failure));
+      return backoff_.Unavailable();
     }
-    reconnect_delay_ = settings_.reconnect_initial_delay;
-    last_error_.clear();
-    shared_.connections.fetch_add(1);
+    backoff_.Connected();
+    queue_.counters().connections.fetch_add(1);
     spdlog::info("storage.mysql: connected to {} (server {})", options_.Describe(), mysql_get_server_info(conn_));
     return Status::Ok();
   }
@@ -286,16 +248,12 @@ class Lane {
     return nullptr;
   }
 
-  Status Unavailable() const {
-    return Status::Error(fmt::format("MySQL is unavailable ({}): {}", options_.Describe(), last_error_));
-  }
-
   void Disconnect(bool lost) {
     if (conn_ == nullptr) return;
     if (lost) spdlog::warn("storage.mysql: connection to {} lost; reconnecting", options_.Describe());
     mysql_close(conn_);
     conn_ = nullptr;
-    next_attempt_ = Clock::time_point::min();
+    backoff_.Lost();
   }
 
   // ----- statements -----
@@ -314,7 +272,7 @@ class Lane {
   // Runs `sql`; with `rows`, keeps every row of its result (nulls as nullopt).
   using Row = std::vector<std::optional<std::string>>;
   Outcome Exec(const std::string& sql, std::string_view operation, std::vector<Row>* rows = nullptr) {
-    if (conn_ == nullptr) return {Unavailable(), CR_SERVER_GONE_ERROR};
+    if (conn_ == nullptr) return {backoff_.Unavailable(), CR_SERVER_GONE_ERROR};
     if (mysql_real_query(conn_, sql.data(), sql.size()) != 0) return Failure(operation);
     MYSQL_RES* result = mysql_store_result(conn_);
     if (result == nullptr) {
@@ -371,24 +329,13 @@ class Lane {
     std::vector<Row> rows;
     o = Exec("SELECT `MigrationId` FROM `__EFMigrationsHistory` ORDER BY `MigrationId`", "migration history", &rows);
     if (!o.ok()) return o.status;
-    std::set<std::string> applied;
-    std::set<std::string_view> known;
-    std::string known_list;
-    for (const MySqlMigration& m : MySqlMigrations()) {
-      known.insert(m.id);
-      known_list += known_list.empty() ? "" : ", ";
-      known_list += m.id;
-    }
+    std::vector<std::string> ids;
     for (const Row& row : rows) {
-      if (row.empty() || !row[0]) continue;
-      if (!known.contains(*row[0])) {
-        return Status::Error(
-            fmt::format("The MySQL database {} has a newer schema than this server knows: migration '{}' in "
-                        "__EFMigrationsHistory is not one of {}. Upgrade OpStream Server or use another database.",
-                        options_.Describe(), *row[0], known_list));
-      }
-      applied.insert(*row[0]);
+      if (!row.empty() && row[0]) ids.push_back(*row[0]);
     }
+    if (Status known = CheckAppliedMigrations(ids, MySqlMigrations(), "MySQL", options_.Describe()); !known.ok())
+      return known;
+    const std::set<std::string> applied(ids.begin(), ids.end());
     for (const MySqlMigration& m : MySqlMigrations()) {
       if (applied.contains(std::string(m.id))) continue;
       const std::string operation = fmt::format("migration {}", m.id);
@@ -430,10 +377,10 @@ class Lane {
     return statements;
   }
 
-  // One transaction for all of `appends`. `start_failed` tells whether nothing was sent yet.
-  Outcome InsertInTransaction(const std::vector<const AppendJob*>& appends, bool* start_failed = nullptr) {
+  // One transaction for all of `appends`.
+  Outcome InsertInTransaction(const std::vector<const AppendJob*>& appends) {
     Outcome o = Exec("START TRANSACTION", "append");
-    if (start_failed) *start_failed = !o.ok();
+    nothing_sent_ = !o.ok();
     if (!o.ok()) return o;
     for (const std::string& sql : InsertSqls(appends)) {
       o = Exec(sql, "append");
@@ -444,6 +391,10 @@ class Lane {
     }
     return Exec("COMMIT", "append");
   }
+
+  // The connection died while idle: nothing was sent, so a fresh one may try again.
+  bool MayRetryAppends(const Outcome&) const { return nothing_sent_ && conn_ == nullptr; }
+  static Status ValidId(std::string_view id) { return CheckId(id); }
 
   int64_t ExistingRevision(const AppendJob& append) {
     if (append.ops.size() == 1 || conn_ == nullptr) return append.ops.front().revision;
@@ -460,58 +411,6 @@ class Lane {
       return revision;
     }
     return append.ops.front().revision;
-  }
-
-  void RunAppends(std::vector<LaneJob>& batch, std::vector<Status>& results, bool may_retry) {
-    std::vector<size_t> group;
-    std::vector<const AppendJob*> appends;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      auto* append = std::get_if<AppendJob>(&batch[i]);
-      if (append == nullptr) continue;
-      Status valid = CheckId(append->document_id);
-      if (valid.ok()) valid = ValidateAppendBatch(append->document_id, append->ops);
-      if (!valid.ok() || append->ops.empty()) {
-        results[i] = valid;
-        continue;
-      }
-      group.push_back(i);
-      appends.push_back(append);
-    }
-    if (group.empty()) return;
-    if (Status connected = EnsureConnected(false); !connected.ok()) {
-      for (size_t i : group) results[i] = connected;
-      return;
-    }
-    bool start_failed = false;
-    Outcome o = InsertInTransaction(appends, &start_failed);
-    if (!o.ok() && start_failed && may_retry && conn_ == nullptr) {
-      // The connection died while idle; nothing was sent, so a fresh one may try again.
-      if (EnsureConnected(true).ok()) o = InsertInTransaction(appends);
-    }
-    if (o.ok()) {
-      for (size_t i : group) results[i] = Status::Ok();
-      shared_.append_transactions.fetch_add(1);
-      shared_.appends_committed.fetch_add(group.size());
-      return;
-    }
-    if (conn_ == nullptr || group.size() == 1) {
-      for (size_t g = 0; g < group.size(); ++g) results[group[g]] = Refusal(*appends[g], o);
-      return;
-    }
-    // Refused by the server (a duplicate revision, bad text ...): one transaction per append finds
-    // the offending ones and commits the rest.
-    spdlog::debug("storage.mysql: a group of {} appends was refused ({}); retrying them one by one", group.size(),
-                  o.status.message());
-    for (size_t g = 0; g < group.size(); ++g) {
-      const Outcome single = InsertInTransaction({appends[g]});
-      if (single.ok()) {
-        results[group[g]] = Status::Ok();
-        shared_.append_transactions.fetch_add(1);
-        shared_.appends_committed.fetch_add(1);
-      } else {
-        results[group[g]] = Refusal(*appends[g], single);
-      }
-    }
   }
 
   Status Refusal(const AppendJob& append, const Outcome& o) {
@@ -533,22 +432,7 @@ class Lane {
     std::vector<Row> rows;
     Outcome o = Exec(sql, "load", &rows);
     if (!o.ok()) return o.status;
-    loaded.ops.reserve(rows.size());
-    for (size_t r = 0; r < rows.size(); ++r) {
-      const Row& row = rows[r];
-      int64_t kind = 0, revision = 0;
-      Timestamp timestamp;
-      if (row.size() != 6 || !row[0] || !row[1] || !row[3] || !row[4] || !ParseInt64(*row[0], kind) ||
-          !ParseInt64(*row[1], revision) || !ParseDateTime(*row[3], timestamp) || (kind == 1 && (!row[2] || !row[5]))) {
-        return Status::Error(fmt::format("MySQL load failed: unreadable row {} of document '{}'.", r, job.document_id));
-      }
-      if (kind == 0) {
-        loaded.snapshot = Snapshot{revision, timestamp, *row[4]};
-      } else {
-        loaded.ops.push_back(StoredOp{revision, *row[2], timestamp, *row[4], *row[5]});
-      }
-    }
-    return Status::Ok();
+    return relational::ReadLoadedDocument(rows, ParseMySqlTime, "MySQL", job.document_id, loaded);
   }
 
   Status RunOther(LaneJob& job, LoadedDocument& loaded) {
@@ -575,7 +459,7 @@ class Lane {
 
   void RunBatch(std::vector<LaneJob>& batch, bool may_retry) {
     std::vector<Status> results(batch.size(), Status::Ok());
-    RunAppends(batch, results, may_retry);
+    jobs::RunGroupedAppends(kProvider, *this, batch, results, may_retry, queue_.counters());
     jobs::RunOthersAndAnswer(kProvider, *this, batch, results, may_retry, "MySQL reachable");
   }
 
@@ -584,6 +468,9 @@ class Lane {
   template <typename L, typename J>
   friend void jobs::RunOthersAndAnswer(std::string_view, L&, std::vector<J>&, std::vector<Status>&, bool,
                                        std::string_view);
+  template <typename L, typename J>
+  friend void jobs::RunGroupedAppends(std::string_view, L&, std::vector<J>&, std::vector<Status>&, bool,
+                                      jobs::LaneCounters&);
   bool Disconnected() const { return conn_ == nullptr; }
 
   // ----- what calls (CallJob) use -----
@@ -609,24 +496,16 @@ class Lane {
 
  private:
   const MySqlConnectionOptions& options_;
-  const MySqlStoreSettings& settings_;
   MYSQL* conn_ = nullptr;
-  Clock::time_point next_attempt_ = Clock::time_point::min();
-  std::chrono::milliseconds reconnect_delay_;
-  std::string last_error_;
-  SharedState& shared_;
+  jobs::ReconnectBackoff backoff_;
+  bool nothing_sent_ = false;  // the last InsertInTransaction failed to start its transaction
+  jobs::LaneQueue<LaneJob>& queue_;
   std::thread thread_;  // last: everything above exists before the thread starts
 };
 
 // ----- management, history, comments and refs (server.md §3.1, §3.4.7) -----
 
 using Row = relational::Row;
-
-std::optional<Timestamp> ParseMySqlTime(std::string_view text) {
-  Timestamp t;
-  if (!ParseDateTime(text, t)) return std::nullopt;
-  return t;
-}
 
 Outcome Unreadable(std::string_view operation) {
   return {Status::Error(fmt::format("MySQL {} failed: a row could not be read.", operation)), 0};
@@ -718,32 +597,36 @@ const std::string& CommentSelect() {
   return kSelect;
 }
 
-Outcome QueryComments(Lane& lane, const std::string& where, std::vector<Comment>& out) {
+// The rows of `sql`, each read by `read` into `out`.
+template <typename Record>
+Status ReadRows(Lane& lane, const std::string& sql, std::string_view operation,
+                bool (*read)(const Row&, relational::TimeParser, Record&), std::vector<Record>& out) {
   std::vector<Row> rows;
-  Outcome o = lane.Run(CommentSelect() + where, "comment query", &rows);
-  if (!o.ok()) return o;
+  if (Outcome o = lane.Run(sql, operation, &rows); !o.ok()) return o.status;
   for (const Row& row : rows) {
-    Comment comment;
-    if (!relational::ReadComment(row, ParseMySqlTime, comment)) return Unreadable("comment query");
-    out.push_back(std::move(comment));
+    Record record;
+    if (!read(row, ParseMySqlTime, record)) return Unreadable(operation).status;
+    out.push_back(std::move(record));
   }
-  return {};
+  return Status::Ok();
+}
+
+Status QueryComments(Lane& lane, const std::string& where, std::vector<Comment>& out) {
+  return ReadRows(lane, CommentSelect() + where, "comment query", relational::ReadComment, out);
 }
 
 template <typename Record, size_t N>
-Outcome QueryRecords(Lane& lane, const std::string_view (&columns)[N], std::string_view from, const std::string& where,
-                     bool (*read)(const Row&, relational::TimeParser, Record&), std::vector<Record>& out) {
-  std::vector<Row> rows;
-  Outcome o =
-      lane.Run(fmt::format("SELECT {} FROM {} WHERE {}", relational::ColumnList(columns, "`", "`", "t"), from, where),
-               "ref query", &rows);
-  if (!o.ok()) return o;
-  for (const Row& row : rows) {
-    Record record;
-    if (!read(row, ParseMySqlTime, record)) return Unreadable("ref query");
-    out.push_back(std::move(record));
-  }
-  return {};
+Status QueryRecords(Lane& lane, const std::string_view (&columns)[N], std::string_view from, const std::string& where,
+                    bool (*read)(const Row&, relational::TimeParser, Record&), std::vector<Record>& out) {
+  return ReadRows(
+      lane, fmt::format("SELECT {} FROM {} WHERE {}", relational::ColumnList(columns, "`", "`", "t"), from, where),
+      "ref query", read, out);
+}
+
+// The first of `found`, if any.
+template <typename Record>
+void TakeFirst(std::vector<Record>& found, std::optional<Record>& out) {
+  if (!found.empty()) out = std::move(found.front());
 }
 
 // Every key a call writes must fit varchar(255) (SV-10).
@@ -756,61 +639,34 @@ Status CheckIds(std::initializer_list<std::string_view> ids) {
 
 }  // namespace
 
+// The lanes, and the options and settings they refer to (which outlive them).
 class MySqlDocumentStore::Worker {
  public:
   Worker(MySqlConnectionOptions options, MySqlStoreSettings settings)
       : options_(std::move(options)), settings_(settings) {
     mysql_library_init(0, nullptr, nullptr);  // not thread-safe by itself; first call here, before the lanes
-    const size_t lanes = std::max<size_t>(
-        1, std::min<size_t>(settings_.connections, static_cast<size_t>(std::max(1, options_.max_pool_size))));
-    for (size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(options_, settings_, shared_));
+    lanes_ = std::make_unique<jobs::LanePool<Lane, LaneJob>>(
+        jobs::LanePoolOptions{.provider = kProvider,
+                              .display_name = "MySQL",
+                              .lanes = LaneCount(settings_.connections, 4, options_.max_pool_size),
+                              .max_appends_per_batch = settings_.max_appends_per_transaction,
+                              .calls_run_alone = true,
+                              .health_timeout = settings_.health_timeout},
+        [this](jobs::LaneQueue<LaneJob>& queue) { return std::make_unique<Lane>(options_, settings_, queue); });
   }
 
-  ~Worker() {
-    {
-      std::lock_guard lock(shared_.mutex);
-      shared_.stopping = true;
-    }
-    shared_.work_cv.notify_all();
-    lanes_.clear();  // joins every lane after the queue is drained
+  void Enqueue(LaneJob job) { lanes_->Enqueue(std::move(job)); }
+  // A management, history, comment or ref call (jobs::MakeLaneCall).
+  template <typename Result, typename Done, typename Work>
+  void Call(Status checked, Done done, Work work) {
+    Enqueue(jobs::MakeLaneCall<Result, Lane>(kProvider, std::move(checked), std::move(done), std::move(work)));
   }
-
-  void Enqueue(LaneJob job, bool front = false) {
-    {
-      std::lock_guard lock(shared_.mutex);
-      if (front) {
-        shared_.queue.push_front(std::move(job));
-      } else {
-        shared_.queue.push_back(std::move(job));
-      }
-    }
-    shared_.work_cv.notify_one();
-  }
-
-  void EnqueueProbe(DocumentStore::HealthCompletion done) {
-    auto probe = watchdog_.Watch(kProvider, std::move(done), settings_.health_timeout);
-    // At the front: the probe measures whether the database answers, not how long the queue is.
-    Enqueue(ProbeJob{std::move(probe)}, true);
-  }
-
-  void Flush(std::chrono::milliseconds timeout) {
-    for (const auto& lane : lanes_) {
-      if (std::this_thread::get_id() == lane->thread_id()) return;
-    }
-    std::unique_lock lock(shared_.mutex);
-    shared_.idle_cv.wait_for(lock, timeout, [this] { return shared_.queue.empty() && shared_.busy == 0; });
-  }
-
-  MySqlStoreCounters counters() const {
-    return {shared_.append_transactions.load(), shared_.appends_committed.load(), shared_.connections.load()};
-  }
+  jobs::LanePool<Lane, LaneJob>& lanes() { return *lanes_; }
 
  private:
   const MySqlConnectionOptions options_;
   const MySqlStoreSettings settings_;
-  SharedState shared_;
-  jobs::ProbeWatchdog watchdog_{fmt::format("MySQL did not answer within {} ms", settings_.health_timeout.count())};
-  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::unique_ptr<jobs::LanePool<Lane, LaneJob>> lanes_;
 };
 
 MySqlDocumentStore::MySqlDocumentStore(MySqlConnectionOptions options, MySqlStoreSettings settings)
@@ -818,29 +674,13 @@ MySqlDocumentStore::MySqlDocumentStore(MySqlConnectionOptions options, MySqlStor
 
 MySqlDocumentStore::~MySqlDocumentStore() = default;
 
-void MySqlDocumentStore::Initialize(Completion done) { worker_->Enqueue(InitializeJob{std::move(done)}); }
+void MySqlDocumentStore::EnqueueJob(jobs::Job job) { worker_->Enqueue(jobs::Widen<LaneJob>(std::move(job))); }
 
-void MySqlDocumentStore::Load(std::string document_id, LoadCompletion done) {
-  worker_->Enqueue(LoadJob{std::move(document_id), std::move(done)});
-}
+void MySqlDocumentStore::CheckHealth(HealthCompletion done) { worker_->lanes().EnqueueProbe(std::move(done)); }
 
-void MySqlDocumentStore::Append(std::string document_id, std::vector<StoredOp> ops, Completion done) {
-  worker_->Enqueue(AppendJob{std::move(document_id), std::move(ops), std::move(done)});
-}
+void MySqlDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->lanes().Flush(timeout); }
 
-void MySqlDocumentStore::WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) {
-  worker_->Enqueue(SnapshotJob{std::move(document_id), std::move(snapshot), std::move(done)});
-}
-
-void MySqlDocumentStore::Compact(std::string document_id, int64_t up_to, Completion done) {
-  worker_->Enqueue(CompactJob{std::move(document_id), up_to, std::move(done)});
-}
-
-void MySqlDocumentStore::CheckHealth(HealthCompletion done) { worker_->EnqueueProbe(std::move(done)); }
-
-void MySqlDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->Flush(timeout); }
-
-MySqlStoreCounters MySqlDocumentStore::counters() const { return worker_->counters(); }
+MySqlStoreCounters MySqlDocumentStore::counters() const { return worker_->lanes().counters<MySqlStoreCounters>(); }
 
 Status OpenMySqlStore(std::string_view connection_string, std::unique_ptr<DocumentStore>& out,
                       MySqlStoreSettings settings) {
@@ -853,535 +693,402 @@ Status OpenMySqlStore(std::string_view connection_string, std::unique_ptr<Docume
 // ----- management calls (server.md §3.1, §3.4.7) -----
 
 void MySqlDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), query, done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentInfo> infos;
-    Status status = lane.Connected();
-    if (status.ok()) {
-      relational::InfoMerger merger;
-      status =
-          CollectInfos(lane, "`DocumentId` LIKE " + lane.Text(relational::LikePrefixPattern(prefix)), merger).status;
-      if (status.ok()) infos = merger.Take(prefix, query);
-    }
-    Invoke(done, std::move(status), std::move(infos));
-  }});
+  worker_->Call<std::vector<DocumentInfo>>(
+      Status::Ok(), std::move(done), [prefix = std::move(prefix), query](Lane& lane, std::vector<DocumentInfo>& out) {
+        relational::InfoMerger merger;
+        Status status =
+            CollectInfos(lane, "`DocumentId` LIKE " + lane.Text(relational::LikePrefixPattern(prefix)), merger).status;
+        if (status.ok()) out = merger.Take(prefix, query);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::optional<DocumentInfo> info;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      relational::InfoMerger merger;
-      status = CollectInfos(lane, "`DocumentId` = " + lane.Text(id), merger).status;
-      if (status.ok()) info = merger.TakeOne(id);
-    }
-    Invoke(done, std::move(status), std::move(info));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::optional<DocumentInfo>>(
+      std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<DocumentInfo>& out) {
+        relational::InfoMerger merger;
+        Status status = CollectInfos(lane, "`DocumentId` = " + lane.Text(id), merger).status;
+        if (status.ok()) out = merger.TakeOne(id);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::Delete(std::string document_id, Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) status = DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+    return DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
+  });
 }
 
 void MySqlDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
-    int64_t count = 0;
-    Status status = lane.Connected();
-    if (status.ok()) status = DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
-    Invoke(done, std::move(status), status.ok() ? count : 0);
-  }});
+  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+    return DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
+  });
 }
 
 // ----- history store -----
 
 void MySqlDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), max_revision, done = std::move(done)](Lane& lane) mutable {
-    std::optional<Snapshot> snapshot;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    std::vector<Row> rows;
-    if (status.ok()) {
-      status = lane.Run(fmt::format("SELECT `Revision`, `Timestamp`, `State` FROM `HistorySnapshots` WHERE "
-                                    "`DocumentId` = {} AND `Revision` <= {} ORDER BY `Revision` DESC LIMIT 1",
-                                    lane.Text(id), max_revision),
-                        "history snapshot load", &rows)
-                   .status;
-    }
-    if (status.ok() && !rows.empty()) {
-      relational::RowReader r(rows[0], ParseMySqlTime);
-      Snapshot s;
-      s.revision = r.Int();
-      s.timestamp = r.Time();
-      s.state = r.Text();
-      if (r.ok()) {
-        snapshot = std::move(s);
-      } else {
-        status = Unreadable("history snapshot load").status;
-      }
-    }
-    Invoke(done, std::move(status), std::move(snapshot));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::optional<Snapshot>>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), max_revision](Lane& lane, std::optional<Snapshot>& out) {
+        std::vector<Snapshot> found;
+        Status status = ReadRows(lane,
+                                 fmt::format("SELECT `Revision`, `Timestamp`, `State` FROM `HistorySnapshots` WHERE "
+                                             "`DocumentId` = {} AND `Revision` <= {} ORDER BY `Revision` DESC LIMIT 1",
+                                             lane.Text(id), max_revision),
+                                 "history snapshot load", relational::ReadSnapshot, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), since, up_to, done = std::move(done)](Lane& lane) mutable {
-    std::vector<StoredOp> ops;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    std::vector<Row> rows;
-    if (status.ok()) {
-      status = lane.Run(fmt::format("SELECT `Revision`, `AuthorId`, `Timestamp`, `Payload`, `EngineType` FROM "
+  Status checked = CheckId(document_id);
+  worker_->Call<std::vector<StoredOp>>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), since, up_to](Lane& lane, std::vector<StoredOp>& out) {
+        return ReadRows(lane,
+                        fmt::format("SELECT `Revision`, `AuthorId`, `Timestamp`, `Payload`, `EngineType` FROM "
                                     "`HistoryOps` WHERE `DocumentId` = {} AND `Revision` > {} AND `Revision` <= {} "
                                     "ORDER BY `Revision`",
                                     lane.Text(id), since, up_to),
-                        "history op stream", &rows)
-                   .status;
-    }
-    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
-      relational::RowReader r(rows[i], ParseMySqlTime);
-      StoredOp op;
-      op.revision = r.Int();
-      op.author_id = r.Text();
-      op.timestamp = r.Time();
-      op.payload = r.Text();
-      op.engine_type = r.Text();
-      if (!r.ok()) status = Unreadable("history op stream").status;
-      ops.push_back(std::move(op));
-    }
-    if (!status.ok()) ops.clear();
-    Invoke(done, std::move(status), std::move(ops));
-  }});
+                        "history op stream", relational::ReadHistoryOp, out);
+      });
 }
 
 void MySqlDocumentStore::GetMilestones(std::string document_id, MilestonesCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<HistoryMilestone> milestones;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    std::vector<Row> rows;
-    if (status.ok()) {
-      status = lane.Run(fmt::format("SELECT `Revision`, `Timestamp`, `Name` FROM `HistorySnapshots` WHERE "
+  Status checked = CheckId(document_id);
+  worker_->Call<std::vector<HistoryMilestone>>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id)](Lane& lane, std::vector<HistoryMilestone>& out) {
+        return ReadRows(lane,
+                        fmt::format("SELECT `Revision`, `Timestamp`, `Name` FROM `HistorySnapshots` WHERE "
                                     "`DocumentId` = {} ORDER BY `Revision` DESC",
                                     lane.Text(id)),
-                        "milestones", &rows)
-                   .status;
-    }
-    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
-      relational::RowReader r(rows[i], ParseMySqlTime);
-      HistoryMilestone m;
-      m.revision = r.Int();
-      m.timestamp = r.Time();
-      m.name = r.OptionalText();
-      if (!r.ok()) status = Unreadable("milestones").status;
-      milestones.push_back(std::move(m));
-    }
-    if (!status.ok()) milestones.clear();
-    Invoke(done, std::move(status), std::move(milestones));
-  }});
+                        "milestones", relational::ReadMilestone, out);
+      });
 }
 
 void MySqlDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
                                               std::optional<std::string> name, HistoryStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name),
-                            done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = lane.Run(
-          fmt::format("INSERT INTO `HistorySnapshots` (`DocumentId`, `Revision`, `Timestamp`, `State`, `Name`) "
-                      "VALUES ({}, {}, {}, {}, {})",
-                      lane.Text(id), snapshot.revision, FormatDateTime(snapshot.timestamp), lane.Bytes(snapshot.state),
-                      Nullable(lane, name)),
-          "history snapshot write");
-      status = o.code == ER_DUP_ENTRY ? HistorySnapshotExistsError(id, snapshot.revision) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name)](Lane& lane) {
+        const Outcome o = lane.Run(
+            fmt::format("INSERT INTO `HistorySnapshots` (`DocumentId`, `Revision`, `Timestamp`, `State`, `Name`) "
+                        "VALUES ({}, {}, {}, {}, {})",
+                        lane.Text(id), snapshot.revision, FormatDateTime(snapshot.timestamp),
+                        lane.Bytes(snapshot.state), Nullable(lane, name)),
+            "history snapshot write");
+        return o.code == ER_DUP_ENTRY ? HistorySnapshotExistsError(id, snapshot.revision) : o.status;
+      });
 }
 
 void MySqlDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
-  worker_->Enqueue(
-      CallJob{[id = std::move(document_id), op = std::move(op), done = std::move(done)](Lane& lane) mutable {
-        Status status = CheckId(id);
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          const Outcome o =
-              lane.Run(fmt::format("INSERT INTO `HistoryOps` (`DocumentId`, `Revision`, `AuthorId`, `Timestamp`, "
-                                   "`Payload`, `EngineType`) VALUES ({}, {}, {}, {}, {}, {})",
-                                   lane.Text(id), op.revision, lane.Text(op.author_id), FormatDateTime(op.timestamp),
-                                   lane.Bytes(op.payload), lane.Text(op.engine_type)),
-                       "history append");
-          status = o.code == ER_DUP_ENTRY ? HistoryOpExistsError(id, op.revision) : o.status;
-        }
-        Invoke(done, std::move(status));
-      }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(
+      std::move(checked), std::move(done), [id = std::move(document_id), op = std::move(op)](Lane& lane) {
+        const Outcome o =
+            lane.Run(fmt::format("INSERT INTO `HistoryOps` (`DocumentId`, `Revision`, `AuthorId`, `Timestamp`, "
+                                 "`Payload`, `EngineType`) VALUES ({}, {}, {}, {}, {}, {})",
+                                 lane.Text(id), op.revision, lane.Text(op.author_id), FormatDateTime(op.timestamp),
+                                 lane.Bytes(op.payload), lane.Text(op.engine_type)),
+                     "history append");
+        return o.code == ER_DUP_ENTRY ? HistoryOpExistsError(id, op.revision) : o.status;
+      });
 }
 
 void MySqlDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+    return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
+  });
 }
 
 void MySqlDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), up_to, done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", fmt::format(" AND `Revision` <= {}", up_to))
-                   .status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id), up_to](Lane& lane) {
+    return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", fmt::format(" AND `Revision` <= {}", up_to))
+        .status;
+  });
 }
 
 void MySqlDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
-    int64_t count = 0;
-    Status status = lane.Connected();
-    if (status.ok()) status = DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
-    Invoke(done, std::move(status), status.ok() ? count : 0);
-  }});
+  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+    return DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
+  });
 }
 
 // ----- comment store (the reference's Comments table, §3.4.2) -----
 
 void MySqlDocumentStore::LoadComments(std::string document_id, CommentsCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<Comment> comments;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) status = QueryComments(lane, "WHERE `DocumentId` = " + lane.Text(id), comments).status;
-    if (status.ok()) {
-      relational::SortComments(comments);
-    } else {
-      comments.clear();
-    }
-    Invoke(done, std::move(status), std::move(comments));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::vector<Comment>>(
+      std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::vector<Comment>& out) {
+        Status status = QueryComments(lane, "WHERE `DocumentId` = " + lane.Text(id), out);
+        relational::SortComments(out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::GetComment(std::string comment_id, CommentCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<Comment> comments;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) status = QueryComments(lane, "WHERE `Id` = " + lane.Text(id), comments).status;
-    std::optional<Comment> comment;
-    if (status.ok() && !comments.empty()) comment = std::move(comments.front());
-    Invoke(done, std::move(status), std::move(comment));
-  }});
+  Status checked = CheckId(comment_id);
+  worker_->Call<std::optional<Comment>>(std::move(checked), std::move(done),
+                                        [id = std::move(comment_id)](Lane& lane, std::optional<Comment>& out) {
+                                          std::vector<Comment> found;
+                                          Status status = QueryComments(lane, "WHERE `Id` = " + lane.Text(id), found);
+                                          TakeFirst(found, out);
+                                          return status;
+                                        });
 }
 
 void MySqlDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = lane.Run(
-          fmt::format("INSERT INTO `Comments` ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
-                      relational::ColumnList(relational::kCommentColumns, "`", "`"), lane.Text(c.id),
-                      lane.Text(c.document_id), Nullable(lane, c.parent_comment_id), lane.Text(c.author_peer_id),
-                      lane.Text(c.author_name), lane.Text(c.body), Nullable(lane, c.anchor_json),
-                      c.anchored_at_revision, FormatDateTime(c.created_at), NullableTime(c.resolved_at),
-                      Nullable(lane, c.resolved_by_peer_id), c.is_orphaned ? 1 : 0),
-          "comment add");
-      status = o.code == ER_DUP_ENTRY ? CommentExistsError(c.id) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
+  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+    const Outcome o =
+        lane.Run(fmt::format("INSERT INTO `Comments` ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                             relational::ColumnList(relational::kCommentColumns, "`", "`"), lane.Text(c.id),
+                             lane.Text(c.document_id), Nullable(lane, c.parent_comment_id), lane.Text(c.author_peer_id),
+                             lane.Text(c.author_name), lane.Text(c.body), Nullable(lane, c.anchor_json),
+                             c.anchored_at_revision, FormatDateTime(c.created_at), NullableTime(c.resolved_at),
+                             Nullable(lane, c.resolved_by_peer_id), c.is_orphaned ? 1 : 0),
+                 "comment add");
+    return o.code == ER_DUP_ENTRY ? CommentExistsError(c.id) : o.status;
+  });
 }
 
 void MySqlDocumentStore::UpdateComment(Comment c, CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(c.id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      // CLIENT_FOUND_ROWS: the affected count is the matched count, so an unchanged row still counts.
-      status = lane.Run(fmt::format("UPDATE `Comments` SET `Body` = {}, `AnchorJson` = {}, `AnchoredAtRevision` = {}, "
-                                    "`ResolvedAt` = {}, `ResolvedByPeerId` = {}, `IsOrphaned` = {} WHERE `Id` = {}",
-                                    lane.Text(c.body), Nullable(lane, c.anchor_json), c.anchored_at_revision,
-                                    NullableTime(c.resolved_at), Nullable(lane, c.resolved_by_peer_id),
-                                    c.is_orphaned ? 1 : 0, lane.Text(c.id)),
-                        "comment update")
-                   .status;
-      if (status.ok() && lane.AffectedRows() == 0) status = CommentNotFoundError(c.id);
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(c.id);
+  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+    // CLIENT_FOUND_ROWS: the affected count is the matched count, so an unchanged row still counts.
+    Status status = lane.Run(fmt::format("UPDATE `Comments` SET `Body` = {}, `AnchorJson` = {}, `AnchoredAtRevision` = "
+                                         "{}, `ResolvedAt` = {}, `ResolvedByPeerId` = {}, `IsOrphaned` = {} WHERE `Id` "
+                                         "= {}",
+                                         lane.Text(c.body), Nullable(lane, c.anchor_json), c.anchored_at_revision,
+                                         NullableTime(c.resolved_at), Nullable(lane, c.resolved_by_peer_id),
+                                         c.is_orphaned ? 1 : 0, lane.Text(c.id)),
+                             "comment update")
+                        .status;
+    if (status.ok() && lane.AffectedRows() == 0) status = CommentNotFoundError(c.id);
+    return status;
+  });
 }
 
 void MySqlDocumentStore::DeleteComment(std::string comment_id, CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const std::string quoted = lane.Text(id);
-      status = lane.Transaction("comment delete",
-                                [&]() -> Outcome {
-                                  // Replies go with their root; a reply's own children (there are none) are not looked
-                                  // for.
-                                  Outcome o = lane.Run(fmt::format("DELETE FROM `Comments` WHERE `ParentCommentId` = "
-                                                                   "{0} AND EXISTS (SELECT 1 FROM (SELECT `Id` FROM "
-                                                                   "`Comments` WHERE `Id` = {0} AND `ParentCommentId` "
-                                                                   "IS NULL) AS root)",
-                                                                   quoted),
-                                                       "comment delete");
-                                  if (!o.ok()) return o;
-                                  return lane.Run("DELETE FROM `Comments` WHERE `Id` = " + quoted, "comment delete");
-                                })
-                   .status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(comment_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane) {
+    const std::string quoted = lane.Text(id);
+    return lane
+        .Transaction("comment delete",
+                     [&]() -> Outcome {
+                       // Replies go with their root; a reply's own children (there are none) are not looked for.
+                       Outcome o = lane.Run(fmt::format("DELETE FROM `Comments` WHERE `ParentCommentId` = {0} AND "
+                                                        "EXISTS (SELECT 1 FROM (SELECT `Id` FROM `Comments` WHERE `Id` "
+                                                        "= {0} AND `ParentCommentId` IS NULL) AS root)",
+                                                        quoted),
+                                            "comment delete");
+                       if (!o.ok()) return o;
+                       return lane.Run("DELETE FROM `Comments` WHERE `Id` = " + quoted, "comment delete");
+                     })
+        .status;
+  });
 }
 
 void MySqlDocumentStore::UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
                                        CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), revision, updates = std::move(updates),
-                            done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok() && !updates.empty()) {
-      std::vector<std::string> statements;
-      const std::string quoted_document = lane.Text(id);
-      for (const AnchorUpdate& u : updates) {
-        statements.push_back(fmt::format(
-            "UPDATE `Comments` SET `AnchorJson` = {}, `AnchoredAtRevision` = {}, `IsOrphaned` = (`IsOrphaned` OR {}) "
-            "WHERE `Id` = {} AND `DocumentId` = {}",
-            Nullable(lane, u.anchor_json), revision, u.outcome == AnchorOutcome::kOrphaned ? 1 : 0,
-            lane.Text(u.comment_id), quoted_document));
-      }
-      status = lane.Transaction("anchor update",
-                                [&]() -> Outcome {
-                                  for (const std::string& sql : statements) {
-                                    Outcome o = lane.Run(sql, "anchor update");
-                                    if (!o.ok()) return o;
-                                  }
-                                  return {};
-                                })
-                   .status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), revision, updates = std::move(updates)](Lane& lane) {
+        if (updates.empty()) return Status::Ok();
+        std::vector<std::string> statements;
+        const std::string quoted_document = lane.Text(id);
+        for (const AnchorUpdate& u : updates) {
+          statements.push_back(fmt::format(
+              "UPDATE `Comments` SET `AnchorJson` = {}, `AnchoredAtRevision` = {}, `IsOrphaned` = (`IsOrphaned` OR {}) "
+              "WHERE `Id` = {} AND `DocumentId` = {}",
+              Nullable(lane, u.anchor_json), revision, u.outcome == AnchorOutcome::kOrphaned ? 1 : 0,
+              lane.Text(u.comment_id), quoted_document));
+        }
+        return lane
+            .Transaction("anchor update",
+                         [&]() -> Outcome {
+                           for (const std::string& sql : statements) {
+                             Outcome o = lane.Run(sql, "anchor update");
+                             if (!o.ok()) return o;
+                           }
+                           return {};
+                         })
+            .status;
+      });
 }
 
 void MySqlDocumentStore::GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<Comment> comments;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
-    if (status.ok()) {
-      status = QueryComments(lane,
-                             "WHERE `DocumentId` = " + lane.Text(id) +
-                                 " AND `ParentCommentId` IS NULL AND `ResolvedAt` IS NULL AND `AnchorJson` IS NOT NULL",
-                             comments)
-                   .status;
-    }
-    std::optional<int64_t> min;
-    if (status.ok()) min = relational::MinAnchoredRevision(comments);
-    Invoke(done, std::move(status), min);
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::optional<int64_t>>(
+      std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<int64_t>& out) {
+        // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
+        std::vector<Comment> comments;
+        Status status =
+            QueryComments(lane,
+                          "WHERE `DocumentId` = " + lane.Text(id) +
+                              " AND `ParentCommentId` IS NULL AND `ResolvedAt` IS NULL AND `AnchorJson` IS NOT NULL",
+                          comments);
+        out = relational::MinAnchoredRevision(comments);
+        return status;
+      });
 }
 
 // ----- ref store (DocumentNames, DocumentBranches, DocumentVersions, §3.4.2) -----
 
 void MySqlDocumentStore::GetName(std::string global_name, NameCompletion done) {
-  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentName> names;
-    Status status = CheckId(name);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kNameColumns, "`DocumentNames` AS t",
-                            "t.`GlobalName` = " + lane.Text(name), relational::ReadName, names)
-                   .status;
-    }
-    std::optional<DocumentName> found;
-    if (status.ok() && !names.empty()) found = std::move(names.front());
-    Invoke(done, std::move(status), std::move(found));
-  }});
+  Status checked = CheckId(global_name);
+  worker_->Call<std::optional<DocumentName>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name)](Lane& lane, std::optional<DocumentName>& out) {
+        std::vector<DocumentName> found;
+        Status status = QueryRecords(lane, relational::kNameColumns, "`DocumentNames` AS t",
+                                     "t.`GlobalName` = " + lane.Text(name), relational::ReadName, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentName> names;
-    Status status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kNameColumns, "`DocumentNames` AS t",
-                            "t.`GlobalName` LIKE " + lane.Text(relational::LikePrefixPattern(prefix)),
-                            relational::ReadName, names)
-                   .status;
-    }
-    std::erase_if(names, [&](const DocumentName& n) { return !relational::StartsWith(n.global_name, prefix); });
-    relational::SortNames(names);
-    if (!status.ok()) names.clear();
-    Invoke(done, std::move(status), std::move(names));
-  }});
+  worker_->Call<std::vector<DocumentName>>(
+      Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, std::vector<DocumentName>& out) {
+        Status status = QueryRecords(lane, relational::kNameColumns, "`DocumentNames` AS t",
+                                     "t.`GlobalName` LIKE " + lane.Text(relational::LikePrefixPattern(prefix)),
+                                     relational::ReadName, out);
+        std::erase_if(out, [&](const DocumentName& n) { return !relational::StartsWith(n.global_name, prefix); });
+        relational::SortNames(out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{[n = std::move(n), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(n.global_name);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o =
-          lane.Run(fmt::format("INSERT INTO `DocumentNames` ({}) VALUES ({}, {}, {}, {})",
-                               relational::ColumnList(relational::kNameColumns, "`", "`"), lane.Text(n.global_name),
-                               lane.Text(n.default_branch_id), lane.Text(n.engine_type), FormatDateTime(n.created_at)),
-                   "name create");
-      status = o.code == ER_DUP_ENTRY ? NameExistsError(n.global_name) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(n.global_name);
+  worker_->Call<void>(std::move(checked), std::move(done), [n = std::move(n)](Lane& lane) {
+    const Outcome o =
+        lane.Run(fmt::format("INSERT INTO `DocumentNames` ({}) VALUES ({}, {}, {}, {})",
+                             relational::ColumnList(relational::kNameColumns, "`", "`"), lane.Text(n.global_name),
+                             lane.Text(n.default_branch_id), lane.Text(n.engine_type), FormatDateTime(n.created_at)),
+                 "name create");
+    return o.code == ER_DUP_ENTRY ? NameExistsError(n.global_name) : o.status;
+  });
 }
 
 void MySqlDocumentStore::GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) {
-  worker_->Enqueue(CallJob{
-      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
-        std::vector<DocumentBranch> branches;
-        Status status = CheckIds({name, branch});
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          status = QueryRecords(lane, relational::kBranchColumns, "`DocumentBranches` AS t",
-                                "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch),
-                                relational::ReadBranch, branches)
-                       .status;
-        }
-        std::optional<DocumentBranch> found;
-        if (status.ok() && !branches.empty()) found = std::move(branches.front());
-        Invoke(done, std::move(status), std::move(found));
-      }});
+  Status checked = CheckIds({global_name, branch_id});
+  worker_->Call<std::optional<DocumentBranch>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::optional<DocumentBranch>& out) {
+        std::vector<DocumentBranch> found;
+        Status status = QueryRecords(lane, relational::kBranchColumns, "`DocumentBranches` AS t",
+                                     "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch),
+                                     relational::ReadBranch, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::EnumerateBranches(std::string global_name, BranchesCompletion done) {
-  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentBranch> branches;
-    Status status = CheckId(name);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kBranchColumns, "`DocumentBranches` AS t",
-                            "t.`GlobalName` = " + lane.Text(name), relational::ReadBranch, branches)
-                   .status;
-    }
-    relational::SortBranches(branches);
-    if (!status.ok()) branches.clear();
-    Invoke(done, std::move(status), std::move(branches));
-  }});
+  Status checked = CheckId(global_name);
+  worker_->Call<std::vector<DocumentBranch>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name)](Lane& lane, std::vector<DocumentBranch>& out) {
+        Status status = QueryRecords(lane, relational::kBranchColumns, "`DocumentBranches` AS t",
+                                     "t.`GlobalName` = " + lane.Text(name), relational::ReadBranch, out);
+        relational::SortBranches(out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{[b = std::move(b), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = lane.Run(fmt::format("INSERT INTO `DocumentBranches` ({}) VALUES ({}, {}, {}, {}, {}, {}, {})",
-                                             relational::ColumnList(relational::kBranchColumns, "`", "`"),
-                                             lane.Text(b.global_name), lane.Text(b.branch_id),
-                                             lane.Text(b.physical_document_id), Nullable(lane, b.fork_parent_branch_id),
-                                             b.fork_revision, FormatDateTime(b.created_at), b.is_read_only ? 1 : 0),
-                                 "branch create");
-      status = o.code == ER_DUP_ENTRY ? BranchExistsError(b.branch_id) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
+  worker_->Call<void>(std::move(checked), std::move(done), [b = std::move(b)](Lane& lane) {
+    const Outcome o = lane.Run(
+        fmt::format("INSERT INTO `DocumentBranches` ({}) VALUES ({}, {}, {}, {}, {}, {}, {})",
+                    relational::ColumnList(relational::kBranchColumns, "`", "`"), lane.Text(b.global_name),
+                    lane.Text(b.branch_id), lane.Text(b.physical_document_id), Nullable(lane, b.fork_parent_branch_id),
+                    b.fork_revision, FormatDateTime(b.created_at), b.is_read_only ? 1 : 0),
+        "branch create");
+    return o.code == ER_DUP_ENTRY ? BranchExistsError(b.branch_id) : o.status;
+  });
 }
 
 void MySqlDocumentStore::DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{
-      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
-        Status status = CheckIds({name, branch});
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          status = lane.Run(fmt::format("DELETE FROM `DocumentBranches` WHERE `GlobalName` = {} AND `BranchId` = {}",
-                                        lane.Text(name), lane.Text(branch)),
-                            "branch delete")
-                       .status;
-        }
-        Invoke(done, std::move(status));
-      }});
+  Status checked = CheckIds({global_name, branch_id});
+  worker_->Call<void>(
+      std::move(checked), std::move(done), [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane) {
+        return lane
+            .Run(fmt::format("DELETE FROM `DocumentBranches` WHERE `GlobalName` = {} AND `BranchId` = {}",
+                             lane.Text(name), lane.Text(branch)),
+                 "branch delete")
+            .status;
+      });
 }
 
 void MySqlDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{[v = std::move(v), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckIds({v.global_name, v.branch_id, v.tag});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o =
-          lane.Run(fmt::format("INSERT INTO `DocumentVersions` ({}) VALUES ({}, {}, {}, {}, {}, {})",
-                               relational::ColumnList(relational::kVersionColumns, "`", "`"), lane.Text(v.global_name),
-                               lane.Text(v.branch_id), lane.Text(v.tag), v.revision, lane.Text(v.history_snapshot_name),
-                               FormatDateTime(v.created_at)),
-                   "version create");
-      status = o.code == ER_DUP_ENTRY ? TagExistsError(v.tag, v.branch_id) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckIds({v.global_name, v.branch_id, v.tag});
+  worker_->Call<void>(std::move(checked), std::move(done), [v = std::move(v)](Lane& lane) {
+    const Outcome o =
+        lane.Run(fmt::format("INSERT INTO `DocumentVersions` ({}) VALUES ({}, {}, {}, {}, {}, {})",
+                             relational::ColumnList(relational::kVersionColumns, "`", "`"), lane.Text(v.global_name),
+                             lane.Text(v.branch_id), lane.Text(v.tag), v.revision, lane.Text(v.history_snapshot_name),
+                             FormatDateTime(v.created_at)),
+                 "version create");
+    return o.code == ER_DUP_ENTRY ? TagExistsError(v.tag, v.branch_id) : o.status;
+  });
 }
 
 void MySqlDocumentStore::GetVersion(std::string global_name, std::string branch_id, std::string tag,
                                     VersionCompletion done) {
-  worker_->Enqueue(CallJob{[name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag),
-                            done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentVersion> versions;
-    Status status = CheckIds({name, branch, tag});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kVersionColumns, "`DocumentVersions` AS t",
-                            "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch) +
-                                " AND t.`Tag` = " + lane.Text(tag),
-                            relational::ReadVersion, versions)
-                   .status;
-    }
-    std::optional<DocumentVersion> found;
-    if (status.ok() && !versions.empty()) found = std::move(versions.front());
-    Invoke(done, std::move(status), std::move(found));
-  }});
+  Status checked = CheckIds({global_name, branch_id, tag});
+  worker_->Call<std::optional<DocumentVersion>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag)](
+          Lane& lane, std::optional<DocumentVersion>& out) {
+        std::vector<DocumentVersion> found;
+        Status status =
+            QueryRecords(lane, relational::kVersionColumns, "`DocumentVersions` AS t",
+                         "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch) +
+                             " AND t.`Tag` = " + lane.Text(tag),
+                         relational::ReadVersion, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) {
-  worker_->Enqueue(CallJob{
-      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
-        std::vector<DocumentVersion> versions;
-        Status status = CheckIds({name, branch});
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          status = QueryRecords(lane, relational::kVersionColumns, "`DocumentVersions` AS t",
-                                "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch),
-                                relational::ReadVersion, versions)
-                       .status;
-        }
-        relational::SortVersionsByTag(versions);
-        if (!status.ok()) versions.clear();
-        Invoke(done, std::move(status), std::move(versions));
-      }});
+  Status checked = CheckIds({global_name, branch_id});
+  worker_->Call<std::vector<DocumentVersion>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::vector<DocumentVersion>& out) {
+        Status status = QueryRecords(lane, relational::kVersionColumns, "`DocumentVersions` AS t",
+                                     "t.`GlobalName` = " + lane.Text(name) + " AND t.`BranchId` = " + lane.Text(branch),
+                                     relational::ReadVersion, out);
+        relational::SortVersionsByTag(out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(physical_document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentVersion> versions;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kVersionColumns,
-                            "`DocumentVersions` AS t JOIN `DocumentBranches` AS b ON b.`GlobalName` = t.`GlobalName` "
-                            "AND b.`BranchId` = t.`BranchId`",
-                            "b.`PhysicalDocumentId` = " + lane.Text(id), relational::ReadVersion, versions)
-                   .status;
-    }
-    relational::SortPinningVersions(versions);
-    if (!status.ok()) versions.clear();
-    Invoke(done, std::move(status), std::move(versions));
-  }});
+  Status checked = CheckId(physical_document_id);
+  worker_->Call<std::vector<DocumentVersion>>(
+      std::move(checked), std::move(done),
+      [id = std::move(physical_document_id)](Lane& lane, std::vector<DocumentVersion>& out) {
+        Status status = QueryRecords(lane, relational::kVersionColumns,
+                                     "`DocumentVersions` AS t JOIN `DocumentBranches` AS b ON b.`GlobalName` = "
+                                     "t.`GlobalName` AND b.`BranchId` = t.`BranchId`",
+                                     "b.`PhysicalDocumentId` = " + lane.Text(id), relational::ReadVersion, out);
+        relational::SortPinningVersions(out);
+        return status;
+      });
 }
 
 }  // namespace opstream::storage

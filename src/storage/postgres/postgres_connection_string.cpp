@@ -20,56 +20,25 @@ constexpr std::string_view kValidKeywords =
     "Enlist, Persist Security Info, No Reset On Close, Max Auto Prepare, Auto Prepare Min Usages, Multiplexing, "
     "Read Buffer Size, Write Buffer Size, Internal Command Timeout, Cancellation Timeout, Server Compatibility Mode";
 
-constexpr std::string_view kProvider = "PostgreSQL";
 using connection_string::EqualsIgnoreCase;
 using connection_string::IsSpace;
 using connection_string::Trim;
 
-Status Invalid(std::string_view reason) { return connection_string::Invalid(kProvider, reason); }
-
-// Lower-cased without any whitespace: Npgsql accepts both `SSL Mode` and `SslMode`.
-std::string NormalizeKeyword(std::string_view keyword) {
-  std::string out;
-  for (char c : keyword) {
-    if (!IsSpace(c)) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-Status ParseBool(std::string_view keyword, std::string_view value, bool& out) {
-  return connection_string::ParseBool(kProvider, keyword, value, out);
-}
-
-Status ParseInt(std::string_view keyword, std::string_view value, int min, int max, int& out) {
-  int64_t number = 0;
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size() || number < min || number > max) {
-    return Invalid(fmt::format("'{}' must be a whole number from {} to {} (got '{}').", keyword, min, max, value));
-  }
-  out = static_cast<int>(number);
-  return Status::Ok();
-}
-
-Status ParseSeconds(std::string_view keyword, std::string_view value, int max, std::chrono::seconds& out) {
-  int seconds = 0;
-  Status status = ParseInt(keyword, value, 0, max, seconds);
-  if (status.ok()) out = std::chrono::seconds(seconds);
-  return status;
-}
+constexpr connection_string::ValueRules kRules{"PostgreSQL"};
 
 Status ParseSslMode(std::string_view value, std::string& out) {
   static constexpr std::pair<std::string_view, std::string_view> kModes[] = {
       {"Disable", "disable"}, {"Allow", "allow"},        {"Prefer", "prefer"},
       {"Require", "require"}, {"VerifyCA", "verify-ca"}, {"VerifyFull", "verify-full"},
   };
-  const std::string wanted = NormalizeKeyword(value);
+  const std::string wanted = connection_string::CompactKeyword(value);
   for (const auto& [name, libpq] : kModes) {
     if (EqualsIgnoreCase(wanted, name) || EqualsIgnoreCase(value, libpq)) {
       out = std::string(libpq);
       return Status::Ok();
     }
   }
-  return Invalid(fmt::format(
+  return kRules.Invalid(fmt::format(
       "'SSL Mode' must be one of Disable, Allow, Prefer, Require, VerifyCA, VerifyFull (got '{}').", value));
 }
 
@@ -88,7 +57,7 @@ Status ParseTargetSessionAttributes(std::string_view value, std::string& out) {
       return Status::Ok();
     }
   }
-  return Invalid(fmt::format(
+  return kRules.Invalid(fmt::format(
       "'Target Session Attributes' must be one of Any, ReadWrite, ReadOnly, Primary, Standby, PreferStandby "
       "(got '{}').",
       value));
@@ -103,16 +72,18 @@ Status ParseHosts(std::string_view value, std::vector<std::pair<std::string, int
     if (comma == std::string_view::npos) comma = value.size();
     std::string_view item = Trim(value.substr(start, comma - start));
     start = comma + 1;
-    if (item.empty()) return Invalid("'Host' has an empty host name.");
+    if (item.empty()) return kRules.Invalid("'Host' has an empty host name.");
     std::string_view name = item;
     int port = 0;
     size_t colon = std::string_view::npos;
     if (item.front() == '[') {
       const size_t close = item.find(']');
-      if (close == std::string_view::npos) return Invalid(fmt::format("'Host' has an unclosed '[' in '{}'.", item));
+      if (close == std::string_view::npos)
+        return kRules.Invalid(fmt::format("'Host' has an unclosed '[' in '{}'.", item));
       name = item.substr(1, close - 1);
       if (close + 1 < item.size()) {
-        if (item[close + 1] != ':') return Invalid(fmt::format("'Host' has characters after ']' in '{}'.", item));
+        if (item[close + 1] != ':')
+          return kRules.Invalid(fmt::format("'Host' has characters after ']' in '{}'.", item));
         colon = close + 1;
       }
     } else if (item.find(':') == item.rfind(':')) {  // exactly one colon: host:port (a bare IPv6 has several)
@@ -120,9 +91,9 @@ Status ParseHosts(std::string_view value, std::vector<std::pair<std::string, int
       if (colon != std::string_view::npos) name = item.substr(0, colon);
     }
     if (colon != std::string_view::npos) {
-      if (Status status = ParseInt("Host", item.substr(colon + 1), 1, 65535, port); !status.ok()) return status;
+      if (Status status = kRules.Int("Host", item.substr(colon + 1), 1, 65535, port); !status.ok()) return status;
     }
-    if (name.empty()) return Invalid("'Host' has an empty host name.");
+    if (name.empty()) return kRules.Invalid("'Host' has an empty host name.");
     out.emplace_back(std::string(name), port);
     if (comma == value.size()) break;
   }
@@ -136,7 +107,7 @@ Status ApplyKeyword(std::string_view keyword, const std::string& normalized, std
   int ignored_int = 0;
   bool ignored_bool = false;
   if (normalized == "host" || normalized == "server") return ParseHosts(value, o.hosts);
-  if (normalized == "port") return ParseInt(keyword, value, 1, 65535, o.port);
+  if (normalized == "port") return kRules.Int(keyword, value, 1, 65535, o.port);
   if (normalized == "database" || normalized == "db") {
     o.database = std::string(value);
     return Status::Ok();
@@ -154,7 +125,7 @@ Status ApplyKeyword(std::string_view keyword, const std::string& normalized, std
     return Status::Ok();
   }
   if (normalized == "sslmode") return ParseSslMode(value, o.ssl_mode);
-  if (normalized == "trustservercertificate") return ParseBool(keyword, value, ignored_bool);
+  if (normalized == "trustservercertificate") return kRules.Bool(keyword, value, ignored_bool);
   if (normalized == "rootcertificate") {
     o.root_certificate = std::string(value);
     return Status::Ok();
@@ -171,35 +142,35 @@ Status ApplyKeyword(std::string_view keyword, const std::string& normalized, std
     o.ssl_password = std::string(value);
     return Status::Ok();
   }
-  if (normalized == "timeout") return ParseSeconds(keyword, value, 1024, o.connect_timeout);
+  if (normalized == "timeout") return kRules.Seconds(keyword, value, 1024, o.connect_timeout);
   if (normalized == "commandtimeout") {
-    return ParseSeconds(keyword, value, std::numeric_limits<int32_t>::max(), o.command_timeout);
+    return kRules.Seconds(keyword, value, std::numeric_limits<int32_t>::max(), o.command_timeout);
   }
   if (normalized == "keepalive" || normalized == "tcpkeepalive") {
     if (normalized == "tcpkeepalive") {
       bool on = false;
-      Status status = ParseBool(keyword, value, on);
+      Status status = kRules.Bool(keyword, value, on);
       if (status.ok() && on && o.keepalive_s == 0) o.keepalive_s = 60;
       return status;
     }
-    return ParseInt(keyword, value, 0, std::numeric_limits<int32_t>::max(), o.keepalive_s);
+    return kRules.Int(keyword, value, 0, std::numeric_limits<int32_t>::max(), o.keepalive_s);
   }
-  if (normalized == "pooling") return ParseBool(keyword, value, o.pooling);
+  if (normalized == "pooling") return kRules.Bool(keyword, value, o.pooling);
   if (normalized == "minimumpoolsize" || normalized == "minpoolsize") {
-    return ParseInt(keyword, value, 0, 1024, o.min_pool_size);
+    return kRules.Int(keyword, value, 0, 1024, o.min_pool_size);
   }
   if (normalized == "maximumpoolsize" || normalized == "maxpoolsize") {
-    return ParseInt(keyword, value, 1, 1024, o.max_pool_size);
+    return kRules.Int(keyword, value, 1, 1024, o.max_pool_size);
   }
   if (normalized == "connectionidlelifetime" || normalized == "connectionpruninginterval" ||
       normalized == "connectionlifetime" || normalized == "maxautoprepare" || normalized == "autoprepareminusages" ||
       normalized == "readbuffersize" || normalized == "writebuffersize" || normalized == "internalcommandtimeout" ||
       normalized == "cancellationtimeout") {
-    return ParseInt(keyword, value, -1, std::numeric_limits<int32_t>::max(), ignored_int);
+    return kRules.Int(keyword, value, -1, std::numeric_limits<int32_t>::max(), ignored_int);
   }
   if (normalized == "includeerrordetail" || normalized == "logparameters" || normalized == "enlist" ||
       normalized == "persistsecurityinfo" || normalized == "noresetonclose" || normalized == "multiplexing") {
-    return ParseBool(keyword, value, ignored_bool);
+    return kRules.Bool(keyword, value, ignored_bool);
   }
   if (normalized == "applicationname") {
     o.application_name = std::string(value);
@@ -215,15 +186,17 @@ Status ApplyKeyword(std::string_view keyword, const std::string& normalized, std
   }
   if (normalized == "clientencoding" || normalized == "encoding") {
     // Text columns travel as raw bytes and are read as UTF-8.
-    if (NormalizeKeyword(value) == "utf8" || NormalizeKeyword(value) == "utf-8" || value.empty()) return Status::Ok();
-    return Invalid(fmt::format("'{}' must be UTF8 (got '{}').", keyword, value));
+    if (connection_string::CompactKeyword(value) == "utf8" || connection_string::CompactKeyword(value) == "utf-8" ||
+        value.empty())
+      return Status::Ok();
+    return kRules.Invalid(fmt::format("'{}' must be UTF8 (got '{}').", keyword, value));
   }
   if (normalized == "targetsessionattributes") return ParseTargetSessionAttributes(value, o.target_session_attributes);
   if (normalized == "servercompatibilitymode") {
-    if (NormalizeKeyword(value) == "none" || value.empty()) return Status::Ok();
-    return Invalid(fmt::format("'{}' is not supported (got '{}'); only None is.", keyword, value));
+    if (connection_string::CompactKeyword(value) == "none" || value.empty()) return Status::Ok();
+    return kRules.Invalid(fmt::format("'{}' is not supported (got '{}'); only None is.", keyword, value));
   }
-  return Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
+  return kRules.Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
 }
 
 // A libpq `options` value: backslash escapes spaces and backslashes.
@@ -289,12 +262,11 @@ std::string PostgresConnectionOptions::Describe() const {
 
 Status ParsePostgresConnectionString(std::string_view text, PostgresConnectionOptions& out) {
   PostgresConnectionOptions options;
-  const Status parsed =
-      connection_string::ForEachPair(text, kProvider, [&options](std::string_view keyword, std::string_view value) {
-        return ApplyKeyword(keyword, NormalizeKeyword(keyword), value, options);
-      });
+  const Status parsed = kRules.ForEachPair(text, [&options](std::string_view keyword, std::string_view value) {
+    return ApplyKeyword(keyword, connection_string::CompactKeyword(keyword), value, options);
+  });
   if (!parsed.ok()) return parsed;
-  if (options.hosts.empty()) return Invalid("'Host' is required (for example Host=localhost).");
+  if (options.hosts.empty()) return kRules.Invalid("'Host' is required (for example Host=localhost).");
   out = std::move(options);
   return Status::Ok();
 }

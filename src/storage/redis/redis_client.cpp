@@ -21,6 +21,8 @@
 #include <deque>
 #include <mutex>
 
+#include "storage/guarded_invoke.hpp"
+
 namespace opstream::redis {
 namespace {
 
@@ -61,14 +63,7 @@ Reply Convert(const redisReply* raw) {
 // Calls a user callback; an exception from it must not tear down the connection.
 template <typename F, typename... Args>
 void SafeInvoke(const std::string& log_name, F& f, Args&&... args) noexcept {
-  if (!f) return;
-  try {
-    f(std::forward<Args>(args)...);
-  } catch (const std::exception& e) {
-    spdlog::error("{}: a callback threw: {}", log_name, e.what());
-  } catch (...) {
-    spdlog::error("{}: a callback threw a non-standard exception", log_name);
-  }
+  storage::jobs::InvokeGuarded({}, log_name, f, std::forward<Args>(args)...);
 }
 
 std::string CommandName(const std::vector<std::string>& args) {

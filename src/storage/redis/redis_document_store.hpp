@@ -20,12 +20,9 @@
 #include <string>
 #include <string_view>
 
-#include "storage/comment_store.hpp"
-#include "storage/document_store.hpp"
-#include "storage/history_store.hpp"
+#include "storage/persistent_store.hpp"
 #include "storage/redis/redis_client.hpp"
 #include "storage/redis/redis_connection_string.hpp"
-#include "storage/ref_store.hpp"
 
 namespace opstream::storage {
 
@@ -45,12 +42,8 @@ std::string RedisOpsKey(std::string_view prefix, std::string_view document_id);
 // Also the history, comment and ref stores (redis_extra_stores.cpp): history in the reference's
 // `doc:{id}:history_ops` / `:history_snapshots` keys, comments in the reference library's
 // `comments:*` keys, refs in `refs:*` keys this server adds (docs/storage/redis.md).
-class RedisDocumentStore final : public DocumentStore, public HistoryStore, public CommentStore, public RefStore {
+class RedisDocumentStore final : public PersistentStore {
  public:
-  // The four interfaces declare the same completion types; these are the ones meant here.
-  using Completion = DocumentStore::Completion;
-  using CountCompletion = DocumentStore::CountCompletion;
-
   RedisDocumentStore(redis::ConnectionOptions options, RedisStoreSettings settings = {});
   // Waits briefly for calls in flight, then closes the connection and stops the I/O thread.
   // Must not be called from one of the store's own completions.
@@ -59,62 +52,16 @@ class RedisDocumentStore final : public DocumentStore, public HistoryStore, publ
   std::string_view provider() const override { return "redis"; }
   std::string_view type_name() const override { return "RedisDocumentStore"; }
 
-  // Connects (connectRetry attempts of connectTimeout each) and checks the server version
-  // (Redis 6.2+ for XTRIM MINID). Unreachable: an error with abortConnect=true (the default),
-  // else a warning and success, and calls fail until the background reconnect succeeds (§3.8).
-  void Initialize(Completion done) override;
-  void Load(std::string document_id, LoadCompletion done) override;
-  void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
-  void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
-  void Compact(std::string document_id, int64_t up_to, Completion done) override;
-  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override;
-  void GetInfo(std::string document_id, InfoCompletion done) override;
-  void Delete(std::string document_id, Completion done) override;
-  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
-  HistoryStore* history_store() override { return this; }
-  CommentStore* comment_store() override { return this; }
-  RefStore* ref_store() override { return this; }
-
-  // ---- HistoryStore ----
-  void LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) override;
-  void StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) override;
-  void GetMilestones(std::string document_id, MilestonesCompletion done) override;
-  // The member JSON gains a "name" property when there is a name (the reference ignores it).
-  void WriteHistorySnapshot(std::string document_id, Snapshot snapshot, std::optional<std::string> name,
-                            HistoryStore::Completion done) override;
-  void AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) override;
-  void DeleteHistory(std::string document_id, HistoryStore::Completion done) override;
-  void PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) override;
-  void DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) override;
-
-  // ---- CommentStore ----
-  void LoadComments(std::string document_id, CommentsCompletion done) override;
-  void GetComment(std::string comment_id, CommentCompletion done) override;
-  void AddComment(Comment comment, CommentStore::Completion done) override;
-  void UpdateComment(Comment comment, CommentStore::Completion done) override;
-  void DeleteComment(std::string comment_id, CommentStore::Completion done) override;
-  void UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
-                     CommentStore::Completion done) override;
-  void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) override;
-
-  // ---- RefStore ----
   std::string_view ref_store_type_name() const override { return "RedisDocumentRefStore"; }
-  void GetName(std::string global_name, NameCompletion done) override;
-  void EnumerateNames(std::string prefix, NamesCompletion done) override;
-  void CreateName(DocumentName name, RefStore::Completion done) override;
-  void GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) override;
-  void EnumerateBranches(std::string global_name, BranchesCompletion done) override;
-  void CreateBranch(DocumentBranch branch, RefStore::Completion done) override;
-  void DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) override;
-  void CreateVersion(DocumentVersion version, RefStore::Completion done) override;
-  void GetVersion(std::string global_name, std::string branch_id, std::string tag, VersionCompletion done) override;
-  void EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) override;
-  void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) override;
 
-  // PING; Unhealthy when not connected, on an error, or after health_timeout.
-  void CheckHealth(HealthCompletion done) override;
-  // Waits until every call made so far has completed. From a completion it returns at once.
-  void Flush(std::chrono::milliseconds timeout) override;
+  // Initialize connects (connectRetry attempts of connectTimeout each) and checks the server
+  // version (Redis 6.2+ for XTRIM MINID). Unreachable: an error with abortConnect=true (the
+  // default), else a warning and success, and calls fail until the background reconnect succeeds
+  // (§3.8). WriteHistorySnapshot's member JSON gains a "name" property when there is a name (the
+  // reference ignores it). CheckHealth sends PING; Unhealthy when not connected, on an error, or
+  // after health_timeout. Flush waits until every call made so far has completed; from a
+  // completion it returns at once.
+  OPSTREAM_PERSISTENT_STORE_OVERRIDES;
 
   redis::ClientCounters counters() const;
   const redis::ConnectionOptions& options() const;

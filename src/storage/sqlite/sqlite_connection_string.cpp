@@ -15,12 +15,11 @@ constexpr std::string_view kValidKeywords =
     "Data Source (or DataSource, Filename), Mode, Cache, Password, Foreign Keys, Recursive Triggers, "
     "Default Timeout (or Command Timeout), Pooling, Vfs";
 
-constexpr std::string_view kProvider = "SQLite";
 using connection_string::EqualsIgnoreCase;
 using connection_string::IsSpace;
 using connection_string::Trim;
 
-Status Invalid(std::string_view reason) { return connection_string::Invalid(kProvider, reason); }
+constexpr connection_string::ValueRules kRules{"SQLite"};
 
 // Lower-cased with inner runs of whitespace collapsed, so `foreign   KEYS` finds `foreign keys`.
 std::string NormalizeKeyword(std::string_view keyword) {
@@ -38,10 +37,6 @@ std::string NormalizeKeyword(std::string_view keyword) {
   return out;
 }
 
-Status ParseBool(std::string_view keyword, std::string_view value, bool& out) {
-  return connection_string::ParseBool(kProvider, keyword, value, out);
-}
-
 Status ParseMode(std::string_view value, SqliteOpenMode& out) {
   static constexpr std::pair<std::string_view, SqliteOpenMode> kModes[] = {
       {"ReadWriteCreate", SqliteOpenMode::kReadWriteCreate},
@@ -55,7 +50,8 @@ Status ParseMode(std::string_view value, SqliteOpenMode& out) {
       return Status::Ok();
     }
   }
-  return Invalid(fmt::format("'Mode' must be one of ReadWriteCreate, ReadWrite, ReadOnly, Memory (got '{}').", value));
+  return kRules.Invalid(
+      fmt::format("'Mode' must be one of ReadWriteCreate, ReadWrite, ReadOnly, Memory (got '{}').", value));
 }
 
 Status ParseCache(std::string_view value, SqliteCacheMode& out) {
@@ -70,7 +66,7 @@ Status ParseCache(std::string_view value, SqliteCacheMode& out) {
       return Status::Ok();
     }
   }
-  return Invalid(fmt::format("'Cache' must be one of Default, Private, Shared (got '{}').", value));
+  return kRules.Invalid(fmt::format("'Cache' must be one of Default, Private, Shared (got '{}').", value));
 }
 
 Status ParseSeconds(std::string_view keyword, std::string_view value, std::chrono::seconds& out) {
@@ -78,7 +74,7 @@ Status ParseSeconds(std::string_view keyword, std::string_view value, std::chron
   const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
   if (value.empty() || error != std::errc() || end != value.data() + value.size() || seconds < 0 ||
       seconds > std::numeric_limits<int32_t>::max()) {
-    return Invalid(fmt::format("'{}' must be a non-negative number of seconds (got '{}').", keyword, value));
+    return kRules.Invalid(fmt::format("'{}' must be a non-negative number of seconds (got '{}').", keyword, value));
   }
   out = std::chrono::seconds(seconds);
   return Status::Ok();
@@ -105,20 +101,20 @@ Status ApplyKeyword(std::string_view keyword, const std::string& normalized, std
       return Status::Ok();
     }
     bool enabled = false;
-    Status status = ParseBool(keyword, value, enabled);
+    Status status = kRules.Bool(keyword, value, enabled);
     if (status.ok()) options.foreign_keys = enabled;
     return status;
   }
-  if (normalized == "recursive triggers") return ParseBool(keyword, value, options.recursive_triggers);
+  if (normalized == "recursive triggers") return kRules.Bool(keyword, value, options.recursive_triggers);
   if (normalized == "default timeout" || normalized == "command timeout") {
     return ParseSeconds(keyword, value, options.default_timeout);
   }
-  if (normalized == "pooling") return ParseBool(keyword, value, options.pooling);
+  if (normalized == "pooling") return kRules.Bool(keyword, value, options.pooling);
   if (normalized == "vfs") {
     options.vfs = std::string(value);
     return Status::Ok();
   }
-  return Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
+  return kRules.Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
 }
 
 }  // namespace
@@ -129,10 +125,9 @@ bool SqliteConnectionOptions::is_uri() const { return data_source.starts_with("f
 
 Status ParseSqliteConnectionString(std::string_view text, SqliteConnectionOptions& out) {
   SqliteConnectionOptions options;
-  const Status parsed =
-      connection_string::ForEachPair(text, kProvider, [&options](std::string_view keyword, std::string_view value) {
-        return ApplyKeyword(keyword, NormalizeKeyword(keyword), value, options);
-      });
+  const Status parsed = kRules.ForEachPair(text, [&options](std::string_view keyword, std::string_view value) {
+    return ApplyKeyword(keyword, NormalizeKeyword(keyword), value, options);
+  });
   if (!parsed.ok()) return parsed;
   out = std::move(options);
   return Status::Ok();

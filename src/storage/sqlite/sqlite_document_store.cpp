@@ -429,23 +429,7 @@ SqliteDocumentStore::SqliteDocumentStore(SqliteConnectionOptions options, Sqlite
 
 SqliteDocumentStore::~SqliteDocumentStore() = default;
 
-void SqliteDocumentStore::Initialize(Completion done) { worker_->Enqueue(InitializeJob{std::move(done)}); }
-
-void SqliteDocumentStore::Load(std::string document_id, LoadCompletion done) {
-  worker_->Enqueue(LoadJob{std::move(document_id), std::move(done)});
-}
-
-void SqliteDocumentStore::Append(std::string document_id, std::vector<StoredOp> ops, Completion done) {
-  worker_->Enqueue(AppendJob{std::move(document_id), std::move(ops), std::move(done)});
-}
-
-void SqliteDocumentStore::WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) {
-  worker_->Enqueue(SnapshotJob{std::move(document_id), std::move(snapshot), std::move(done)});
-}
-
-void SqliteDocumentStore::Compact(std::string document_id, int64_t up_to, Completion done) {
-  worker_->Enqueue(CompactJob{std::move(document_id), up_to, std::move(done)});
-}
+void SqliteDocumentStore::EnqueueJob(jobs::Job job) { worker_->Enqueue(jobs::Widen<WorkerJob>(std::move(job))); }
 
 void SqliteDocumentStore::CheckHealth(HealthCompletion done) { worker_->EnqueueProbe(std::move(done)); }
 

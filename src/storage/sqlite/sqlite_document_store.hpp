@@ -15,10 +15,7 @@
 #include <memory>
 #include <string_view>
 
-#include "storage/comment_store.hpp"
-#include "storage/document_store.hpp"
-#include "storage/history_store.hpp"
-#include "storage/ref_store.hpp"
+#include "storage/queued_job_store.hpp"
 #include "storage/sqlite/sqlite_connection_string.hpp"
 
 namespace opstream::storage {
@@ -46,12 +43,8 @@ struct SqliteStoreCounters {
 // Also the provider's history, comment and ref store (server.md §3.2, §12 SV-12): those calls use
 // the reference's HistoryOps/HistorySnapshots, Comments and DocumentNames/DocumentBranches/
 // DocumentVersions tables, on the same worker.
-class SqliteDocumentStore final : public DocumentStore, public HistoryStore, public CommentStore, public RefStore {
+class SqliteDocumentStore final : public QueuedJobStore {
  public:
-  // Every interface has these; all are the same function types.
-  using Completion = DocumentStore::Completion;
-  using CountCompletion = DocumentStore::CountCompletion;
-
   explicit SqliteDocumentStore(SqliteConnectionOptions options, SqliteStoreSettings settings = {});
   // Finishes every queued call (their completions run), then closes the database. Must not be
   // called from one of the store's own completions (the worker cannot wait for itself).
@@ -61,62 +54,18 @@ class SqliteDocumentStore final : public DocumentStore, public HistoryStore, pub
   // The reference's store type for the startup report (server.md §1.8).
   std::string_view type_name() const override { return "EfCoreDocumentStore`1"; }
 
-  void Initialize(Completion done) override;
-  void Load(std::string document_id, LoadCompletion done) override;
-  void Append(std::string document_id, std::vector<StoredOp> ops, Completion done) override;
-  void WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) override;
-  void Compact(std::string document_id, int64_t up_to, Completion done) override;
-  void Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) override;
-  void GetInfo(std::string document_id, InfoCompletion done) override;
-  void Delete(std::string document_id, Completion done) override;
-  void DeleteByTenantPrefix(std::string prefix, CountCompletion done) override;
-  HistoryStore* history_store() override { return this; }
-  CommentStore* comment_store() override { return this; }
-  RefStore* ref_store() override { return this; }
-
-  // HistoryStore
-  void LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) override;
-  void StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) override;
-  void GetMilestones(std::string document_id, MilestonesCompletion done) override;
-  void WriteHistorySnapshot(std::string document_id, Snapshot snapshot, std::optional<std::string> name,
-                            HistoryStore::Completion done) override;
-  void AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) override;
-  void DeleteHistory(std::string document_id, HistoryStore::Completion done) override;
-  void PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) override;
-  void DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) override;
-
-  // CommentStore
-  void LoadComments(std::string document_id, CommentsCompletion done) override;
-  void GetComment(std::string comment_id, CommentCompletion done) override;
-  void AddComment(Comment comment, CommentStore::Completion done) override;
-  void UpdateComment(Comment comment, CommentStore::Completion done) override;
-  void DeleteComment(std::string comment_id, CommentStore::Completion done) override;
-  void UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
-                     CommentStore::Completion done) override;
-  void GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) override;
-
-  // RefStore
   std::string_view ref_store_type_name() const override { return "EfCoreDocumentRefStore"; }
-  void GetName(std::string global_name, NameCompletion done) override;
-  void EnumerateNames(std::string prefix, NamesCompletion done) override;
-  void CreateName(DocumentName name, RefStore::Completion done) override;
-  void GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) override;
-  void EnumerateBranches(std::string global_name, BranchesCompletion done) override;
-  void CreateBranch(DocumentBranch branch, RefStore::Completion done) override;
-  void DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) override;
-  void CreateVersion(DocumentVersion version, RefStore::Completion done) override;
-  void GetVersion(std::string global_name, std::string branch_id, std::string tag, VersionCompletion done) override;
-  void EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) override;
-  void ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) override;
-  // Runs `SELECT 1` on the worker; Unhealthy when it fails or takes longer than health_timeout.
-  void CheckHealth(HealthCompletion done) override;
-  // Waits until the queue is drained. Called from a completion (on the worker) it returns at once.
-  void Flush(std::chrono::milliseconds timeout) override;
+
+  // CheckHealth runs `SELECT 1` on the worker; Unhealthy when it fails or takes longer than
+  // health_timeout. Flush waits until the queue is drained; from a completion (on the worker) it
+  // returns at once.
+  OPSTREAM_PERSISTENT_STORE_RECORD_OVERRIDES;
 
   SqliteStoreCounters counters() const;
   const SqliteConnectionOptions& options() const;
 
  private:
+  void EnqueueJob(jobs::Job job) override;
   // Runs `task` on the worker with the open database (null and the failure when it cannot be
   // opened); the task calls its own completion. Defined with the worker.
   using Task = std::function<void(Status opened, sqlite::Database* db)>;

@@ -11,7 +11,6 @@
 namespace opstream::storage {
 namespace {
 
-constexpr std::string_view kProvider = "SQL Server";
 constexpr std::string_view kValidKeywords =
     "Server (or Data Source, Address, Addr, Network Address), Initial Catalog (or Database), User ID (or UID, User), "
     "Password (or PWD), Integrated Security (or Trusted_Connection), Encrypt, TrustServerCertificate, "
@@ -23,56 +22,25 @@ constexpr std::string_view kValidKeywords =
     "IP Address Preference";
 
 using connection_string::EqualsIgnoreCase;
-using connection_string::IsSpace;
 using connection_string::Trim;
 
-Status Invalid(std::string_view reason) { return connection_string::Invalid(kProvider, reason); }
-
-// Lower-cased without whitespace: SqlClient has both `Connect Timeout` and `ConnectTimeout` spellings
-// for many keywords, and matching them all the same way costs nothing.
-std::string Normalize(std::string_view keyword) {
-  std::string out;
-  for (char c : keyword) {
-    if (!IsSpace(c)) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-Status ParseBool(std::string_view keyword, std::string_view value, bool& out) {
-  return connection_string::ParseBool(kProvider, keyword, value, out);
-}
-
-Status ParseInt(std::string_view keyword, std::string_view value, int min, int max, int& out) {
-  int number = 0;
-  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
-  if (value.empty() || error != std::errc() || end != value.data() + value.size() || number < min || number > max) {
-    return Invalid(fmt::format("'{}' must be a whole number from {} to {} (got '{}').", keyword, min, max, value));
-  }
-  out = number;
-  return Status::Ok();
-}
-
-Status ParseSeconds(std::string_view keyword, std::string_view value, std::chrono::seconds& out) {
-  int seconds = 0;
-  Status status = ParseInt(keyword, value, 0, std::numeric_limits<int>::max(), seconds);
-  if (status.ok()) out = std::chrono::seconds(seconds);
-  return status;
-}
+constexpr connection_string::ValueRules kRules{"SQL Server"};
 
 Status ParseEncrypt(std::string_view keyword, std::string_view value, SqlServerEncrypt& out) {
-  const std::string v = Normalize(value);
+  const std::string v = connection_string::CompactKeyword(value);
   if (v == "true" || v == "yes" || v == "mandatory") {
     out = SqlServerEncrypt::kMandatory;
   } else if (v == "false" || v == "no" || v == "optional") {
     out = SqlServerEncrypt::kOptional;
   } else if (v == "strict") {
     // TDS 8.0 (TLS before the prelogin) arrived in FreeTDS 1.4; Debian 12 ships 1.3.
-    return Invalid(
+    return kRules.Invalid(
         fmt::format("'{}=Strict' (TDS 8.0) is not supported by the FreeTDS driver of this build; use "
                     "Encrypt=True.",
                     keyword));
   } else {
-    return Invalid(fmt::format("'{}' must be True, False, Mandatory, Optional or Strict (got '{}').", keyword, value));
+    return kRules.Invalid(
+        fmt::format("'{}' must be True, False, Mandatory, Optional or Strict (got '{}').", keyword, value));
   }
   return Status::Ok();
 }
@@ -86,25 +54,25 @@ Status ParseServer(std::string_view value, SqlServerConnectionOptions& o) {
       rest = Trim(rest.substr(colon + 1));
     } else if (EqualsIgnoreCase(protocol, "np") || EqualsIgnoreCase(protocol, "lpc") ||
                EqualsIgnoreCase(protocol, "admin")) {
-      return Invalid(
+      return kRules.Invalid(
           fmt::format("'Server' uses protocol '{}:', which the FreeTDS driver cannot use; only TCP "
                       "(`tcp:host,port`) is supported.",
                       protocol));
     }
   }
   if (const size_t comma = rest.rfind(','); comma != std::string_view::npos) {
-    if (Status port = ParseInt("Server", Trim(rest.substr(comma + 1)), 1, 65535, o.port); !port.ok()) return port;
+    if (Status port = kRules.Int("Server", Trim(rest.substr(comma + 1)), 1, 65535, o.port); !port.ok()) return port;
     o.port_given = true;
     rest = Trim(rest.substr(0, comma));
   }
   if (const size_t slash = rest.find('\\'); slash != std::string_view::npos) {
     o.instance = std::string(Trim(rest.substr(slash + 1)));
     rest = Trim(rest.substr(0, slash));
-    if (o.instance.empty()) return Invalid("'Server' has an empty instance name after '\\'.");
+    if (o.instance.empty()) return kRules.Invalid("'Server' has an empty instance name after '\\'.");
   }
-  if (rest.empty()) return Invalid("'Server' has an empty host name.");
+  if (rest.empty()) return kRules.Invalid("'Server' has an empty host name.");
   if (EqualsIgnoreCase(rest, "(localdb)")) {
-    return Invalid("'Server=(localdb)\\...' names SQL Server Express LocalDB, which exists only on Windows.");
+    return kRules.Invalid("'Server=(localdb)\\...' names SQL Server Express LocalDB, which exists only on Windows.");
   }
   o.host = (rest == "." || EqualsIgnoreCase(rest, "(local)")) ? std::string("localhost") : std::string(rest);
   return Status::Ok();
@@ -132,39 +100,39 @@ Status ApplyKeyword(std::string_view keyword, const std::string& k, std::string_
       o.integrated_security = true;
       return Status::Ok();
     }
-    return ParseBool(keyword, value, o.integrated_security);
+    return kRules.Bool(keyword, value, o.integrated_security);
   }
   if (k == "encrypt") return ParseEncrypt(keyword, value, o.encrypt);
-  if (k == "trustservercertificate") return ParseBool(keyword, value, o.trust_server_certificate);
+  if (k == "trustservercertificate") return kRules.Bool(keyword, value, o.trust_server_certificate);
   if (k == "connecttimeout" || k == "connectiontimeout" || k == "timeout") {
-    return ParseSeconds(keyword, value, o.connect_timeout);
+    return kRules.Seconds(keyword, value, std::numeric_limits<int>::max(), o.connect_timeout);
   }
-  if (k == "commandtimeout") return ParseSeconds(keyword, value, o.command_timeout);
+  if (k == "commandtimeout") return kRules.Seconds(keyword, value, std::numeric_limits<int>::max(), o.command_timeout);
   if (k == "applicationname" || k == "app") return Store(value, o.application_name);
   if (k == "workstationid" || k == "wsid") return Store(value, o.workstation_id);
   if (k == "currentlanguage" || k == "language") return Store(value, o.language);
-  if (k == "packetsize") return ParseInt(keyword, value, 512, 32768, o.packet_size);
+  if (k == "packetsize") return kRules.Int(keyword, value, 512, 32768, o.packet_size);
   if (k == "applicationintent") {
-    const std::string v = Normalize(value);
+    const std::string v = connection_string::CompactKeyword(value);
     if (v == "readonly" || v == "readwrite") {
       o.read_only_intent = v == "readonly";
       return Status::Ok();
     }
-    return Invalid(fmt::format("'{}' must be ReadWrite or ReadOnly (got '{}').", keyword, value));
+    return kRules.Invalid(fmt::format("'{}' must be ReadWrite or ReadOnly (got '{}').", keyword, value));
   }
-  if (k == "pooling") return ParseBool(keyword, value, o.pooling);
-  if (k == "maxpoolsize") return ParseInt(keyword, value, 1, 32767, o.max_pool_size);
+  if (k == "pooling") return kRules.Bool(keyword, value, o.pooling);
+  if (k == "maxpoolsize") return kRules.Int(keyword, value, 1, 32767, o.max_pool_size);
   if (k == "minpoolsize" || k == "connectretrycount" || k == "connectretryinterval" || k == "loadbalancetimeout" ||
       k == "connectionlifetime") {
-    return ParseInt(keyword, value, 0, std::numeric_limits<int>::max(), ignored_int);
+    return kRules.Int(keyword, value, 0, std::numeric_limits<int>::max(), ignored_int);
   }
   if (k == "multipleactiveresultsets" || k == "persistsecurityinfo" || k == "multisubnetfailover" || k == "enlist") {
-    return ParseBool(keyword, value, ignored_bool);
+    return kRules.Bool(keyword, value, ignored_bool);
   }
   if (k == "authentication") {
-    const std::string v = Normalize(value);
+    const std::string v = connection_string::CompactKeyword(value);
     if (v == "sqlpassword" || v == "notspecified") return Status::Ok();
-    return Invalid(
+    return kRules.Invalid(
         fmt::format("'{}={}' is not supported by the FreeTDS driver of this build; only SQL Server "
                     "logins (SqlPassword) and Integrated Security are.",
                     keyword, value));
@@ -173,7 +141,7 @@ Status ApplyKeyword(std::string_view keyword, const std::string& k, std::string_
       k == "ipaddresspreference") {
     return Status::Ok();
   }
-  return Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
+  return kRules.Invalid(fmt::format("'{}' is not a valid keyword. Valid keywords: {}.", keyword, kValidKeywords));
 }
 
 // ODBC's escaping: a braced value may contain anything; `}` is doubled.
@@ -199,13 +167,12 @@ std::string SqlServerConnectionOptions::Describe() const {
 
 Status ParseSqlServerConnectionString(std::string_view text, SqlServerConnectionOptions& out) {
   SqlServerConnectionOptions options;
-  const Status parsed =
-      connection_string::ForEachPair(text, kProvider, [&options](std::string_view keyword, std::string_view value) {
-        return ApplyKeyword(keyword, Normalize(keyword), value, options);
-      });
+  const Status parsed = kRules.ForEachPair(text, [&options](std::string_view keyword, std::string_view value) {
+    return ApplyKeyword(keyword, connection_string::CompactKeyword(keyword), value, options);
+  });
   if (!parsed.ok()) return parsed;
   if (!options.integrated_security && options.user.empty()) {
-    return Invalid("'User ID' is required unless 'Integrated Security=True' is set.");
+    return kRules.Invalid("'User ID' is required unless 'Integrated Security=True' is set.");
   }
   out = std::move(options);
   return Status::Ok();

@@ -8,11 +8,7 @@
 #include <sqlext.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -20,7 +16,7 @@
 #include <variant>
 
 #include "storage/append_rules.hpp"
-#include "storage/probe_watchdog.hpp"
+#include "storage/lane_pool.hpp"
 #include "storage/relational_rules.hpp"
 #include "storage/sqlserver/sqlserver_sql.hpp"
 #include "storage/store_jobs.hpp"
@@ -48,10 +44,8 @@ using jobs::SnapshotJob;
 
 class Lane;
 // A management, history, comment or ref call: runs alone on a lane, and calls its own completion.
-struct CallJob {
-  std::function<void(Lane&)> run;
-};
-using LaneJob = std::variant<InitializeJob, LoadJob, AppendJob, SnapshotJob, CompactJob, ProbeJob, CallJob>;
+using CallJob = jobs::LaneCall<Lane>;
+using LaneJob = jobs::JobWith<CallJob>;
 
 template <typename Callback, typename... Args>
 void Invoke(Callback& callback, Args&&... args) noexcept {
@@ -66,10 +60,9 @@ Status CheckId(std::string_view id) {
       id.substr(0, 32), units, sqlserver::kMaxIdUnits));
 }
 
-bool ParseInt64(std::string_view text, int64_t& out) {
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
-  return !text.empty() && error == std::errc() && end == text.data() + text.size();
-}
+using relational::ParseInt64;
+
+std::optional<Timestamp> ParseTime(std::string_view text) { return sqlserver::ParseDateTimeOffset(text); }
 
 // One bound parameter and the storage ODBC reads it from at execution time.
 struct Param {
@@ -134,18 +127,6 @@ std::string Markers(const std::vector<Param>& params) {
   return out;
 }
 
-struct SharedState {
-  std::mutex mutex;
-  std::condition_variable work_cv;
-  std::condition_variable idle_cv;
-  std::deque<LaneJob> queue;
-  int busy = 0;
-  bool stopping = false;
-  std::atomic<uint64_t> append_transactions{0};
-  std::atomic<uint64_t> appends_committed{0};
-  std::atomic<uint64_t> connections{0};
-};
-
 struct Outcome {
   Status status = Status::Ok();
   ErrorKind kind = ErrorKind::kOther;
@@ -184,12 +165,12 @@ using Row = relational::Row;
 class Lane {
  public:
   Lane(const SqlServerConnectionOptions& options, const SqlServerStoreSettings& settings, SQLHENV env,
-       SharedState& shared)
+       jobs::LaneQueue<LaneJob>& queue)
       : options_(options),
         settings_(settings),
         env_(env),
-        reconnect_delay_(settings.reconnect_initial_delay),
-        shared_(shared) {
+        backoff_(kProvider, "SQL Server", options.Describe(), settings, queue.counters().connections),
+        queue_(queue) {
     thread_ = std::thread([this] { Run(); });
   }
   ~Lane() { thread_.join(); }
@@ -202,51 +183,32 @@ class Lane {
 #ifdef __linux__
     pthread_setname_np(pthread_self(), "opstream-mssql");
 #endif
-    for (;;) {
-      std::vector<LaneJob> batch;
-      {
-        std::unique_lock lock(shared_.mutex);
-        shared_.work_cv.wait(lock, [this] { return shared_.stopping || !shared_.queue.empty(); });
-        if (shared_.queue.empty()) break;
-        ++shared_.busy;
-        size_t appends = 0;
-        while (!shared_.queue.empty()) {
-          const bool initialize = std::holds_alternative<InitializeJob>(shared_.queue.front()) ||
-                                  std::holds_alternative<CallJob>(shared_.queue.front());
-          if (initialize && !batch.empty()) break;
-          if (std::holds_alternative<AppendJob>(shared_.queue.front()) &&
-              ++appends > std::max<size_t>(1, settings_.max_appends_per_transaction)) {
-            break;
-          }
-          batch.push_back(std::move(shared_.queue.front()));
-          shared_.queue.pop_front();
-          if (initialize) break;
-        }
-      }
-      if (auto* initialize = std::get_if<InitializeJob>(&batch.front())) {
-        Status status = EnsureConnected(true);
-        if (status.ok()) status = Migrate();
-        if (status.ok()) spdlog::info("storage.sqlserver: database ready {}", options_.Describe());
-        Invoke(initialize->done, std::move(status));
-      } else if (auto* call = std::get_if<CallJob>(&batch.front())) {
-        call->run(*this);
-      } else {
-        RunBatch(batch, true);
-      }
-      {
-        std::lock_guard lock(shared_.mutex);
-        --shared_.busy;
-        if (shared_.queue.empty() && shared_.busy == 0) shared_.idle_cv.notify_all();
-      }
-    }
+    jobs::ServeLane(queue_, *this);
     Disconnect(false);
   }
 
+ public:
+  // ----- what jobs::ServeLane runs -----
+  void RunInitialize(InitializeJob& job) {
+    Status status = EnsureConnected(true);
+    if (status.ok()) status = Migrate();
+    if (status.ok()) spdlog::info("storage.sqlserver: database ready {}", options_.Describe());
+    Invoke(job.done, std::move(status));
+  }
+  void RunBatch(std::vector<LaneJob>& batch) {
+    if (auto* call = std::get_if<CallJob>(&batch.front())) {
+      call->run(*this);
+    } else {
+      RunBatch(batch, true);
+    }
+  }
+
+ private:
   // ----- connection -----
 
   Status EnsureConnected(bool force) {
     if (dbc_ != SQL_NULL_HDBC) return Status::Ok();
-    if (!force && Clock::now() < next_attempt_) return Unavailable();
+    if (backoff_.Waiting(force)) return backoff_.Unavailable();
     Diagnostics failure;
     dbc_ = Connect({}, failure);
     // §3.4.5 step 1: the migrator creates a missing database when the login may.
@@ -260,17 +222,11 @@ class Lane {
             "apt-get install tdsodbc)",
             settings_.odbc_driver);
       }
-      if (last_error_ != failure.message) {
-        spdlog::warn("storage.sqlserver: cannot connect to {}: {}", options_.Describe(), failure.message);
-      }
-      last_error_ = std::move(failure.message);
-      next_attempt_ = Clock::now() + reconnect_delay_;
-      reconnect_delay_ = std::min(reconnect_delay_ * 2, settings_.reconnect_max_delay);
-      return Unavailable();
+      backoff_.Failed(std::move(failure.message));
+      return backoff_.Unavailable();
     }
-    reconnect_delay_ = settings_.reconnect_initial_delay;
-    last_error_.clear();
-    shared_.connections.fetch_add(1);
+    backoff_.Connected();
+    queue_.counters().connections.fetch_add(1);
     spdlog::info("storage.sqlserver: connected to {}", options_.Describe());
     return Status::Ok();
   }
@@ -313,17 +269,13 @@ class Lane {
     return true;
   }
 
-  Status Unavailable() const {
-    return Status::Error(fmt::format("SQL Server is unavailable ({}): {}", options_.Describe(), last_error_));
-  }
-
   void Disconnect(bool lost) {
     if (dbc_ == SQL_NULL_HDBC) return;
     if (lost) spdlog::warn("storage.sqlserver: connection to {} lost; reconnecting", options_.Describe());
     SQLDisconnect(dbc_);
     SQLFreeHandle(SQL_HANDLE_DBC, dbc_);
     dbc_ = SQL_NULL_HDBC;
-    next_attempt_ = Clock::time_point::min();
+    backoff_.Lost();
   }
 
   // ----- statements -----
@@ -361,7 +313,7 @@ class Lane {
   // Runs `sql` with `params`; with `rows`, keeps every row of its first result set.
   Outcome Exec(std::string_view sql, std::vector<Param> params, std::string_view operation,
                std::vector<Row>* rows = nullptr) {
-    if (dbc_ == SQL_NULL_HDBC) return {Unavailable(), ErrorKind::kConnectionLost};
+    if (dbc_ == SQL_NULL_HDBC) return {backoff_.Unavailable(), ErrorKind::kConnectionLost};
     SQLHSTMT stmt = SQL_NULL_HSTMT;
     if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, dbc_, &stmt)))
       return Lost(Failure(operation, SQL_HANDLE_DBC, dbc_));
@@ -440,7 +392,7 @@ class Lane {
   // Runs `body` in one transaction: committed when it succeeds, rolled back otherwise.
   template <typename Body>
   Outcome InTransaction(std::string_view operation, Body&& body) {
-    if (dbc_ == SQL_NULL_HDBC) return {Unavailable(), ErrorKind::kConnectionLost};
+    if (dbc_ == SQL_NULL_HDBC) return {backoff_.Unavailable(), ErrorKind::kConnectionLost};
     if (!SQL_SUCCEEDED(SQLSetConnectAttr(
             dbc_, SQL_ATTR_AUTOCOMMIT, reinterpret_cast<SQLPOINTER>(static_cast<uintptr_t>(SQL_AUTOCOMMIT_OFF)), 0))) {
       return Lost(Failure(operation, SQL_HANDLE_DBC, dbc_));
@@ -485,24 +437,14 @@ class Lane {
     std::vector<Row> rows;
     o = Exec(sqlserver::kSelectHistorySql, {}, "migration history", &rows);
     if (!o.ok()) return o.status;
-    std::set<std::string> applied;
-    std::set<std::string_view> known;
-    std::string known_list;
-    for (const sqlserver::Migration& m : sqlserver::Migrations()) {
-      known.insert(m.id);
-      known_list += known_list.empty() ? "" : ", ";
-      known_list += m.id;
-    }
+    std::vector<std::string> ids;
     for (const Row& row : rows) {
-      if (row.empty() || !row[0]) continue;
-      if (!known.contains(*row[0])) {
-        return Status::Error(
-            fmt::format("The SQL Server database {} has a newer schema than this server knows: migration '{}' in "
-                        "__EFMigrationsHistory is not one of {}. Upgrade OpStream Server or use another database.",
-                        options_.Describe(), *row[0], known_list));
-      }
-      applied.insert(*row[0]);
+      if (!row.empty() && row[0]) ids.push_back(*row[0]);
     }
+    if (Status known = CheckAppliedMigrations(ids, sqlserver::Migrations(), "SQL Server", options_.Describe());
+        !known.ok())
+      return known;
+    const std::set<std::string> applied(ids.begin(), ids.end());
     for (const sqlserver::Migration& m : sqlserver::Migrations()) {
       if (applied.contains(std::string(m.id))) continue;
       const std::string operation = fmt::format("migration {}", m.id);
@@ -554,6 +496,11 @@ class Lane {
     return InTransaction("append", [&] { return InsertRows(appends); });
   }
 
+  // A connection found dead before anything was committed (the server went away while it was
+  // idle): an uncommitted transaction is rolled back with its session.
+  bool MayRetryAppends(const Outcome& o) const { return dbc_ == SQL_NULL_HDBC && o.kind == ErrorKind::kConnectionLost; }
+  static Status ValidId(std::string_view id) { return CheckId(id); }
+
   int64_t ExistingRevision(const AppendJob& append) {
     if (append.ops.size() == 1 || dbc_ == SQL_NULL_HDBC) return append.ops.front().revision;
     std::vector<Param> params{Key(append.document_id)};
@@ -573,80 +520,13 @@ class Lane {
     return Status::Error(fmt::format("{} {}", o.status.message(), kNotAcknowledged));
   }
 
-  void RunAppends(std::vector<LaneJob>& batch, std::vector<Status>& results, bool may_retry) {
-    std::vector<size_t> group;
-    std::vector<const AppendJob*> appends;
-    for (size_t i = 0; i < batch.size(); ++i) {
-      auto* append = std::get_if<AppendJob>(&batch[i]);
-      if (append == nullptr) continue;
-      Status valid = CheckId(append->document_id);
-      if (valid.ok()) valid = ValidateAppendBatch(append->document_id, append->ops);
-      if (!valid.ok() || append->ops.empty()) {
-        results[i] = valid;
-        continue;
-      }
-      group.push_back(i);
-      appends.push_back(append);
-    }
-    if (group.empty()) return;
-    if (Status connected = EnsureConnected(false); !connected.ok()) {
-      for (size_t i : group) results[i] = connected;
-      return;
-    }
-    Outcome o = InsertInTransaction(appends);
-    // A connection found dead before anything was committed (the server went away while it was
-    // idle) gets one fresh attempt: an uncommitted transaction is rolled back with its session.
-    if (!o.ok() && may_retry && dbc_ == SQL_NULL_HDBC && o.kind == ErrorKind::kConnectionLost) {
-      if (EnsureConnected(true).ok()) o = InsertInTransaction(appends);
-    }
-    if (o.ok()) {
-      for (size_t i : group) results[i] = Status::Ok();
-      shared_.append_transactions.fetch_add(1);
-      shared_.appends_committed.fetch_add(group.size());
-      return;
-    }
-    if (dbc_ == SQL_NULL_HDBC || group.size() == 1) {
-      for (size_t g = 0; g < group.size(); ++g) results[group[g]] = Refusal(*appends[g], o);
-      return;
-    }
-    spdlog::debug("storage.sqlserver: a group of {} appends was refused ({}); retrying them one by one", group.size(),
-                  o.status.message());
-    for (size_t g = 0; g < group.size(); ++g) {
-      const Outcome single = InsertInTransaction({appends[g]});
-      if (single.ok()) {
-        results[group[g]] = Status::Ok();
-        shared_.append_transactions.fetch_add(1);
-        shared_.appends_committed.fetch_add(1);
-      } else {
-        results[group[g]] = Refusal(*appends[g], single);
-      }
-    }
-  }
-
   Status RunLoad(const LoadJob& job, LoadedDocument& loaded) {
     if (Status valid = CheckId(job.document_id); !valid.ok()) return valid;
     std::vector<Row> rows;
     Outcome o =
         Exec(sqlserver::kLoadSql, {Key(job.document_id), Key(job.document_id), Key(job.document_id)}, "load", &rows);
     if (!o.ok()) return o.status;
-    loaded.ops.reserve(rows.size());
-    for (size_t r = 0; r < rows.size(); ++r) {
-      const Row& row = rows[r];
-      int64_t kind = 0, revision = 0;
-      std::optional<Timestamp> timestamp;
-      if (row.size() == 6 && row[3]) timestamp = sqlserver::ParseDateTimeOffset(*row[3]);
-      if (row.size() != 6 || !row[0] || !row[1] || !timestamp || !row[4] || !ParseInt64(*row[0], kind) ||
-          !ParseInt64(*row[1], revision) || (kind == 1 && (!row[2] || !row[5]))) {
-        return Status::Error(
-            fmt::format("SQL Server load failed: unreadable row {} of document '{}'.", r, job.document_id));
-      }
-      if (kind == 0) {
-        loaded.snapshot = Snapshot{revision, *timestamp, *row[4]};
-      } else {
-        loaded.ops.push_back(StoredOp{revision, *row[2], *timestamp, *row[4], *row[5]});
-      }
-    }
-    return Status::Ok();
+    return relational::ReadLoadedDocument(rows, ParseTime, "SQL Server", job.document_id, loaded);
   }
 
   Status RunOther(LaneJob& job, LoadedDocument& loaded) {
@@ -668,7 +548,7 @@ class Lane {
 
   void RunBatch(std::vector<LaneJob>& batch, bool may_retry) {
     std::vector<Status> results(batch.size(), Status::Ok());
-    RunAppends(batch, results, may_retry);
+    jobs::RunGroupedAppends(kProvider, *this, batch, results, may_retry, queue_.counters());
     jobs::RunOthersAndAnswer(kProvider, *this, batch, results, may_retry, "SQL Server reachable");
   }
 
@@ -677,6 +557,9 @@ class Lane {
   template <typename L, typename J>
   friend void jobs::RunOthersAndAnswer(std::string_view, L&, std::vector<J>&, std::vector<Status>&, bool,
                                        std::string_view);
+  template <typename L, typename J>
+  friend void jobs::RunGroupedAppends(std::string_view, L&, std::vector<J>&, std::vector<Status>&, bool,
+                                      jobs::LaneCounters&);
   bool Disconnected() const { return dbc_ == SQL_NULL_HDBC; }
 
   // ----- what calls (CallJob) use -----
@@ -698,16 +581,12 @@ class Lane {
   SQLLEN row_count_ = 0;
   SQLHENV env_;
   SQLHDBC dbc_ = SQL_NULL_HDBC;
-  Clock::time_point next_attempt_ = Clock::time_point::min();
-  std::chrono::milliseconds reconnect_delay_;
-  std::string last_error_;
-  SharedState& shared_;
+  jobs::ReconnectBackoff backoff_;
+  jobs::LaneQueue<LaneJob>& queue_;
   std::thread thread_;  // last: everything above exists before the thread starts
 };
 
 // ----- management, history, comments and refs (server.md §3.1, §3.4.7) -----
-
-std::optional<Timestamp> ParseTime(std::string_view text) { return sqlserver::ParseDateTimeOffset(text); }
 
 Outcome Unreadable(std::string_view operation) {
   return {Status::Error(fmt::format("SQL Server {} failed: a row could not be read.", operation)), ErrorKind::kOther};
@@ -813,20 +692,32 @@ Outcome DeleteDocument(Lane& lane, const std::string& id, std::string_view ops, 
   });
 }
 
-template <typename Record, size_t N>
-Outcome QueryRecords(Lane& lane, const std::string_view (&columns)[N], std::string_view from, std::string_view where,
-                     std::vector<Param> params, bool (*read)(const Row&, relational::TimeParser, Record&),
-                     std::vector<Record>& out) {
+// The rows of `sql`, each read by `read` into `out`.
+template <typename Record>
+Status ReadRows(Lane& lane, std::string_view sql, std::vector<Param> params, std::string_view operation,
+                bool (*read)(const Row&, relational::TimeParser, Record&), std::vector<Record>& out) {
   std::vector<Row> rows;
-  Outcome o = lane.Run(fmt::format("SELECT {} FROM {} WHERE {};", SelectList(columns, "t"), from, where),
-                       std::move(params), "query", &rows);
-  if (!o.ok()) return o;
+  if (Outcome o = lane.Run(sql, std::move(params), operation, &rows); !o.ok()) return o.status;
   for (const Row& row : rows) {
     Record record;
-    if (!read(row, ParseTime, record)) return Unreadable("query");
+    if (!read(row, ParseTime, record)) return Unreadable(operation).status;
     out.push_back(std::move(record));
   }
-  return {};
+  return Status::Ok();
+}
+
+template <typename Record, size_t N>
+Status QueryRecords(Lane& lane, const std::string_view (&columns)[N], std::string_view from, std::string_view where,
+                    std::vector<Param> params, bool (*read)(const Row&, relational::TimeParser, Record&),
+                    std::vector<Record>& out) {
+  return ReadRows(lane, fmt::format("SELECT {} FROM {} WHERE {};", SelectList(columns, "t"), from, where),
+                  std::move(params), "query", read, out);
+}
+
+// The first of `found`, if any.
+template <typename Record>
+void TakeFirst(std::vector<Record>& found, std::optional<Record>& out) {
+  if (!found.empty()) out = std::move(found.front());
 }
 
 constexpr std::string_view kComments = "[opstream].[Comments] AS t";
@@ -853,6 +744,7 @@ Outcome Insert(Lane& lane, std::string_view table, const std::string_view (&colu
 
 }  // namespace
 
+// The lanes, and the ODBC environment, options and settings they refer to (which outlive them).
 class SqlServerDocumentStore::Worker {
  public:
   Worker(SqlServerConnectionOptions options, SqlServerStoreSettings settings)
@@ -866,59 +758,34 @@ class SqlServerDocumentStore::Worker {
           "storage.sqlserver: Encrypt=True without TrustServerCertificate: FreeTDS verifies the server certificate "
           "only when freetds.conf names a CA file ('ca file'); see docs/storage/sqlserver.md");
     }
-    const size_t lanes = std::max<size_t>(
-        1, std::min<size_t>(settings_.connections, static_cast<size_t>(std::max(1, options_.max_pool_size))));
-    for (size_t i = 0; i < lanes; ++i) lanes_.push_back(std::make_unique<Lane>(options_, settings_, env_, shared_));
+    lanes_ = std::make_unique<jobs::LanePool<Lane, LaneJob>>(
+        jobs::LanePoolOptions{.provider = kProvider,
+                              .display_name = "SQL Server",
+                              .lanes = LaneCount(settings_.connections, 4, options_.max_pool_size),
+                              .max_appends_per_batch = settings_.max_appends_per_transaction,
+                              .calls_run_alone = true,
+                              .health_timeout = settings_.health_timeout},
+        [this](jobs::LaneQueue<LaneJob>& queue) { return std::make_unique<Lane>(options_, settings_, env_, queue); });
   }
 
   ~Worker() {
-    {
-      std::lock_guard lock(shared_.mutex);
-      shared_.stopping = true;
-    }
-    shared_.work_cv.notify_all();
-    lanes_.clear();  // joins every lane after the queue is drained
+    lanes_.reset();  // the lanes finish the queue and close their connections first
     if (env_ != SQL_NULL_HENV) SQLFreeHandle(SQL_HANDLE_ENV, env_);
   }
 
-  void Enqueue(LaneJob job, bool front = false) {
-    {
-      std::lock_guard lock(shared_.mutex);
-      if (front) {
-        shared_.queue.push_front(std::move(job));
-      } else {
-        shared_.queue.push_back(std::move(job));
-      }
-    }
-    shared_.work_cv.notify_one();
+  void Enqueue(LaneJob job) { lanes_->Enqueue(std::move(job)); }
+  // A management, history, comment or ref call (jobs::MakeLaneCall).
+  template <typename Result, typename Done, typename Work>
+  void Call(Status checked, Done done, Work work) {
+    Enqueue(jobs::MakeLaneCall<Result, Lane>(kProvider, std::move(checked), std::move(done), std::move(work)));
   }
-
-  void EnqueueProbe(DocumentStore::HealthCompletion done) {
-    auto probe = watchdog_.Watch(kProvider, std::move(done), settings_.health_timeout);
-    // At the front: the probe measures whether the database answers, not how long the queue is.
-    Enqueue(ProbeJob{std::move(probe)}, true);
-  }
-
-  void Flush(std::chrono::milliseconds timeout) {
-    for (const auto& lane : lanes_) {
-      if (std::this_thread::get_id() == lane->thread_id()) return;
-    }
-    std::unique_lock lock(shared_.mutex);
-    shared_.idle_cv.wait_for(lock, timeout, [this] { return shared_.queue.empty() && shared_.busy == 0; });
-  }
-
-  SqlServerStoreCounters counters() const {
-    return {shared_.append_transactions.load(), shared_.appends_committed.load(), shared_.connections.load()};
-  }
+  jobs::LanePool<Lane, LaneJob>& lanes() { return *lanes_; }
 
  private:
   const SqlServerConnectionOptions options_;
   const SqlServerStoreSettings settings_;
   SQLHENV env_ = SQL_NULL_HENV;
-  SharedState shared_;
-  jobs::ProbeWatchdog watchdog_{
-      fmt::format("SQL Server did not answer within {} ms", settings_.health_timeout.count())};
-  std::vector<std::unique_ptr<Lane>> lanes_;
+  std::unique_ptr<jobs::LanePool<Lane, LaneJob>> lanes_;
 };
 
 SqlServerDocumentStore::SqlServerDocumentStore(SqlServerConnectionOptions options, SqlServerStoreSettings settings)
@@ -926,555 +793,402 @@ SqlServerDocumentStore::SqlServerDocumentStore(SqlServerConnectionOptions option
 
 SqlServerDocumentStore::~SqlServerDocumentStore() = default;
 
-void SqlServerDocumentStore::Initialize(Completion done) { worker_->Enqueue(InitializeJob{std::move(done)}); }
+void SqlServerDocumentStore::EnqueueJob(jobs::Job job) { worker_->Enqueue(jobs::Widen<LaneJob>(std::move(job))); }
 
-void SqlServerDocumentStore::Load(std::string document_id, LoadCompletion done) {
-  worker_->Enqueue(LoadJob{std::move(document_id), std::move(done)});
+void SqlServerDocumentStore::CheckHealth(HealthCompletion done) { worker_->lanes().EnqueueProbe(std::move(done)); }
+
+void SqlServerDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->lanes().Flush(timeout); }
+
+SqlServerStoreCounters SqlServerDocumentStore::counters() const {
+  return worker_->lanes().counters<SqlServerStoreCounters>();
 }
-
-void SqlServerDocumentStore::Append(std::string document_id, std::vector<StoredOp> ops, Completion done) {
-  worker_->Enqueue(AppendJob{std::move(document_id), std::move(ops), std::move(done)});
-}
-
-void SqlServerDocumentStore::WriteSnapshot(std::string document_id, Snapshot snapshot, Completion done) {
-  worker_->Enqueue(SnapshotJob{std::move(document_id), std::move(snapshot), std::move(done)});
-}
-
-void SqlServerDocumentStore::Compact(std::string document_id, int64_t up_to, Completion done) {
-  worker_->Enqueue(CompactJob{std::move(document_id), up_to, std::move(done)});
-}
-
-void SqlServerDocumentStore::CheckHealth(HealthCompletion done) { worker_->EnqueueProbe(std::move(done)); }
-
-void SqlServerDocumentStore::Flush(std::chrono::milliseconds timeout) { worker_->Flush(timeout); }
-
-SqlServerStoreCounters SqlServerDocumentStore::counters() const { return worker_->counters(); }
 
 // ----- management calls (server.md §3.1, §3.4.7) -----
 
 void SqlServerDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), query, done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentInfo> infos;
-    Status status = lane.Connected();
-    if (status.ok()) {
-      relational::InfoMerger merger;
-      status =
-          CollectInfos(lane, fmt::format("[DocumentId] LIKE ?{}", kLikeEscape), {LikePattern(prefix)}, merger).status;
-      if (status.ok()) infos = merger.Take(prefix, query);
-    }
-    Invoke(done, std::move(status), std::move(infos));
-  }});
+  worker_->Call<std::vector<DocumentInfo>>(
+      Status::Ok(), std::move(done), [prefix = std::move(prefix), query](Lane& lane, std::vector<DocumentInfo>& out) {
+        relational::InfoMerger merger;
+        Status status =
+            CollectInfos(lane, fmt::format("[DocumentId] LIKE ?{}", kLikeEscape), {LikePattern(prefix)}, merger).status;
+        if (status.ok()) out = merger.Take(prefix, query);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::optional<DocumentInfo> info;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      relational::InfoMerger merger;
-      status = CollectInfos(lane, "[DocumentId] = ?", {Key(id)}, merger).status;
-      if (status.ok()) info = merger.TakeOne(id);
-    }
-    Invoke(done, std::move(status), std::move(info));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::optional<DocumentInfo>>(
+      std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<DocumentInfo>& out) {
+        relational::InfoMerger merger;
+        Status status = CollectInfos(lane, "[DocumentId] = ?", {Key(id)}, merger).status;
+        if (status.ok()) out = merger.TakeOne(id);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::Delete(std::string document_id, Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) status = DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+    return DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
+  });
 }
 
 void SqlServerDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
-    int64_t count = 0;
-    Status status = lane.Connected();
-    if (status.ok()) status = DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
-    Invoke(done, std::move(status), status.ok() ? count : 0);
-  }});
+  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+    return DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
+  });
 }
 
 // ----- history store -----
 
 void SqlServerDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision,
                                                  SnapshotCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), max_revision, done = std::move(done)](Lane& lane) mutable {
-    std::optional<Snapshot> snapshot;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    std::vector<Row> rows;
-    if (status.ok()) {
-      status = lane.Run(
-                       "SELECT TOP (1) [Revision], CAST([Timestamp] AS varchar(34)), [State] FROM "
-                       "[opstream].[HistorySnapshots] WHERE [DocumentId] = ? AND [Revision] <= ? ORDER BY "
-                       "[Revision] DESC;",
-                       {Key(id), BigInt(max_revision)}, "history snapshot load", &rows)
-                   .status;
-    }
-    if (status.ok() && !rows.empty()) {
-      relational::RowReader r(rows[0], ParseTime);
-      Snapshot s;
-      s.revision = r.Int();
-      s.timestamp = r.Time();
-      s.state = r.Text();
-      if (r.ok()) {
-        snapshot = std::move(s);
-      } else {
-        status = Unreadable("history snapshot load").status;
-      }
-    }
-    Invoke(done, std::move(status), std::move(snapshot));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::optional<Snapshot>>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), max_revision](Lane& lane, std::optional<Snapshot>& out) {
+        std::vector<Snapshot> found;
+        Status status =
+            ReadRows(lane,
+                     "SELECT TOP (1) [Revision], CAST([Timestamp] AS varchar(34)), [State] FROM "
+                     "[opstream].[HistorySnapshots] WHERE [DocumentId] = ? AND [Revision] <= ? ORDER BY "
+                     "[Revision] DESC;",
+                     {Key(id), BigInt(max_revision)}, "history snapshot load", relational::ReadSnapshot, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to,
                                               OpsCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), since, up_to, done = std::move(done)](Lane& lane) mutable {
-    std::vector<StoredOp> ops;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    std::vector<Row> rows;
-    if (status.ok()) {
-      status = lane.Run(
-                       "SELECT [Revision], [AuthorId], CAST([Timestamp] AS varchar(34)), [Payload], [EngineType] "
-                       "FROM [opstream].[HistoryOps] WHERE [DocumentId] = ? AND [Revision] > ? AND [Revision] <= ? "
-                       "ORDER BY [Revision];",
-                       {Key(id), BigInt(since), BigInt(up_to)}, "history op stream", &rows)
-                   .status;
-    }
-    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
-      relational::RowReader r(rows[i], ParseTime);
-      StoredOp op;
-      op.revision = r.Int();
-      op.author_id = r.Text();
-      op.timestamp = r.Time();
-      op.payload = r.Text();
-      op.engine_type = r.Text();
-      if (!r.ok()) status = Unreadable("history op stream").status;
-      ops.push_back(std::move(op));
-    }
-    if (!status.ok()) ops.clear();
-    Invoke(done, std::move(status), std::move(ops));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::vector<StoredOp>>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), since, up_to](Lane& lane, std::vector<StoredOp>& out) {
+        return ReadRows(lane,
+                        "SELECT [Revision], [AuthorId], CAST([Timestamp] AS varchar(34)), [Payload], [EngineType] "
+                        "FROM [opstream].[HistoryOps] WHERE [DocumentId] = ? AND [Revision] > ? AND [Revision] <= ? "
+                        "ORDER BY [Revision];",
+                        {Key(id), BigInt(since), BigInt(up_to)}, "history op stream", relational::ReadHistoryOp, out);
+      });
 }
 
 void SqlServerDocumentStore::GetMilestones(std::string document_id, MilestonesCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<HistoryMilestone> milestones;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    std::vector<Row> rows;
-    if (status.ok()) {
-      status = lane.Run(
-                       "SELECT [Revision], CAST([Timestamp] AS varchar(34)), [Name] FROM [opstream].[HistorySnapshots] "
-                       "WHERE [DocumentId] = ? ORDER BY [Revision] DESC;",
-                       {Key(id)}, "milestones", &rows)
-                   .status;
-    }
-    for (size_t i = 0; status.ok() && i < rows.size(); ++i) {
-      relational::RowReader r(rows[i], ParseTime);
-      HistoryMilestone m;
-      m.revision = r.Int();
-      m.timestamp = r.Time();
-      m.name = r.OptionalText();
-      if (!r.ok()) status = Unreadable("milestones").status;
-      milestones.push_back(std::move(m));
-    }
-    if (!status.ok()) milestones.clear();
-    Invoke(done, std::move(status), std::move(milestones));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::vector<HistoryMilestone>>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id)](Lane& lane, std::vector<HistoryMilestone>& out) {
+        return ReadRows(lane,
+                        "SELECT [Revision], CAST([Timestamp] AS varchar(34)), [Name] FROM "
+                        "[opstream].[HistorySnapshots] WHERE [DocumentId] = ? ORDER BY [Revision] DESC;",
+                        {Key(id)}, "milestones", relational::ReadMilestone, out);
+      });
 }
 
 void SqlServerDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
                                                   std::optional<std::string> name, HistoryStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name),
-                            done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = lane.Run(
-          "INSERT INTO [opstream].[HistorySnapshots] ([DocumentId], [Revision], [Timestamp], [State], [Name]) VALUES "
-          "(?, ?, CAST(? AS datetimeoffset), ?, ?);",
-          {Key(id), BigInt(snapshot.revision), Time(snapshot.timestamp), Binary(snapshot.state), OptionalText(name)},
-          "history snapshot write");
-      status = o.kind == ErrorKind::kDuplicateKey ? HistorySnapshotExistsError(id, snapshot.revision) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name)](Lane& lane) {
+        const Outcome o = lane.Run(
+            "INSERT INTO [opstream].[HistorySnapshots] ([DocumentId], [Revision], [Timestamp], [State], [Name]) "
+            "VALUES (?, ?, CAST(? AS datetimeoffset), ?, ?);",
+            {Key(id), BigInt(snapshot.revision), Time(snapshot.timestamp), Binary(snapshot.state), OptionalText(name)},
+            "history snapshot write");
+        return o.kind == ErrorKind::kDuplicateKey ? HistorySnapshotExistsError(id, snapshot.revision) : o.status;
+      });
 }
 
 void SqlServerDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
-  worker_->Enqueue(
-      CallJob{[id = std::move(document_id), op = std::move(op), done = std::move(done)](Lane& lane) mutable {
-        Status status = CheckId(id);
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          const Outcome o = lane.Run(
-              "INSERT INTO [opstream].[HistoryOps] ([DocumentId], [Revision], [AuthorId], [Timestamp], [Payload], "
-              "[EngineType]) VALUES (?, ?, ?, CAST(? AS datetimeoffset), ?, ?);",
-              {Key(id), BigInt(op.revision), Text(op.author_id), Time(op.timestamp), Binary(op.payload),
-               Text(op.engine_type)},
-              "history append");
-          status = o.kind == ErrorKind::kDuplicateKey ? HistoryOpExistsError(id, op.revision) : o.status;
-        }
-        Invoke(done, std::move(status));
-      }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(
+      std::move(checked), std::move(done), [id = std::move(document_id), op = std::move(op)](Lane& lane) {
+        const Outcome o = lane.Run(
+            "INSERT INTO [opstream].[HistoryOps] ([DocumentId], [Revision], [AuthorId], [Timestamp], [Payload], "
+            "[EngineType]) VALUES (?, ?, ?, CAST(? AS datetimeoffset), ?, ?);",
+            {Key(id), BigInt(op.revision), Text(op.author_id), Time(op.timestamp), Binary(op.payload),
+             Text(op.engine_type)},
+            "history append");
+        return o.kind == ErrorKind::kDuplicateKey ? HistoryOpExistsError(id, op.revision) : o.status;
+      });
 }
 
 void SqlServerDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+    return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
+  });
 }
 
 void SqlServerDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), up_to, done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) status = DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", up_to).status;
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id), up_to](Lane& lane) {
+    return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", up_to).status;
+  });
 }
 
 void SqlServerDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
-    int64_t count = 0;
-    Status status = lane.Connected();
-    if (status.ok()) status = DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
-    Invoke(done, std::move(status), status.ok() ? count : 0);
-  }});
+  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+    return DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
+  });
 }
 
 // ----- comment store (the reference's Comments table, §3.4.2) -----
 
 void SqlServerDocumentStore::LoadComments(std::string document_id, CommentsCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<Comment> comments;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[DocumentId] = ?", {Key(id)},
-                            relational::ReadComment, comments)
-                   .status;
-    }
-    if (status.ok()) {
-      relational::SortComments(comments);
-    } else {
-      comments.clear();
-    }
-    Invoke(done, std::move(status), std::move(comments));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::vector<Comment>>(
+      std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::vector<Comment>& out) {
+        Status status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[DocumentId] = ?", {Key(id)},
+                                     relational::ReadComment, out);
+        relational::SortComments(out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::GetComment(std::string comment_id, CommentCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<Comment> comments;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[Id] = ?", {Key(id)},
-                            relational::ReadComment, comments)
-                   .status;
-    }
-    std::optional<Comment> comment;
-    if (status.ok() && !comments.empty()) comment = std::move(comments.front());
-    Invoke(done, std::move(status), std::move(comment));
-  }});
+  Status checked = CheckId(comment_id);
+  worker_->Call<std::optional<Comment>>(
+      std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane, std::optional<Comment>& out) {
+        std::vector<Comment> found;
+        Status status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[Id] = ?", {Key(id)},
+                                     relational::ReadComment, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = Insert(lane, "Comments", relational::kCommentColumns,
-                               {Key(c.id), Key(c.document_id), OptionalText(c.parent_comment_id),
-                                Text(c.author_peer_id), Text(c.author_name), Text(c.body), OptionalText(c.anchor_json),
-                                BigInt(c.anchored_at_revision), Time(c.created_at), OptionalTime(c.resolved_at),
-                                OptionalText(c.resolved_by_peer_id), BigInt(c.is_orphaned ? 1 : 0)},
-                               "comment add");
-      status = o.kind == ErrorKind::kDuplicateKey ? CommentExistsError(c.id) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
+  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+    const Outcome o = Insert(
+        lane, "Comments", relational::kCommentColumns,
+        {Key(c.id), Key(c.document_id), OptionalText(c.parent_comment_id), Text(c.author_peer_id), Text(c.author_name),
+         Text(c.body), OptionalText(c.anchor_json), BigInt(c.anchored_at_revision), Time(c.created_at),
+         OptionalTime(c.resolved_at), OptionalText(c.resolved_by_peer_id), BigInt(c.is_orphaned ? 1 : 0)},
+        "comment add");
+    return o.kind == ErrorKind::kDuplicateKey ? CommentExistsError(c.id) : o.status;
+  });
 }
 
 void SqlServerDocumentStore::UpdateComment(Comment c, CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[c = std::move(c), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(c.id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = lane.Run(
-                       "UPDATE [opstream].[Comments] SET [Body] = ?, [AnchorJson] = ?, [AnchoredAtRevision] = ?, "
-                       "[ResolvedAt] = CAST(? AS datetimeoffset), [ResolvedByPeerId] = ?, [IsOrphaned] = ? "
-                       "WHERE [Id] = ?;",
-                       {Text(c.body), OptionalText(c.anchor_json), BigInt(c.anchored_at_revision),
-                        OptionalTime(c.resolved_at), OptionalText(c.resolved_by_peer_id), BigInt(c.is_orphaned ? 1 : 0),
-                        Key(c.id)},
-                       "comment update")
-                   .status;
-      if (status.ok() && lane.AffectedRows() == 0) status = CommentNotFoundError(c.id);
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(c.id);
+  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+    Status status =
+        lane.Run(
+                "UPDATE [opstream].[Comments] SET [Body] = ?, [AnchorJson] = ?, [AnchoredAtRevision] = ?, "
+                "[ResolvedAt] = CAST(? AS datetimeoffset), [ResolvedByPeerId] = ?, [IsOrphaned] = ? "
+                "WHERE [Id] = ?;",
+                {Text(c.body), OptionalText(c.anchor_json), BigInt(c.anchored_at_revision), OptionalTime(c.resolved_at),
+                 OptionalText(c.resolved_by_peer_id), BigInt(c.is_orphaned ? 1 : 0), Key(c.id)},
+                "comment update")
+            .status;
+    if (status.ok() && lane.AffectedRows() == 0) status = CommentNotFoundError(c.id);
+    return status;
+  });
 }
 
 void SqlServerDocumentStore::DeleteComment(std::string comment_id, CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(comment_id), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      // Replies go with their root.
-      status = lane.Transaction("comment delete",
-                                [&]() -> Outcome {
-                                  Outcome o = lane.Run(
-                                      "DELETE FROM [opstream].[Comments] WHERE [ParentCommentId] = ? AND EXISTS "
-                                      "(SELECT 1 FROM [opstream].[Comments] AS r WHERE r.[Id] = ? AND "
-                                      "r.[ParentCommentId] IS NULL);",
-                                      {Key(id), Key(id)}, "comment delete");
-                                  if (!o.ok()) return o;
-                                  return lane.Run("DELETE FROM [opstream].[Comments] WHERE [Id] = ?;", {Key(id)},
-                                                  "comment delete");
-                                })
-                   .status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(comment_id);
+  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane) {
+    // Replies go with their root.
+    return lane
+        .Transaction(
+            "comment delete",
+            [&]() -> Outcome {
+              Outcome o = lane.Run(
+                  "DELETE FROM [opstream].[Comments] WHERE [ParentCommentId] = ? AND EXISTS "
+                  "(SELECT 1 FROM [opstream].[Comments] AS r WHERE r.[Id] = ? AND r.[ParentCommentId] IS NULL);",
+                  {Key(id), Key(id)}, "comment delete");
+              if (!o.ok()) return o;
+              return lane.Run("DELETE FROM [opstream].[Comments] WHERE [Id] = ?;", {Key(id)}, "comment delete");
+            })
+        .status;
+  });
 }
 
 void SqlServerDocumentStore::UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
                                            CommentStore::Completion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), revision, updates = std::move(updates),
-                            done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok() && !updates.empty()) {
-      status =
-          lane.Transaction("anchor update",
-                           [&]() -> Outcome {
-                             for (const AnchorUpdate& u : updates) {
-                               Outcome o = lane.Run(
-                                   "UPDATE [opstream].[Comments] SET [AnchorJson] = ?, [AnchoredAtRevision] = ?, "
-                                   "[IsOrphaned] = CASE WHEN [IsOrphaned] = 1 OR ? = 1 THEN 1 ELSE 0 END "
-                                   "WHERE [Id] = ? AND [DocumentId] = ?;",
-                                   {OptionalText(u.anchor_json), BigInt(revision),
-                                    BigInt(u.outcome == AnchorOutcome::kOrphaned ? 1 : 0), Key(u.comment_id), Key(id)},
-                                   "anchor update");
-                               if (!o.ok()) return o;
-                             }
-                             return {};
-                           })
-              .status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<void>(
+      std::move(checked), std::move(done),
+      [id = std::move(document_id), revision, updates = std::move(updates)](Lane& lane) {
+        if (updates.empty()) return Status::Ok();
+        return lane
+            .Transaction("anchor update",
+                         [&]() -> Outcome {
+                           for (const AnchorUpdate& u : updates) {
+                             Outcome o = lane.Run(
+                                 "UPDATE [opstream].[Comments] SET [AnchorJson] = ?, [AnchoredAtRevision] = ?, "
+                                 "[IsOrphaned] = CASE WHEN [IsOrphaned] = 1 OR ? = 1 THEN 1 ELSE 0 END "
+                                 "WHERE [Id] = ? AND [DocumentId] = ?;",
+                                 {OptionalText(u.anchor_json), BigInt(revision),
+                                  BigInt(u.outcome == AnchorOutcome::kOrphaned ? 1 : 0), Key(u.comment_id), Key(id)},
+                                 "anchor update");
+                             if (!o.ok()) return o;
+                           }
+                           return {};
+                         })
+            .status;
+      });
 }
 
 void SqlServerDocumentStore::GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<Comment> comments;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kCommentColumns, kComments,
-                            "t.[DocumentId] = ? AND t.[ParentCommentId] IS NULL AND t.[ResolvedAt] IS NULL AND "
-                            "t.[AnchorJson] IS NOT NULL",
-                            {Key(id)}, relational::ReadComment, comments)
-                   .status;
-    }
-    std::optional<int64_t> min;
-    if (status.ok()) min = relational::MinAnchoredRevision(comments);
-    Invoke(done, std::move(status), min);
-  }});
+  Status checked = CheckId(document_id);
+  worker_->Call<std::optional<int64_t>>(
+      std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<int64_t>& out) {
+        // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
+        std::vector<Comment> comments;
+        Status status = QueryRecords(lane, relational::kCommentColumns, kComments,
+                                     "t.[DocumentId] = ? AND t.[ParentCommentId] IS NULL AND t.[ResolvedAt] IS NULL "
+                                     "AND t.[AnchorJson] IS NOT NULL",
+                                     {Key(id)}, relational::ReadComment, comments);
+        out = relational::MinAnchoredRevision(comments);
+        return status;
+      });
 }
 
 // ----- ref store (DocumentNames, DocumentBranches, DocumentVersions, §3.4.2) -----
 
 void SqlServerDocumentStore::GetName(std::string global_name, NameCompletion done) {
-  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentName> names;
-    Status status = CheckId(name);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kNameColumns, kNames, "t.[GlobalName] = ?", {Key(name)},
-                            relational::ReadName, names)
-                   .status;
-    }
-    std::optional<DocumentName> found;
-    if (status.ok() && !names.empty()) found = std::move(names.front());
-    Invoke(done, std::move(status), std::move(found));
-  }});
+  Status checked = CheckId(global_name);
+  worker_->Call<std::optional<DocumentName>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name)](Lane& lane, std::optional<DocumentName>& out) {
+        std::vector<DocumentName> found;
+        Status status = QueryRecords(lane, relational::kNameColumns, kNames, "t.[GlobalName] = ?", {Key(name)},
+                                     relational::ReadName, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
-  worker_->Enqueue(CallJob{[prefix = std::move(prefix), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentName> names;
-    Status status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kNameColumns, kNames, fmt::format("t.[GlobalName] LIKE ?{}", kLikeEscape),
-                            {LikePattern(prefix)}, relational::ReadName, names)
-                   .status;
-    }
-    std::erase_if(names, [&](const DocumentName& n) { return !relational::StartsWith(n.global_name, prefix); });
-    relational::SortNames(names);
-    if (!status.ok()) names.clear();
-    Invoke(done, std::move(status), std::move(names));
-  }});
+  worker_->Call<std::vector<DocumentName>>(
+      Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, std::vector<DocumentName>& out) {
+        Status status =
+            QueryRecords(lane, relational::kNameColumns, kNames, fmt::format("t.[GlobalName] LIKE ?{}", kLikeEscape),
+                         {LikePattern(prefix)}, relational::ReadName, out);
+        std::erase_if(out, [&](const DocumentName& n) { return !relational::StartsWith(n.global_name, prefix); });
+        relational::SortNames(out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{[n = std::move(n), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckId(n.global_name);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = Insert(lane, "DocumentNames", relational::kNameColumns,
-                               {Key(n.global_name), Text(n.default_branch_id), Text(n.engine_type), Time(n.created_at)},
-                               "name create");
-      status = o.kind == ErrorKind::kDuplicateKey ? NameExistsError(n.global_name) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckId(n.global_name);
+  worker_->Call<void>(std::move(checked), std::move(done), [n = std::move(n)](Lane& lane) {
+    const Outcome o =
+        Insert(lane, "DocumentNames", relational::kNameColumns,
+               {Key(n.global_name), Text(n.default_branch_id), Text(n.engine_type), Time(n.created_at)}, "name create");
+    return o.kind == ErrorKind::kDuplicateKey ? NameExistsError(n.global_name) : o.status;
+  });
 }
 
 void SqlServerDocumentStore::GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) {
-  worker_->Enqueue(CallJob{
-      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
-        std::vector<DocumentBranch> branches;
-        Status status = CheckIds({name, branch});
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          status = QueryRecords(lane, relational::kBranchColumns, kBranches, "t.[GlobalName] = ? AND t.[BranchId] = ?",
-                                {Key(name), Key(branch)}, relational::ReadBranch, branches)
-                       .status;
-        }
-        std::optional<DocumentBranch> found;
-        if (status.ok() && !branches.empty()) found = std::move(branches.front());
-        Invoke(done, std::move(status), std::move(found));
-      }});
+  Status checked = CheckIds({global_name, branch_id});
+  worker_->Call<std::optional<DocumentBranch>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::optional<DocumentBranch>& out) {
+        std::vector<DocumentBranch> found;
+        Status status =
+            QueryRecords(lane, relational::kBranchColumns, kBranches, "t.[GlobalName] = ? AND t.[BranchId] = ?",
+                         {Key(name), Key(branch)}, relational::ReadBranch, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::EnumerateBranches(std::string global_name, BranchesCompletion done) {
-  worker_->Enqueue(CallJob{[name = std::move(global_name), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentBranch> branches;
-    Status status = CheckId(name);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kBranchColumns, kBranches, "t.[GlobalName] = ?", {Key(name)},
-                            relational::ReadBranch, branches)
-                   .status;
-    }
-    relational::SortBranches(branches);
-    if (!status.ok()) branches.clear();
-    Invoke(done, std::move(status), std::move(branches));
-  }});
+  Status checked = CheckId(global_name);
+  worker_->Call<std::vector<DocumentBranch>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name)](Lane& lane, std::vector<DocumentBranch>& out) {
+        Status status = QueryRecords(lane, relational::kBranchColumns, kBranches, "t.[GlobalName] = ?", {Key(name)},
+                                     relational::ReadBranch, out);
+        relational::SortBranches(out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{[b = std::move(b), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = Insert(
-          lane, "DocumentBranches", relational::kBranchColumns,
-          {Key(b.global_name), Key(b.branch_id), Key(b.physical_document_id), OptionalText(b.fork_parent_branch_id),
-           BigInt(b.fork_revision), Time(b.created_at), BigInt(b.is_read_only ? 1 : 0)},
-          "branch create");
-      status = o.kind == ErrorKind::kDuplicateKey ? BranchExistsError(b.branch_id) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
+  worker_->Call<void>(std::move(checked), std::move(done), [b = std::move(b)](Lane& lane) {
+    const Outcome o = Insert(
+        lane, "DocumentBranches", relational::kBranchColumns,
+        {Key(b.global_name), Key(b.branch_id), Key(b.physical_document_id), OptionalText(b.fork_parent_branch_id),
+         BigInt(b.fork_revision), Time(b.created_at), BigInt(b.is_read_only ? 1 : 0)},
+        "branch create");
+    return o.kind == ErrorKind::kDuplicateKey ? BranchExistsError(b.branch_id) : o.status;
+  });
 }
 
 void SqlServerDocumentStore::DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{
-      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
-        Status status = CheckIds({name, branch});
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          status = lane.Run("DELETE FROM [opstream].[DocumentBranches] WHERE [GlobalName] = ? AND [BranchId] = ?;",
-                            {Key(name), Key(branch)}, "branch delete")
-                       .status;
-        }
-        Invoke(done, std::move(status));
-      }});
+  Status checked = CheckIds({global_name, branch_id});
+  worker_->Call<void>(std::move(checked), std::move(done),
+                      [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane) {
+                        return lane
+                            .Run("DELETE FROM [opstream].[DocumentBranches] WHERE [GlobalName] = ? AND [BranchId] = ?;",
+                                 {Key(name), Key(branch)}, "branch delete")
+                            .status;
+                      });
 }
 
 void SqlServerDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion done) {
-  worker_->Enqueue(CallJob{[v = std::move(v), done = std::move(done)](Lane& lane) mutable {
-    Status status = CheckIds({v.global_name, v.branch_id, v.tag});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      const Outcome o = Insert(lane, "DocumentVersions", relational::kVersionColumns,
-                               {Key(v.global_name), Key(v.branch_id), Key(v.tag), BigInt(v.revision),
-                                Text(v.history_snapshot_name), Time(v.created_at)},
-                               "version create");
-      status = o.kind == ErrorKind::kDuplicateKey ? TagExistsError(v.tag, v.branch_id) : o.status;
-    }
-    Invoke(done, std::move(status));
-  }});
+  Status checked = CheckIds({v.global_name, v.branch_id, v.tag});
+  worker_->Call<void>(std::move(checked), std::move(done), [v = std::move(v)](Lane& lane) {
+    const Outcome o = Insert(lane, "DocumentVersions", relational::kVersionColumns,
+                             {Key(v.global_name), Key(v.branch_id), Key(v.tag), BigInt(v.revision),
+                              Text(v.history_snapshot_name), Time(v.created_at)},
+                             "version create");
+    return o.kind == ErrorKind::kDuplicateKey ? TagExistsError(v.tag, v.branch_id) : o.status;
+  });
 }
 
 void SqlServerDocumentStore::GetVersion(std::string global_name, std::string branch_id, std::string tag,
                                         VersionCompletion done) {
-  worker_->Enqueue(CallJob{[name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag),
-                            done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentVersion> versions;
-    Status status = CheckIds({name, branch, tag});
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kVersionColumns, kVersions,
-                            "t.[GlobalName] = ? AND t.[BranchId] = ? AND t.[Tag] = ?",
-                            {Key(name), Key(branch), Key(tag)}, relational::ReadVersion, versions)
-                   .status;
-    }
-    std::optional<DocumentVersion> found;
-    if (status.ok() && !versions.empty()) found = std::move(versions.front());
-    Invoke(done, std::move(status), std::move(found));
-  }});
+  Status checked = CheckIds({global_name, branch_id, tag});
+  worker_->Call<std::optional<DocumentVersion>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag)](
+          Lane& lane, std::optional<DocumentVersion>& out) {
+        std::vector<DocumentVersion> found;
+        Status status = QueryRecords(lane, relational::kVersionColumns, kVersions,
+                                     "t.[GlobalName] = ? AND t.[BranchId] = ? AND t.[Tag] = ?",
+                                     {Key(name), Key(branch), Key(tag)}, relational::ReadVersion, found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::EnumerateVersions(std::string global_name, std::string branch_id,
                                                VersionsCompletion done) {
-  worker_->Enqueue(CallJob{
-      [name = std::move(global_name), branch = std::move(branch_id), done = std::move(done)](Lane& lane) mutable {
-        std::vector<DocumentVersion> versions;
-        Status status = CheckIds({name, branch});
-        if (status.ok()) status = lane.Connected();
-        if (status.ok()) {
-          status = QueryRecords(lane, relational::kVersionColumns, kVersions, "t.[GlobalName] = ? AND t.[BranchId] = ?",
-                                {Key(name), Key(branch)}, relational::ReadVersion, versions)
-                       .status;
-        }
-        relational::SortVersionsByTag(versions);
-        if (!status.ok()) versions.clear();
-        Invoke(done, std::move(status), std::move(versions));
-      }});
+  Status checked = CheckIds({global_name, branch_id});
+  worker_->Call<std::vector<DocumentVersion>>(
+      std::move(checked), std::move(done),
+      [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::vector<DocumentVersion>& out) {
+        Status status =
+            QueryRecords(lane, relational::kVersionColumns, kVersions, "t.[GlobalName] = ? AND t.[BranchId] = ?",
+                         {Key(name), Key(branch)}, relational::ReadVersion, out);
+        relational::SortVersionsByTag(out);
+        return status;
+      });
 }
 
 void SqlServerDocumentStore::ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) {
-  worker_->Enqueue(CallJob{[id = std::move(physical_document_id), done = std::move(done)](Lane& lane) mutable {
-    std::vector<DocumentVersion> versions;
-    Status status = CheckId(id);
-    if (status.ok()) status = lane.Connected();
-    if (status.ok()) {
-      status = QueryRecords(lane, relational::kVersionColumns,
-                            "[opstream].[DocumentVersions] AS t JOIN [opstream].[DocumentBranches] AS b ON "
-                            "b.[GlobalName] = t.[GlobalName] AND b.[BranchId] = t.[BranchId]",
-                            "b.[PhysicalDocumentId] = ?", {Key(id)}, relational::ReadVersion, versions)
-                   .status;
-    }
-    relational::SortPinningVersions(versions);
-    if (!status.ok()) versions.clear();
-    Invoke(done, std::move(status), std::move(versions));
-  }});
+  Status checked = CheckId(physical_document_id);
+  worker_->Call<std::vector<DocumentVersion>>(
+      std::move(checked), std::move(done),
+      [id = std::move(physical_document_id)](Lane& lane, std::vector<DocumentVersion>& out) {
+        Status status = QueryRecords(lane, relational::kVersionColumns,
+                                     "[opstream].[DocumentVersions] AS t JOIN [opstream].[DocumentBranches] AS b ON "
+                                     "b.[GlobalName] = t.[GlobalName] AND b.[BranchId] = t.[BranchId]",
+                                     "b.[PhysicalDocumentId] = ?", {Key(id)}, relational::ReadVersion, out);
+        relational::SortPinningVersions(out);
+        return status;
+      });
 }
 
 Status OpenSqlServerStore(std::string_view connection_string, std::unique_ptr<DocumentStore>& out,
