@@ -290,10 +290,16 @@ int main(int argc, char** argv) {
   std::optional<net::FlushPacer> flush_pacer;
   if (settings.write_pacing_us != 0) flush_pacer.emplace(write_io, std::chrono::microseconds(settings.write_pacing_us));
   net::FlushPacer* const pacer = flush_pacer ? &*flush_pacer : nullptr;
+  std::optional<net::FlushPacer> fanout_flush_pacer;
+  if (settings.fanout_pacing_us != 0) {
+    fanout_flush_pacer.emplace(write_io, std::chrono::microseconds(settings.fanout_pacing_us));
+  }
+  net::FlushPacer* const fanout_pacer = fanout_flush_pacer ? &*fanout_flush_pacer : nullptr;
   transports::websocket::CollabSocketOptions socket_options{settings.websocket_max_message_bytes,
                                                             settings.send_queue_limit_bytes};
   socket_options.write_context = &write_io;
   socket_options.flush_pacer = pacer;
+  socket_options.fanout_pacer = fanout_pacer;
   if (settings.websockets_enabled) {
     server.AddWebSocketRoute(settings.websockets_path, [&](auto stream, auto request, auto hold) {
       transports::websocket::CollabSocket::Accept(std::move(stream), std::move(request), std::move(hold), router,
@@ -306,6 +312,7 @@ int main(int argc, char** argv) {
     signalr_options.max_queued_bytes = settings.send_queue_limit_bytes;
     signalr_options.write_context = &write_io;
     signalr_options.flush_pacer = pacer;
+    signalr_options.fanout_pacer = fanout_pacer;
     signalr.emplace(io, server, router, settings.signalr_path, settings.signalr_management_path, signalr_options);
   }
   std::optional<transports::grpc::GrpcService> grpc_service;

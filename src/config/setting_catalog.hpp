@@ -33,6 +33,7 @@ inline constexpr std::string_view kAllowedHosts = "AllowedHosts";
 inline constexpr std::string_view kWorkerThreads = "OpStream:Server:WorkerThreads";
 inline constexpr std::string_view kSendQueueLimitBytes = "OpStream:Server:SendQueueLimitBytes";
 inline constexpr std::string_view kWritePacingMicroseconds = "OpStream:Server:WritePacingMicroseconds";
+inline constexpr std::string_view kFanOutPacingMicroseconds = "OpStream:Server:FanOutPacingMicroseconds";
 inline constexpr std::string_view kShutdownGraceSeconds = "OpStream:Server:ShutdownGraceSeconds";
 inline constexpr std::string_view kWebSocketMaxMessageBytes = "OpStream:WebSockets:MaxMessageBytes";
 inline constexpr std::string_view kIdleCloseSeconds = "OpStream:Session:IdleCloseSeconds";

@@ -316,6 +316,7 @@ Status BindExtensions(const Configuration& c, Settings& s) {
            ReadWholeNumber(c, keys::kWorkerThreads, 0, 1024, workers),
            ReadWholeNumber(c, keys::kSendQueueLimitBytes, 1024, 64 * kGiB, s.send_queue_limit_bytes),
            ReadWholeNumber(c, keys::kWritePacingMicroseconds, 0, 100'000, s.write_pacing_us),
+           ReadWholeNumber(c, keys::kFanOutPacingMicroseconds, 0, 100'000, s.fanout_pacing_us),
            ReadSeconds(c, keys::kShutdownGraceSeconds, milliseconds{0}, s.shutdown_grace),
            ReadWholeNumber(c, keys::kWebSocketMaxMessageBytes, 1024, kGiB, s.websocket_max_message_bytes),
            ReadSeconds(c, keys::kIdleCloseSeconds, milliseconds{0}, s.idle_close_delay),

@@ -259,16 +259,17 @@ void Channel::FlushHeldBack(bool write_now) {
     return;
   }
   if (flush_posted_) return;
-  if (!write_now) return ScheduleFlushLocked(lock);
-  // The document writes this receiver from its own thread, frame by frame as its batches end:
-  // that is where a busy connection gains from waiting for a pacer round. (Large fan-outs go
-  // through the writer threads instead, where frames gather while earlier writes are under way.)
-  if (RecentlyWrittenLocked()) {
+  // A small document writes this receiver from its own thread, as each batch ends; a large
+  // fan-out goes through the writer threads. Either way a receiver written moments ago waits for
+  // its pacer's round, so that several ops leave in one write.
+  FlushPacer* pacer = write_now ? options_.flush_pacer : options_.fanout_pacer;
+  if (RecentlyWrittenLocked(pacer)) {
     flush_posted_ = true;
     flush_deferred_ = true;
-    options_.flush_pacer->Defer({KeepAlive(), this});
+    pacer->Defer({KeepAlive(), this});
     return;
   }
+  if (!write_now) return ScheduleFlushLocked(lock);
   WriteLocked(lock);
 }
 
@@ -283,8 +284,8 @@ void Channel::ScheduleFlushLocked(std::unique_lock<std::mutex>&) {
   }
 }
 
-bool Channel::RecentlyWrittenLocked() const {
-  return options_.flush_pacer != nullptr && Clock::now() - last_write_ < options_.flush_pacer->interval();
+bool Channel::RecentlyWrittenLocked(const FlushPacer* pacer) const {
+  return pacer != nullptr && Clock::now() - last_write_ < pacer->interval();
 }
 
 void Channel::FlushDeferred() { Flush(); }
@@ -334,7 +335,7 @@ void Channel::WriteLocked(std::unique_lock<std::mutex>& lock) {
       writing_ = false;
       return AbortLocked();
     }
-    if (options_.flush_pacer != nullptr) last_write_ = Clock::now();
+    if (options_.flush_pacer != nullptr || options_.fanout_pacer != nullptr) last_write_ = Clock::now();
     auto remaining = static_cast<size_t>(written);
     while (remaining > 0) {
       auto& frame = queue_[head_];

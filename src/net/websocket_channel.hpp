@@ -48,6 +48,9 @@ struct ChannelOptions {
   // pacer's interval ago defers FlushHeldBack(write_now) to the pacer, so that the broadcasts of
   // several document batches leave in one write.
   FlushPacer* flush_pacer = nullptr;
+  // The same for FlushHeldBack(!write_now), the flushes of large fan-outs (writer threads), whose
+  // ops come further apart and so need a longer round to gather.
+  FlushPacer* fanout_pacer = nullptr;
 };
 
 // Bytes to write, kept alive by `owner` until written.
@@ -114,7 +117,7 @@ class Channel : public LiveConnection, private FlushPacer::Flushable {
   void Flush();
   void FlushDeferred() override;
   // True when the pacer should take this connection's next flush.
-  bool RecentlyWrittenLocked() const;
+  bool RecentlyWrittenLocked(const FlushPacer* pacer) const;
   void WriteLocked(std::unique_lock<std::mutex>& lock);
   EnqueueResult EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control,
                               WriteMode mode = WriteMode::kSoon);

@@ -36,9 +36,10 @@ TEST(ConfigHelpTest, CatalogCoversEverySettingOfTheSpecAndTheExtensions) {
       "Logging:LogLevel:Microsoft.AspNetCore", "AllowedHosts",
       // Extensions
       "OpStream:Server:WorkerThreads", "OpStream:Server:SendQueueLimitBytes", "OpStream:Server:WritePacingMicroseconds",
-      "OpStream:Server:ShutdownGraceSeconds", "OpStream:WebSockets:MaxMessageBytes",
-      "OpStream:Session:IdleCloseSeconds", "OpStream:Session:SnapshotEveryOps", "OpStream:Session:SnapshotEverySeconds",
-      "OpStream:Session:OpLogTailOps", "OpStream:Awareness:TtlSeconds", "OpStream:Storage:StartupRetrySeconds"};
+      "OpStream:Server:FanOutPacingMicroseconds", "OpStream:Server:ShutdownGraceSeconds",
+      "OpStream:WebSockets:MaxMessageBytes", "OpStream:Session:IdleCloseSeconds", "OpStream:Session:SnapshotEveryOps",
+      "OpStream:Session:SnapshotEverySeconds", "OpStream:Session:OpLogTailOps", "OpStream:Awareness:TtlSeconds",
+      "OpStream:Storage:StartupRetrySeconds"};
   std::set<std::string> actual;
   for (const SettingInfo& info : SettingCatalog()) actual.emplace(info.key);
   EXPECT_EQ(actual, expected);

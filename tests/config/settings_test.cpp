@@ -105,6 +105,7 @@ TEST_F(SettingsTest, ExtensionDefaults) {
   EXPECT_EQ(s.websocket_max_message_bytes, 2u * 1024 * 1024);
   EXPECT_EQ(s.send_queue_limit_bytes, 16u * 1024 * 1024);
   EXPECT_EQ(s.write_pacing_us, 400u);
+  EXPECT_EQ(s.fanout_pacing_us, 2000u);
   EXPECT_EQ(s.idle_close_delay, std::chrono::seconds(300));
   EXPECT_EQ(s.snapshot_every_ops, 100u);
   EXPECT_EQ(s.snapshot_every, std::chrono::seconds(300));
@@ -449,6 +450,7 @@ TEST_F(SettingsTest, ExtensionSettingsAreRead) {
                                                                {"OPSTREAM__SERVER__SENDQUEUELIMITBYTES", "1048576"},
                                                                {"OPSTREAM__SERVER__SHUTDOWNGRACESECONDS", "2.5"},
                                                                {"OPSTREAM__SERVER__WRITEPACINGMICROSECONDS", "0"},
+                                                               {"OPSTREAM__SERVER__FANOUTPACINGMICROSECONDS", "5000"},
                                                                {"OPSTREAM__WEBSOCKETS__MAXMESSAGEBYTES", " 65536 "},
                                                                {"OPSTREAM__SESSION__SNAPSHOTEVERYOPS", "0"},
                                                                {"OPSTREAM__SESSION__SNAPSHOTEVERYSECONDS", "60"},
@@ -459,6 +461,7 @@ TEST_F(SettingsTest, ExtensionSettingsAreRead) {
   EXPECT_EQ(s.send_queue_limit_bytes, 1048576u);
   EXPECT_EQ(s.shutdown_grace, std::chrono::milliseconds(2500));
   EXPECT_EQ(s.write_pacing_us, 0u);
+  EXPECT_EQ(s.fanout_pacing_us, 5000u);
   EXPECT_EQ(s.websocket_max_message_bytes, 65536u);
   EXPECT_EQ(s.idle_close_delay, std::chrono::milliseconds(250));
   EXPECT_EQ(s.snapshot_every_ops, 0u);

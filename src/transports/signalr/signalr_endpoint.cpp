@@ -180,6 +180,7 @@ SignalREndpoint::SignalREndpoint(asio::io_context& io, net::Server& server, Hub&
         channel.max_queued_bytes = options.max_queued_bytes;
         channel.write_context = options.write_context;
         channel.flush_pacer = options.flush_pacer;
+        channel.fanout_pacer = options.fanout_pacer;
         return channel;
       }()) {}
 

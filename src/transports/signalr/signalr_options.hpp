@@ -36,6 +36,7 @@ struct SignalROptions {
   boost::asio::io_context* write_context = nullptr;
   // net::websocket::ChannelOptions::flush_pacer; null: no pacing.
   net::FlushPacer* flush_pacer = nullptr;
+  net::FlushPacer* fanout_pacer = nullptr;  // ChannelOptions::fanout_pacer
 };
 
 }  // namespace opstream::transports::signalr
