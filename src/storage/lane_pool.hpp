@@ -10,8 +10,9 @@
 // them with the rest of the batch).
 //
 // `Lane` is constructed by the pool's `make` function with the queue, starts its thread, and runs
-// `ServeLane(queue, *this)` there; it provides `void RunInitialize(InitializeJob&)`,
-// `void RunBatch(std::vector<Job>&)` and `std::thread::id thread_id() const`.
+// `ServeLane(provider, where, queue, *this)` there; it provides `Status EnsureConnected(bool
+// force)`, `Status Migrate()`, `void RunBatch(std::vector<Job>&, bool may_retry)` and
+// `std::thread::id thread_id() const`.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -267,15 +268,31 @@ class LaneQueue {
   LaneCounters counters_;
 };
 
+template <typename T, typename Variant>
+struct IsAlternative : std::false_type {};
+template <typename T, typename... Types>
+struct IsAlternative<T, std::variant<Types...>> : std::disjunction<std::is_same<T, Types>...> {};
+
 // The loop of a lane's thread: every batch it takes, until the queue is stopped and drained.
+// Initialization (connect, migrate) and a LaneCall, which each run alone, are handled here; the
+// rest goes to the lane's RunBatch. `where` describes the server for the log.
 template <typename Job, typename Lane>
-void ServeLane(LaneQueue<Job>& queue, Lane& lane) {
+void ServeLane(std::string_view provider, const std::string& where, LaneQueue<Job>& queue, Lane& lane) {
   std::vector<Job> batch;
   while (queue.Take(batch)) {
     if (auto* initialize = std::get_if<InitializeJob>(&batch.front())) {
-      lane.RunInitialize(*initialize);
+      Status status = lane.EnsureConnected(true);
+      if (status.ok()) status = lane.Migrate();
+      if (status.ok()) spdlog::info("storage.{}: database ready {}", provider, where);
+      InvokeCompletion(provider, initialize->done, std::move(status));
+    } else if constexpr (IsAlternative<LaneCall<Lane>, Job>::value) {
+      if (auto* call = std::get_if<LaneCall<Lane>>(&batch.front())) {
+        call->run(lane);
+      } else {
+        lane.RunBatch(batch, true);
+      }
     } else {
-      lane.RunBatch(batch);
+      lane.RunBatch(batch, true);
     }
     queue.Finished();
   }

@@ -265,7 +265,7 @@ class Lane {
 #ifdef __linux__
     pthread_setname_np(pthread_self(), "opstream-pg");
 #endif
-    jobs::ServeLane(queue_, *this);
+    jobs::ServeLane(kProvider, options_.Describe(), queue_, *this);
     Disconnect(false);
   }
 
@@ -440,16 +440,10 @@ class Lane {
 
   // ----- Initialize -----
 
- public:
-  // What jobs::ServeLane runs: RunInitialize and RunBatch.
-  void RunInitialize(InitializeJob& job) {
-    Status status = EnsureConnected(true);
-    if (status.ok()) status = Migrate();
-    if (status.ok()) spdlog::info("storage.postgres: database ready {}", options_.Describe());
-    Invoke(job.done, std::move(status));
-  }
-
  private:
+  template <typename J, typename L>
+  friend void jobs::ServeLane(std::string_view, const std::string&, jobs::LaneQueue<J>&, L&);
+
   // Each step in its own transaction under the advisory lock, re-reading the history inside it,
   // so concurrent nodes apply every step exactly once (server.md §3.4.5).
   Status Migrate() {
@@ -533,6 +527,7 @@ class Lane {
     std::vector<Expect> expects;
     bool prepared = false;
     const bool used_prepared = insert_prepared_ && !group.empty();
+    bool statement_lost = false;  // SQLSTATE 26000: the server does not know the prepared insert
     Status group_status = Status::Error("not answered");
     bool group_committed = false;
     bool sent = true;
@@ -559,8 +554,10 @@ class Lane {
                                      params.formats(), 1) == 1 &&
                  PQpipelineSync(conn_) == 1;
         }
-        expects.push_back({false, [&group_status](const PGresult* r, const Status& failure) {
+        expects.push_back({false, [&group_status, &statement_lost](const PGresult* r, const Status& failure) {
                              group_status = r ? ResultStatus(r, "append") : failure;
+                             const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+                             statement_lost = state != nullptr && std::string_view(state) == "26000";
                            }});
         expects.push_back({true, [&group_committed](const PGresult* r, const Status&) { group_committed = r; }});
       } else if (auto* load = std::get_if<LoadJob>(&batch[i])) {
@@ -614,9 +611,7 @@ class Lane {
       } else if (collected.ok() && !group_status.ok()) {
         // A pooler between us and the server (PgBouncer in transaction mode) may have lost the
         // statement: prepare it again next time.
-        if (used_prepared && group_status.message().find("SQLSTATE 26000") != std::string::npos) {
-          insert_prepared_ = false;
-        }
+        if (statement_lost) insert_prepared_ = false;
         // The server refused the group (a duplicate revision, bad UTF-8 ...): one transaction
         // per append finds the offending ones and commits the rest.
         spdlog::debug("storage.postgres: a group of {} appends was refused ({}); retrying them one by one",

@@ -183,27 +183,14 @@ class Lane {
 #ifdef __linux__
     pthread_setname_np(pthread_self(), "opstream-mssql");
 #endif
-    jobs::ServeLane(queue_, *this);
+    jobs::ServeLane(kProvider, options_.Describe(), queue_, *this);
     Disconnect(false);
   }
 
- public:
-  // ----- what jobs::ServeLane runs -----
-  void RunInitialize(InitializeJob& job) {
-    Status status = EnsureConnected(true);
-    if (status.ok()) status = Migrate();
-    if (status.ok()) spdlog::info("storage.sqlserver: database ready {}", options_.Describe());
-    Invoke(job.done, std::move(status));
-  }
-  void RunBatch(std::vector<LaneJob>& batch) {
-    if (auto* call = std::get_if<CallJob>(&batch.front())) {
-      call->run(*this);
-    } else {
-      RunBatch(batch, true);
-    }
-  }
-
  private:
+  template <typename J, typename L>
+  friend void jobs::ServeLane(std::string_view, const std::string&, jobs::LaneQueue<J>&, L&);
+
   // ----- connection -----
 
   Status EnsureConnected(bool force) {
