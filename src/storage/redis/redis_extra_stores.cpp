@@ -73,7 +73,12 @@ std::string Pair(std::string_view a, std::string_view b) {
 
 // ---- JSON of records ----
 
-const json::object* AsObject(const json::value& v) { return v.if_object(); }
+// The object `text` holds, or null when it is not a JSON object; `holder` keeps it alive.
+const json::object* ParseObject(std::string_view text, json::value& holder) {
+  json::error_code ec;
+  holder = json::parse(text, ec);
+  return ec ? nullptr : holder.if_object();
+}
 
 std::string String(const json::object& o, std::string_view key) {
   const json::value* v = o.if_contains(key);
@@ -145,9 +150,8 @@ std::string CommentJson(const Comment& c) {
 }
 
 bool ParseComment(std::string_view text, Comment& c) {
-  json::error_code ec;
-  const json::value v = json::parse(text, ec);
-  const json::object* o = ec ? nullptr : AsObject(v);
+  json::value v;
+  const json::object* o = ParseObject(text, v);
   if (!o) return false;
   c.id = String(*o, "id");
   c.document_id = String(*o, "documentId");
@@ -187,9 +191,8 @@ std::string NameJson(const DocumentName& n) {
 }
 
 bool ParseName(std::string_view text, DocumentName& n) {
-  json::error_code ec;
-  const json::value v = json::parse(text, ec);
-  const json::object* o = ec ? nullptr : AsObject(v);
+  json::value v;
+  const json::object* o = ParseObject(text, v);
   if (!o) return false;
   n.global_name = String(*o, "name");
   n.default_branch_id = String(*o, "defaultBranchId");
@@ -211,9 +214,8 @@ std::string BranchJson(const DocumentBranch& b) {
 }
 
 bool ParseBranch(std::string_view text, DocumentBranch& b) {
-  json::error_code ec;
-  const json::value v = json::parse(text, ec);
-  const json::object* o = ec ? nullptr : AsObject(v);
+  json::value v;
+  const json::object* o = ParseObject(text, v);
   if (!o) return false;
   b.global_name = String(*o, "name");
   b.branch_id = String(*o, "branchId");
@@ -237,9 +239,8 @@ std::string VersionJson(const DocumentVersion& v) {
 }
 
 bool ParseVersion(std::string_view text, DocumentVersion& out) {
-  json::error_code ec;
-  const json::value v = json::parse(text, ec);
-  const json::object* o = ec ? nullptr : AsObject(v);
+  json::value v;
+  const json::object* o = ParseObject(text, v);
   if (!o) return false;
   out.global_name = String(*o, "name");
   out.branch_id = String(*o, "branchId");
@@ -263,9 +264,8 @@ std::string HistorySnapshotJson(const Snapshot& snapshot, const std::optional<st
 }
 
 std::optional<std::string> HistorySnapshotName(std::string_view text) {
-  json::error_code ec;
-  const json::value v = json::parse(text, ec);
-  const json::object* o = ec ? nullptr : AsObject(v);
+  json::value v;
+  const json::object* o = ParseObject(text, v);
   return o ? OptionalString(*o, "name") : std::nullopt;
 }
 
