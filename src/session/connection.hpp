@@ -5,12 +5,14 @@
 // encodes the messages and writes them. Events shared by many receivers are immutable and carry a
 // per-transport encoding cache, so a broadcast is serialized once per transport, not per peer.
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <variant>
 #include <vector>
 
@@ -37,17 +39,39 @@ class JoinedDocument {
 enum class TransportKind : int { kWebSocket = 0, kSignalRJson, kSignalRMessagePack, kGrpc, kCount };
 
 // Lazily computed, thread-safe encodings of one event, one slot per transport kind.
+//
+// Not std::call_once: glibc's once ends every first call with a futex wake system call, which
+// cost one system call per broadcast op. Here the first caller encodes; a caller that meets an
+// encoding in progress on another thread (rare: transports of other kinds) yields until it is
+// ready.
 class EncodingCache {
  public:
   template <typename Encode>
   const std::string& Get(TransportKind kind, Encode&& encode) const {
     const auto slot = static_cast<size_t>(kind);
-    std::call_once(flags_[slot], [&] { encoded_[slot] = encode(); });
+    auto& state = states_[slot];
+    uint8_t seen = state.load(std::memory_order_acquire);
+    if (seen == kReady) return encoded_[slot];
+    if (seen == kEmpty && state.compare_exchange_strong(seen, kEncoding, std::memory_order_acquire)) {
+      try {
+        encoded_[slot] = encode();
+      } catch (...) {
+        state.store(kEmpty, std::memory_order_release);
+        throw;
+      }
+      state.store(kReady, std::memory_order_release);
+      return encoded_[slot];
+    }
+    while (state.load(std::memory_order_acquire) != kReady) {
+      if (state.load(std::memory_order_relaxed) == kEmpty) return Get(kind, std::forward<Encode>(encode));
+      std::this_thread::yield();
+    }
     return encoded_[slot];
   }
 
  private:
-  mutable std::array<std::once_flag, static_cast<size_t>(TransportKind::kCount)> flags_;
+  static constexpr uint8_t kEmpty = 0, kEncoding = 1, kReady = 2;
+  mutable std::array<std::atomic<uint8_t>, static_cast<size_t>(TransportKind::kCount)> states_{};
   mutable std::array<std::string, static_cast<size_t>(TransportKind::kCount)> encoded_;
 };
 
