@@ -77,6 +77,41 @@ TEST(EnvelopeDecode, MalformedInputIsAnsweredWithTheCorrelationIdWhenReadable) {
   EXPECT_EQ(DecodeInbound(deep + std::string(100, ']')).kind, Kind::kInvalid);
 }
 
+TEST(EnvelopeDecode, BindsLikeSystemTextJson) {
+  // Names ignore case; the last duplicate wins; string message types ignore case too.
+  const auto op = DecodeInbound(
+      R"({"MESSAGETYPE":"oprequest","OpRequest":{"documentid":"a","DocumentId":"b","PAYLOAD":"e30=","baserevision":3}})");
+  ASSERT_EQ(op.kind, Kind::kOp) << op.error;
+  EXPECT_EQ(op.document_id, "b");
+  EXPECT_EQ(op.payload, "{}");
+  EXPECT_EQ(op.base_revision, 3);
+  // Null reads as absent.
+  const auto join = DecodeInbound(R"({"correlationId":null,"messageType":null,"joinRequest":{"documentId":"d","documentType":null}})");
+  ASSERT_EQ(join.kind, Kind::kJoin) << join.error;
+  EXPECT_FALSE(join.correlation.has_value());
+  EXPECT_EQ(join.document_type, "");
+  // Integers: int32 for the message type and protocol version, int64 for revisions, no fractions.
+  EXPECT_EQ(DecodeInbound(R"({"messageType":4294967296})").error, "InvalidMessage: 'messageType' must be an integer.");
+  EXPECT_EQ(DecodeInbound(R"({"joinRequest":{"documentId":"d","clientProtoVersion":2147483648}})").error,
+            "InvalidMessage: 'clientProtoVersion' must be an integer.");
+  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":"e30=","baseRevision":9223372036854775807}})")
+                .base_revision,
+            9223372036854775807);
+  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":"e30=","baseRevision":9223372036854775808}})")
+                .error,
+            "InvalidMessage: 'baseRevision' must be an integer.");
+  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":"e30=","baseRevision":1e400}})").error,
+            "InvalidMessage: 'baseRevision' must be an integer.");
+  // The first invalid field, in the reference's order, is the one reported.
+  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":1,"baseRevision":"x"}})").error,
+            "InvalidMessage: 'payload' must be a string.");
+  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":[]})").error, "InvalidMessage: 'opRequest' must be an object.");
+  // Malformed text keeps the wording clients have seen, and the request after it parses normally.
+  EXPECT_EQ(DecodeInbound(R"({"messageType":)").error.rfind("InvalidMessage: Malformed JSON: ", 0), 0u);
+  EXPECT_EQ(DecodeInbound("{\"documentId\":\"\xff\"}").kind, Kind::kInvalid);
+  EXPECT_EQ(DecodeInbound(R"({"joinRequest":{"documentId":"after"}})").document_id, "after");
+}
+
 TEST(EnvelopeEncode, ResponsesAndEventsMatchTheReferenceShapes) {
   std::string out;
   EncodeOpResponse({std::string("c"), true, 2, std::nullopt}, out);

@@ -9,9 +9,11 @@
 
 #include "common/base64.hpp"
 #include "common/text.hpp"
+#include "engines/json/json_reader.hpp"
 
 namespace opstream::transports::websocket {
 namespace json = boost::json;
+namespace dom = simdjson::dom;
 
 namespace {
 
@@ -33,15 +35,9 @@ constexpr std::array<std::string_view, 17> kTypeNames = {"JoinRequest",
                                                          "ReceiveCommentUpdated",
                                                          "ReceiveCommentDeleted"};
 
-// Case-insensitive property lookup; the last duplicate wins, as System.Text.Json binds.
-const json::value* Find(const json::object& object, std::string_view name) {
-  const json::value* found = nullptr;
-  for (const auto& member : object) {
-    if (AsciiIEquals(member.key(), name)) found = &member.value();
-  }
-  return found;
-}
-
+// Reads the envelope from simdjson's DOM (parsed by a reused per-thread parser, so a request
+// costs no allocation for its JSON). Properties bind case-insensitively and the last duplicate
+// wins, as System.Text.Json binds.
 struct Decoder {
   InboundMessage& message;
 
@@ -51,42 +47,73 @@ struct Decoder {
     return false;
   }
 
-  bool ReadString(const json::object& object, std::string_view name, std::string& out) {
-    const auto* value = Find(object, name);
-    if (value == nullptr || value->is_null()) return true;
-    if (!value->is_string()) return Fail(fmt::format("'{}' must be a string.", name));
-    out = value->get_string();
+  // False with `value` untouched when the property is absent or null.
+  static bool Find(dom::object object, std::string_view name, dom::element& value) {
+    return engines::json::FindMemberIgnoreCase(object, name, value) && !value.is_null();
+  }
+
+  // `out` points into the parser's DOM: valid until the thread's next parse.
+  bool ReadStringView(dom::object object, std::string_view name, std::string_view& out) {
+    dom::element value;
+    if (!Find(object, name, value)) return true;
+    if (value.get_string().get(out) != simdjson::SUCCESS) return Fail(fmt::format("'{}' must be a string.", name));
     return true;
   }
 
-  bool ReadInteger(const json::object& object, std::string_view name, int64_t min, int64_t max, int64_t& out) {
-    const auto* value = Find(object, name);
-    if (value == nullptr || value->is_null()) return true;
-    if (value->is_int64() && value->get_int64() >= min && value->get_int64() <= max) {
-      out = value->get_int64();
+  bool ReadString(dom::object object, std::string_view name, std::string& out) {
+    std::string_view text;
+    if (!ReadStringView(object, name, text)) return false;
+    if (text.data() != nullptr) out.assign(text);
+    return true;
+  }
+
+  bool ReadInteger(dom::element value, std::string_view name, int64_t min, int64_t max, int64_t& out) {
+    int64_t signed_value = 0;
+    uint64_t unsigned_value = 0;
+    if (value.is_int64() && value.get_int64().get(signed_value) == simdjson::SUCCESS && signed_value >= min &&
+        signed_value <= max) {
+      out = signed_value;
       return true;
     }
-    if (value->is_uint64() && value->get_uint64() <= static_cast<uint64_t>(max)) {
-      out = static_cast<int64_t>(value->get_uint64());
+    if (value.is_uint64() && value.get_uint64().get(unsigned_value) == simdjson::SUCCESS &&
+        unsigned_value <= static_cast<uint64_t>(max)) {
+      out = static_cast<int64_t>(unsigned_value);
       return true;
     }
     return Fail(fmt::format("'{}' must be an integer.", name));
   }
 
+  bool ReadInteger(dom::object object, std::string_view name, int64_t min, int64_t max, int64_t& out) {
+    dom::element value;
+    if (!Find(object, name, value)) return true;
+    return ReadInteger(value, name, min, max, out);
+  }
+
   // Null or absent payload objects are ignored, like the reference (wire-protocol §4.5).
-  const json::object* Payload(const json::object& envelope, std::string_view name) {
-    const auto* value = Find(envelope, name);
-    if (value == nullptr || value->is_null()) {
+  bool Payload(dom::object envelope, std::string_view name, dom::object& payload) {
+    dom::element value;
+    if (!Find(envelope, name, value)) {
       message.kind = InboundMessage::Kind::kIgnored;
-      return nullptr;
+      return false;
     }
-    if (!value->is_object()) {
-      Fail(fmt::format("'{}' must be an object.", name));
-      return nullptr;
-    }
-    return &value->get_object();
+    if (value.get_object().get(payload) != simdjson::SUCCESS) return Fail(fmt::format("'{}' must be an object.", name));
+    return true;
   }
 };
+
+// The message for text simdjson refuses: Boost.JSON's wording, which clients have seen since the
+// first release (simdjson's own, for the rare text only one of them refuses).
+std::string MalformedJsonReason(std::string_view text, const Status& simdjson_status) {
+  json::parse_options options;
+  options.max_depth = 64;
+  json::parser parser({}, options);
+  boost::system::error_code ec;
+  parser.write(text.data(), text.size(), ec);
+  if (ec) return fmt::format("Malformed JSON: {}.", ec.message());
+  std::string_view detail = simdjson_status.message();
+  if (detail.starts_with("Invalid JSON: ")) detail.remove_prefix(14);
+  return fmt::format("Malformed JSON: {}", detail);
+}
 
 void AppendString(std::string_view s, std::string& out) {
   out += '"';
@@ -148,35 +175,31 @@ void AppendAwarenessState(const session::AwarenessState& state, std::string& out
 InboundMessage DecodeInbound(std::string_view text) {
   InboundMessage message;
   Decoder decoder{message};
-  json::parse_options options;
-  options.max_depth = 64;
-  json::parser parser({}, options);
-  boost::system::error_code ec;
-  parser.write(text.data(), text.size(), ec);
-  if (ec) {
-    decoder.Fail(fmt::format("Malformed JSON: {}.", ec.message()));
+  dom::element root;
+  if (const Status parsed = engines::json::StrictJsonParser::ForCurrentThread().Parse(text, root); !parsed.ok()) {
+    decoder.Fail(MalformedJsonReason(text, parsed));
     return message;
   }
-  const json::value root = parser.release();
   if (root.is_null()) return message;  // ignored (wire-protocol §4.5)
-  if (!root.is_object()) {
+  dom::object envelope;
+  if (root.get_object().get(envelope) != simdjson::SUCCESS) {
     decoder.Fail("Message must be a JSON object.");
     return message;
   }
-  const auto& envelope = root.get_object();
 
-  if (const auto* correlation = Find(envelope, "correlationId"); correlation && !correlation->is_null()) {
-    if (!correlation->is_string()) {
+  dom::element value;
+  if (Decoder::Find(envelope, "correlationId", value)) {
+    std::string_view correlation;
+    if (value.get_string().get(correlation) != simdjson::SUCCESS) {
       decoder.Fail("'correlationId' must be a string or null.");
       return message;
     }
-    message.correlation = std::string(correlation->get_string());
+    message.correlation = std::string(correlation);
   }
 
   int64_t type = 0;  // a missing messageType counts as JoinRequest
-  if (const auto* value = Find(envelope, "messageType"); value && !value->is_null()) {
-    if (value->is_string()) {
-      const std::string_view name = value->get_string();
+  if (Decoder::Find(envelope, "messageType", value)) {
+    if (std::string_view name; value.get_string().get(name) == simdjson::SUCCESS) {
       type = -1;
       for (size_t i = 0; i < kTypeNames.size(); ++i) {
         if (AsciiIEquals(kTypeNames[i], name)) type = static_cast<int64_t>(i);
@@ -185,31 +208,30 @@ InboundMessage DecodeInbound(std::string_view text) {
         decoder.Fail(fmt::format("Unknown messageType '{}'.", name));
         return message;
       }
-    } else if (!decoder.ReadInteger(envelope, "messageType", std::numeric_limits<int32_t>::min(),
+    } else if (!decoder.ReadInteger(value, "messageType", std::numeric_limits<int32_t>::min(),
                                     std::numeric_limits<int32_t>::max(), type)) {
       return message;
     }
   }
 
+  dom::object payload;
   switch (type) {
     case static_cast<int>(MessageType::kJoinRequest): {
-      const auto* join = decoder.Payload(envelope, "joinRequest");
-      if (join == nullptr) return message;
-      if (decoder.ReadString(*join, "documentId", message.document_id) &&
-          decoder.ReadString(*join, "documentType", message.document_type) &&
-          decoder.ReadInteger(*join, "clientProtoVersion", std::numeric_limits<int32_t>::min(),
+      if (!decoder.Payload(envelope, "joinRequest", payload)) return message;
+      if (decoder.ReadString(payload, "documentId", message.document_id) &&
+          decoder.ReadString(payload, "documentType", message.document_type) &&
+          decoder.ReadInteger(payload, "clientProtoVersion", std::numeric_limits<int32_t>::min(),
                               std::numeric_limits<int32_t>::max(), message.protocol_version)) {
         message.kind = InboundMessage::Kind::kJoin;
       }
       return message;
     }
     case static_cast<int>(MessageType::kOpRequest): {
-      const auto* op = decoder.Payload(envelope, "opRequest");
-      if (op == nullptr) return message;
-      std::string payload_base64;
-      if (!decoder.ReadString(*op, "documentId", message.document_id) ||
-          !decoder.ReadString(*op, "payload", payload_base64) ||
-          !decoder.ReadInteger(*op, "baseRevision", std::numeric_limits<int64_t>::min(),
+      if (!decoder.Payload(envelope, "opRequest", payload)) return message;
+      std::string_view payload_base64;
+      if (!decoder.ReadString(payload, "documentId", message.document_id) ||
+          !decoder.ReadStringView(payload, "payload", payload_base64) ||
+          !decoder.ReadInteger(payload, "baseRevision", std::numeric_limits<int64_t>::min(),
                                std::numeric_limits<int64_t>::max(), message.base_revision)) {
         return message;
       }
@@ -221,19 +243,18 @@ InboundMessage DecodeInbound(std::string_view text) {
       return message;
     }
     case static_cast<int>(MessageType::kAwarenessRequest): {
-      const auto* awareness = decoder.Payload(envelope, "awarenessRequest");
-      if (awareness == nullptr) return message;
-      if (!decoder.ReadString(*awareness, "documentId", message.document_id)) return message;
-      const auto* data = Find(*awareness, "dataJson");
-      if (data == nullptr || data->is_null()) {
+      if (!decoder.Payload(envelope, "awarenessRequest", payload)) return message;
+      if (!decoder.ReadString(payload, "documentId", message.document_id)) return message;
+      if (!Decoder::Find(payload, "dataJson", value)) {
         decoder.Fail("'dataJson' is required.");
         return message;
       }
-      if (!data->is_string()) {
+      std::string_view data;
+      if (value.get_string().get(data) != simdjson::SUCCESS) {
         decoder.Fail("'dataJson' must be a string containing JSON text.");
         return message;
       }
-      message.data_json = data->get_string();
+      message.data_json = data;
       message.kind = InboundMessage::Kind::kAwareness;
       return message;
     }
