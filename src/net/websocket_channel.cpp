@@ -215,6 +215,16 @@ Channel::EnqueueResult Channel::Enqueue(OutboundFrame frame, WriteMode mode) {
   return EnqueueLocked(lock, std::move(frame), false, mode);
 }
 
+Channel::EnqueueResult Channel::EnqueueAll(std::span<OutboundFrame> frames, WriteMode mode) {
+  std::unique_lock lock(mutex_);
+  EnqueueResult result = EnqueueResult::kQueued;
+  for (auto& frame : frames) {
+    const EnqueueResult one = EnqueueLocked(lock, std::move(frame), false, mode);
+    if (one == EnqueueResult::kHeldBackFirst || result != EnqueueResult::kHeldBackFirst) result = one;
+  }
+  return result;
+}
+
 Channel::EnqueueResult Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock, OutboundFrame frame, bool control,
                                               WriteMode mode) {
   if (aborted_ || (close_queued_ && !control)) return EnqueueResult::kDropped;

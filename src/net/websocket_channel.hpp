@@ -24,6 +24,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -82,6 +83,9 @@ class Channel : public LiveConnection, private FlushPacer::Flushable {
   // starts a 1008 close). kHeldBackFirst: the first held-back frame since the last
   // FlushHeldBack, so the caller must arrange one.
   EnqueueResult Enqueue(OutboundFrame frame, WriteMode mode);
+  // Enqueue of each frame in order (moved from `frames`), under one lock. kHeldBackFirst when
+  // one of them was; kDropped when the last one was.
+  EnqueueResult EnqueueAll(std::span<OutboundFrame> frames, WriteMode mode);
   // Writes held-back frames: from this thread (`write_now`, or a response among them) or via the
   // write context, each after the pacer's round when the pacing rules ask for it (see .cpp).
   void FlushHeldBack(bool write_now);

@@ -26,6 +26,10 @@ bool SendBatch::HoldBack(const std::shared_ptr<Connection>& connection) {
   return true;
 }
 
+void Connection::SendOps(std::span<const std::shared_ptr<const OpEvent>> events) {
+  for (const auto& event : events) Send(event);
+}
+
 std::shared_ptr<JoinedDocument> Connection::FindJoined(const std::string& document_id) const {
   std::lock_guard lock(membership_mutex_);
   for (const auto& [id, session] : joined_) {

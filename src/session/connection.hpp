@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <variant>
@@ -151,6 +152,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Inside a SendBatch on the calling thread, a transport may hold the write back until the
   // batch ends (see SendBatch); otherwise it writes on its own schedule.
   virtual void Send(Outbound message) = 0;
+  // Queues broadcast ops for this connection, in order: the same as a Send of each, which is what
+  // the default does. A transport may queue them together (one lock, no per-message variant).
+  virtual void SendOps(std::span<const std::shared_ptr<const OpEvent>> events);
   // Writes what Send held back during a SendBatch. `write_now`: from this thread at once;
   // otherwise the transport may hand the write to its writer threads (large fan-outs).
   virtual void FlushHeldBack(bool /*write_now*/) {}

@@ -315,33 +315,15 @@ void DocumentSession::OnAppended(std::vector<BatchItem> batch, Status status) {
   SendBatch sends;
   append_in_flight_ = false;
   if (status.ok()) {
-    for (auto& item : batch) {
-      auto& connection = item.request.connection;
-      switch (item.outcome) {
-        case BatchItem::Outcome::kAccepted:
-          durable_revision_ = item.revision;
-          connection->Send(OpResponse{std::move(item.request.correlation), true, item.revision, std::nullopt});
-          for (auto& peer : peers_) {
-            if (peer.connection != connection) peer.connection->Send(item.event);
-          }
-          // Published after the author's answer: a proxied author's response and this message
-          // leave on the same ordered publisher connection, so every node sees them in
-          // revision order.
-          if (cluster_ != nullptr) {
-            cluster_->Publish(document_id_, {cluster_->node_id(), "op_applied",
-                                             backplane::EncodeOpApplied({item.event->payload, item.revision}),
-                                             connection->peer_id()});
-          }
-          break;
-        case BatchItem::Outcome::kAbsorbed:
-          connection->Send(OpResponse{std::move(item.request.correlation), true, item.revision, std::nullopt});
-          break;
-        case BatchItem::Outcome::kRejected:
-          connection->Send(OpResponse{std::move(item.request.correlation), false, item.revision, item.error});
-          break;
-      }
-      item.request.done(item.outcome != BatchItem::Outcome::kRejected);
+    for (const auto& item : batch) {
+      if (item.outcome == BatchItem::Outcome::kAccepted) durable_revision_ = item.revision;
     }
+    if (cluster_ != nullptr) {
+      AnswerInRevisionOrder(batch);
+    } else {
+      AnswerPerReceiver(batch);
+    }
+    for (auto& item : batch) item.request.done(item.outcome != BatchItem::Outcome::kRejected);
     MaybeSnapshot(false);
     TrimOpLog();
     NotifyIfQuiescent();
@@ -363,6 +345,52 @@ void DocumentSession::OnAppended(std::vector<BatchItem> batch, Status status) {
   revision_ = durable_revision_;
   NotifyIfQuiescent();
   Reload();
+}
+
+OpResponse DocumentSession::AnswerOf(BatchItem& item) {
+  const bool success = item.outcome != BatchItem::Outcome::kRejected;
+  return OpResponse{std::move(item.request.correlation), success, item.revision,
+                    success ? std::nullopt : std::optional<std::string>(std::move(item.error))};
+}
+
+void DocumentSession::AnswerInRevisionOrder(std::vector<BatchItem>& batch) {
+  for (auto& item : batch) {
+    auto& connection = item.request.connection;
+    const bool accepted = item.outcome == BatchItem::Outcome::kAccepted;
+    connection->Send(AnswerOf(item));
+    if (!accepted) continue;
+    for (auto& peer : peers_) {
+      if (peer.connection != connection) peer.connection->Send(item.event);
+    }
+    // Published after the author's answer: a proxied author's response and this message leave on
+    // the same ordered publisher connection, so every node sees them in revision order.
+    cluster_->Publish(document_id_, {cluster_->node_id(), "op_applied",
+                                     backplane::EncodeOpApplied({item.event->payload, item.revision}),
+                                     connection->peer_id()});
+  }
+}
+
+void DocumentSession::AnswerPerReceiver(std::vector<BatchItem>& batch) {
+  // Receiver by receiver rather than op by op: each connection gets its run of ops in one call.
+  thread_local std::vector<std::shared_ptr<const OpEvent>> run;
+  for (auto& peer : peers_) {
+    run.clear();
+    for (auto& item : batch) {
+      if (item.request.connection == peer.connection) {
+        if (!run.empty()) peer.connection->SendOps(run);
+        run.clear();
+        peer.connection->Send(AnswerOf(item));
+      } else if (item.outcome == BatchItem::Outcome::kAccepted) {
+        run.push_back(item.event);
+      }
+    }
+    if (!run.empty()) peer.connection->SendOps(run);
+  }
+  run.clear();
+  // Authors that left meanwhile still get their answers (the connection drops them if closed).
+  for (auto& item : batch) {
+    if (FindPeer(*item.request.connection) == nullptr) item.request.connection->Send(AnswerOf(item));
+  }
 }
 
 void DocumentSession::FailPending(const std::string& message) {

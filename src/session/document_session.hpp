@@ -106,6 +106,12 @@ class DocumentSession final : public JoinedDocument, public std::enable_shared_f
   void ProcessJoin(Request& request);
   BatchItem ProcessOp(Request request);
   void OnAppended(std::vector<BatchItem> batch, Status status);
+  // Answers a durable batch: every connection receives the batch's ops it did not author and the
+  // answers to its own, in revision order. In a cluster, op by op, with each op published after
+  // its author's answer; otherwise receiver by receiver, which queues each receiver's ops at once.
+  void AnswerInRevisionOrder(std::vector<BatchItem>& batch);
+  void AnswerPerReceiver(std::vector<BatchItem>& batch);
+  static OpResponse AnswerOf(BatchItem& item);  // moves the correlation id and error out
   void FailPending(const std::string& message);
   void Reload();
 

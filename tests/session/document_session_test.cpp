@@ -329,6 +329,44 @@ TEST(DocumentSession, OpsArrivingDuringAnAppendAreGroupCommittedAndAckedOnlyWhen
   EXPECT_EQ(join[0].revision, 7);
 }
 
+// Revisions a connection received, in arrival order: its own answers as negative numbers.
+std::vector<int64_t> ReceivedRevisions(const std::vector<Outbound>& messages) {
+  std::vector<int64_t> revisions;
+  for (const auto& m : messages) {
+    if (const auto* event = std::get_if<std::shared_ptr<const OpEvent>>(&m)) revisions.push_back((*event)->revision);
+    if (const auto* answer = std::get_if<OpResponse>(&m)) revisions.push_back(-answer->new_revision);
+  }
+  return revisions;
+}
+
+TEST(DocumentSession, EveryReceiverGetsABatchInRevisionOrderWithItsOwnAnswersInPlace) {
+  GatedStore store;
+  World world({}, &store);
+  auto a = std::make_shared<TestConnection>(), b = std::make_shared<TestConnection>(),
+       c = std::make_shared<TestConnection>();
+  for (const auto& connection : {a, b, c}) world.Join(connection, "doc");
+  a->Take();
+  b->Take();
+  c->Take();
+  world.Submit(c, "doc", InsertOp(0, "0"), 1);  // revision 2, its append held by the store
+  world.Drain();
+  // One batch: revisions 3, 4, 5 by a, b, a, then a rejected op of b, then revision 6 by c.
+  world.Submit(a, "doc", InsertOp(0, "a"), 1);
+  world.Submit(b, "doc", InsertOp(0, "b"), 1);
+  world.Submit(a, "doc", InsertOp(0, "A"), 1);
+  world.Submit(b, "doc", "not an op", 1);  // rejected, and answered in its place
+  world.Submit(c, "doc", InsertOp(0, "c"), 1);
+  world.Drain();
+  store.ReleaseAll();
+  world.Drain();
+  store.ReleaseAll();
+  world.Drain();
+  ASSERT_EQ(store.append_sizes, (std::vector<size_t>{1, 4}));
+  EXPECT_EQ(ReceivedRevisions(a->Take()), (std::vector<int64_t>{2, -3, 4, -5, 6}));
+  EXPECT_EQ(ReceivedRevisions(b->Take()), (std::vector<int64_t>{2, 3, -4, 5, -5, 6}));
+  EXPECT_EQ(ReceivedRevisions(c->Take()), (std::vector<int64_t>{-2, 3, 4, 5, -6}));
+}
+
 TEST(DocumentSession, FailedAppendRejectsTheBatchAndRestoresDurableState) {
   GatedStore store;
   World world({}, &store);

@@ -85,6 +85,20 @@ void CollabSocket::Send(session::Outbound message) {
   }
 }
 
+void CollabSocket::SendOps(std::span<const std::shared_ptr<const session::OpEvent>> events) {
+  thread_local std::vector<ws::OutboundFrame> frames;
+  frames.clear();
+  for (const auto& event : events) {
+    frames.push_back(SharedFrame(event, [](const auto& e, std::string& out) { EncodeOpEvent(e, out); }));
+  }
+  using Mode = ws::Channel::WriteMode;
+  const bool batch = session::SendBatch::Active();
+  if (EnqueueAll(frames, batch ? Mode::kHeldBack : Mode::kSoon) == ws::Channel::EnqueueResult::kHeldBackFirst) {
+    session::SendBatch::HoldBack(shared_from_this());
+  }
+  frames.clear();
+}
+
 bool CollabSocket::OnMessage(std::string_view payload, bool /*is_text*/) {
   // Binary messages carry the same JSON envelope (wire-protocol §4.2).
   auto message = DecodeInbound(payload);

@@ -23,6 +23,7 @@ class CollabSocket final : public session::Connection, public net::websocket::Ch
   ~CollabSocket() override;
 
   void Send(session::Outbound message) override;
+  void SendOps(std::span<const std::shared_ptr<const session::OpEvent>> events) override;
   void FlushHeldBack(bool write_now) override { Channel::FlushHeldBack(write_now); }
 
  private:
