@@ -261,28 +261,25 @@ Channel::EnqueueResult Channel::EnqueueLocked(std::unique_lock<std::mutex>& lock
 void Channel::FlushHeldBack(bool write_now) {
   std::unique_lock lock(mutex_);
   held_back_ = false;
-  const bool response = std::exchange(held_back_urgent_, false);
+  const bool urgent = std::exchange(held_back_urgent_, false);
   if (aborted_ || writing_ || head_ == queue_.size()) return;
-  // A small document writes this receiver from its own thread, as each batch ends; a large
-  // fan-out goes through the writer threads. A response always uses the short pacer.
-  FlushPacer* pacer = write_now || response ? options_.flush_pacer : options_.fanout_pacer;
-  if (flush_posted_) {
-    // A response overtakes a flush that waits in the pacer only for a connection that was not
-    // written moments ago (one whose broadcasts waited for this very response).
-    if (response && flush_deferred_ && !RecentlyWrittenLocked(pacer)) WriteLocked(lock);
+  if (urgent) {
+    // A flush waiting in the pacer does not hold back a response; it finds less to write.
+    if (!flush_posted_ || flush_deferred_) WriteLocked(lock);
     return;
   }
-  // Both rules gather what a connection receives into fewer writes (server CPU per op is mostly
-  // system calls): a connection written moments ago waits for its pacer's round, and broadcasts
-  // to a connection whose own request is under way wait for its response, which carries them,
-  // or for the round, whichever comes first.
-  if (RecentlyWrittenLocked(pacer) || (!response && pacer != nullptr && AwaitingResponse())) {
+  if (flush_posted_) return;
+  // A small document writes this receiver from its own thread, as each batch ends; a large
+  // fan-out goes through the writer threads. Either way a receiver written moments ago waits for
+  // its pacer's round, so that several ops leave in one write.
+  FlushPacer* pacer = write_now ? options_.flush_pacer : options_.fanout_pacer;
+  if (RecentlyWrittenLocked(pacer)) {
     flush_posted_ = true;
     flush_deferred_ = true;
     pacer->Defer({KeepAlive(), this});
     return;
   }
-  if (!write_now && !response) return ScheduleFlushLocked(lock);
+  if (!write_now) return ScheduleFlushLocked(lock);
   WriteLocked(lock);
 }
 

@@ -75,8 +75,7 @@ class Channel : public LiveConnection, private FlushPacer::Flushable {
     kUrgent,            // written at once from the calling thread when nothing else is queued: a
                         // response must not wait behind other connections' broadcasts
     kHeldBack,          // the caller flushes later with FlushHeldBack (end of a document's batch)
-    kHeldBackResponse,  // likewise, and FlushHeldBack writes from the calling thread, at once
-                        // unless the connection was written moments ago (then with the pacer's round)
+    kHeldBackResponse,  // likewise, and FlushHeldBack writes at once
   };
   enum class EnqueueResult { kDropped, kQueued, kHeldBackFirst };
   // Queues a complete frame. kDropped: the connection is closing, or its queue overflowed (which
@@ -86,13 +85,11 @@ class Channel : public LiveConnection, private FlushPacer::Flushable {
   // Enqueue of each frame in order (moved from `frames`), under one lock. kHeldBackFirst when
   // one of them was; kDropped when the last one was.
   EnqueueResult EnqueueAll(std::span<OutboundFrame> frames, WriteMode mode);
-  // Writes held-back frames: from this thread (`write_now`, or a response among them) or via the
-  // write context, each after the pacer's round when the pacing rules ask for it (see .cpp).
+  // Writes held-back frames: now from this thread, or via the write context (a response held
+  // back is always written now); a connection written moments ago waits for its pacer's round.
   void FlushHeldBack(bool write_now);
   // Starts the close handshake: frames already queued are still written, then the close frame.
   void Close(CloseCode code, std::string_view reason);
-  // True while reading is paused for a request of this connection, i.e. a response will follow.
-  bool AwaitingResponse() const { return read_state_.load(std::memory_order_relaxed) == kPaused; }
   // LiveConnection: server shutdown closes with 1001; the periodic sweep runs the keep-alive.
   void Shutdown() override;
   void Sweep(std::chrono::steady_clock::time_point now) override;

@@ -7,8 +7,18 @@ namespace {
 thread_local SendBatch* current_batch = nullptr;
 }  // namespace
 
+namespace {
+// Lists of held-back connections kept for reuse, so that a batch allocates nothing.
+thread_local std::vector<std::vector<std::shared_ptr<Connection>>> spare_lists;
+}  // namespace
+
 SendBatch::SendBatch() : outer_(current_batch) {
-  if (outer_ == nullptr) current_batch = this;
+  if (outer_ != nullptr) return;
+  current_batch = this;
+  if (!spare_lists.empty()) {
+    held_ = std::move(spare_lists.back());
+    spare_lists.pop_back();
+  }
 }
 
 SendBatch::~SendBatch() {
@@ -16,6 +26,8 @@ SendBatch::~SendBatch() {
   current_batch = nullptr;
   const bool write_now = held_.size() <= kWriteNowLimit;
   for (auto& connection : held_) connection->FlushHeldBack(write_now);
+  held_.clear();
+  if (held_.capacity() <= 4 * kWriteNowLimit) spare_lists.push_back(std::move(held_));
 }
 
 bool SendBatch::Active() { return current_batch != nullptr; }
