@@ -364,9 +364,9 @@ void DocumentSession::AnswerInRevisionOrder(std::vector<BatchItem>& batch) {
     }
     // Published after the author's answer: a proxied author's response and this message leave on
     // the same ordered publisher connection, so every node sees them in revision order.
-    cluster_->Publish(document_id_, {cluster_->node_id(), "op_applied",
-                                     backplane::EncodeOpApplied({item.event->payload, item.revision}),
-                                     connection->peer_id()});
+    cluster_->Publish(document_id_,
+                      {cluster_->node_id(), "op_applied",
+                       backplane::EncodeOpApplied({item.event->payload, item.revision}), connection->peer_id()});
   }
 }
 

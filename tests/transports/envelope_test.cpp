@@ -86,7 +86,8 @@ TEST(EnvelopeDecode, BindsLikeSystemTextJson) {
   EXPECT_EQ(op.payload, "{}");
   EXPECT_EQ(op.base_revision, 3);
   // Null reads as absent.
-  const auto join = DecodeInbound(R"({"correlationId":null,"messageType":null,"joinRequest":{"documentId":"d","documentType":null}})");
+  const auto join = DecodeInbound(
+      R"({"correlationId":null,"messageType":null,"joinRequest":{"documentId":"d","documentType":null}})");
   ASSERT_EQ(join.kind, Kind::kJoin) << join.error;
   EXPECT_FALSE(join.correlation.has_value());
   EXPECT_EQ(join.document_type, "");
@@ -97,15 +98,16 @@ TEST(EnvelopeDecode, BindsLikeSystemTextJson) {
   EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":"e30=","baseRevision":9223372036854775807}})")
                 .base_revision,
             9223372036854775807);
-  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":"e30=","baseRevision":9223372036854775808}})")
-                .error,
-            "InvalidMessage: 'baseRevision' must be an integer.");
+  EXPECT_EQ(
+      DecodeInbound(R"({"messageType":2,"opRequest":{"payload":"e30=","baseRevision":9223372036854775808}})").error,
+      "InvalidMessage: 'baseRevision' must be an integer.");
   EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":"e30=","baseRevision":1e400}})").error,
             "InvalidMessage: 'baseRevision' must be an integer.");
   // The first invalid field, in the reference's order, is the one reported.
   EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":{"payload":1,"baseRevision":"x"}})").error,
             "InvalidMessage: 'payload' must be a string.");
-  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":[]})").error, "InvalidMessage: 'opRequest' must be an object.");
+  EXPECT_EQ(DecodeInbound(R"({"messageType":2,"opRequest":[]})").error,
+            "InvalidMessage: 'opRequest' must be an object.");
   // Malformed text keeps the wording clients have seen, and the request after it parses normally.
   EXPECT_EQ(DecodeInbound(R"({"messageType":)").error.rfind("InvalidMessage: Malformed JSON: ", 0), 0u);
   EXPECT_EQ(DecodeInbound("{\"documentId\":\"\xff\"}").kind, Kind::kInvalid);
