@@ -308,6 +308,19 @@ struct LanePoolOptions {
   std::chrono::milliseconds health_timeout{std::chrono::seconds(2)};
 };
 
+// The pool options of a store with LaneStoreSettings: `default_lanes` unless the settings name a
+// count, at most the connection string's `max_pool_size`.
+inline LanePoolOptions PoolOptions(std::string_view provider, std::string_view display_name,
+                                   const LaneStoreSettings& settings, size_t default_lanes, int max_pool_size,
+                                   bool calls_run_alone) {
+  return {.provider = provider,
+          .display_name = display_name,
+          .lanes = LaneCount(settings.connections, default_lanes, max_pool_size),
+          .max_appends_per_batch = settings.max_appends_per_transaction,
+          .calls_run_alone = calls_run_alone,
+          .health_timeout = settings.health_timeout};
+}
+
 // The queue and its lanes, as a store owns them. Destroying it lets the lanes finish every queued
 // job, then joins them.
 template <typename Lane, typename Job>
@@ -333,6 +346,11 @@ class LanePool {
   LanePool& operator=(const LanePool&) = delete;
 
   void Enqueue(Job job) { queue_.Push(std::move(job)); }
+  // Queues a management, history, comment or ref call (MakeLaneCall).
+  template <typename Result, typename Done, typename Work>
+  void Call(Status checked, Done done, Work work) {
+    Enqueue(MakeLaneCall<Result, Lane>(provider_, std::move(checked), std::move(done), std::move(work)));
+  }
 
   void EnqueueProbe(DocumentStore::HealthCompletion done) {
     auto probe = watchdog_.Watch(provider_, std::move(done), health_timeout_);

@@ -633,21 +633,10 @@ class MySqlDocumentStore::Worker {
       : options_(std::move(options)), settings_(settings) {
     mysql_library_init(0, nullptr, nullptr);  // not thread-safe by itself; first call here, before the lanes
     lanes_ = std::make_unique<jobs::LanePool<Lane, LaneJob>>(
-        jobs::LanePoolOptions{.provider = kProvider,
-                              .display_name = "MySQL",
-                              .lanes = LaneCount(settings_.connections, 4, options_.max_pool_size),
-                              .max_appends_per_batch = settings_.max_appends_per_transaction,
-                              .calls_run_alone = true,
-                              .health_timeout = settings_.health_timeout},
+        jobs::PoolOptions(kProvider, "MySQL", settings_, 4, options_.max_pool_size, /*calls_run_alone=*/true),
         [this](jobs::LaneQueue<LaneJob>& queue) { return std::make_unique<Lane>(options_, settings_, queue); });
   }
 
-  void Enqueue(LaneJob job) { lanes_->Enqueue(std::move(job)); }
-  // A management, history, comment or ref call (jobs::MakeLaneCall).
-  template <typename Result, typename Done, typename Work>
-  void Call(Status checked, Done done, Work work) {
-    Enqueue(jobs::MakeLaneCall<Result, Lane>(kProvider, std::move(checked), std::move(done), std::move(work)));
-  }
   jobs::LanePool<Lane, LaneJob>& lanes() { return *lanes_; }
 
  private:
@@ -661,7 +650,7 @@ MySqlDocumentStore::MySqlDocumentStore(MySqlConnectionOptions options, MySqlStor
 
 MySqlDocumentStore::~MySqlDocumentStore() = default;
 
-void MySqlDocumentStore::EnqueueJob(jobs::Job job) { worker_->Enqueue(jobs::Widen<LaneJob>(std::move(job))); }
+void MySqlDocumentStore::EnqueueJob(jobs::Job job) { worker_->lanes().Enqueue(jobs::Widen<LaneJob>(std::move(job))); }
 
 void MySqlDocumentStore::CheckHealth(HealthCompletion done) { worker_->lanes().EnqueueProbe(std::move(done)); }
 
@@ -680,7 +669,7 @@ Status OpenMySqlStore(std::string_view connection_string, std::unique_ptr<Docume
 // ----- management calls (server.md §3.1, §3.4.7) -----
 
 void MySqlDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
-  worker_->Call<std::vector<DocumentInfo>>(
+  worker_->lanes().Call<std::vector<DocumentInfo>>(
       Status::Ok(), std::move(done), [prefix = std::move(prefix), query](Lane& lane, std::vector<DocumentInfo>& out) {
         relational::InfoMerger merger;
         Status status =
@@ -692,7 +681,7 @@ void MySqlDocumentStore::Enumerate(std::string prefix, DocumentQuery query, Enum
 
 void MySqlDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::optional<DocumentInfo>>(
+  worker_->lanes().Call<std::optional<DocumentInfo>>(
       std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<DocumentInfo>& out) {
         relational::InfoMerger merger;
         Status status = CollectInfos(lane, "`DocumentId` = " + lane.Text(id), merger).status;
@@ -703,22 +692,23 @@ void MySqlDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
 
 void MySqlDocumentStore::Delete(std::string document_id, Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
     return DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
   });
 }
 
 void MySqlDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
-  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
-    return DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
-  });
+  worker_->lanes().Call<int64_t>(
+      Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+        return DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
+      });
 }
 
 // ----- history store -----
 
 void MySqlDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision, SnapshotCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::optional<Snapshot>>(
+  worker_->lanes().Call<std::optional<Snapshot>>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), max_revision](Lane& lane, std::optional<Snapshot>& out) {
         std::vector<Snapshot> found;
@@ -734,7 +724,7 @@ void MySqlDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t ma
 
 void MySqlDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to, OpsCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::vector<StoredOp>>(
+  worker_->lanes().Call<std::vector<StoredOp>>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), since, up_to](Lane& lane, std::vector<StoredOp>& out) {
         return ReadRows(lane,
@@ -748,7 +738,7 @@ void MySqlDocumentStore::StreamHistoryOps(std::string document_id, int64_t since
 
 void MySqlDocumentStore::GetMilestones(std::string document_id, MilestonesCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::vector<HistoryMilestone>>(
+  worker_->lanes().Call<std::vector<HistoryMilestone>>(
       std::move(checked), std::move(done),
       [id = std::move(document_id)](Lane& lane, std::vector<HistoryMilestone>& out) {
         return ReadRows(lane,
@@ -762,7 +752,7 @@ void MySqlDocumentStore::GetMilestones(std::string document_id, MilestonesComple
 void MySqlDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
                                               std::optional<std::string> name, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(
+  worker_->lanes().Call<void>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name)](Lane& lane) {
         const Outcome o = lane.Run(
@@ -777,7 +767,7 @@ void MySqlDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot 
 
 void MySqlDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(
+  worker_->lanes().Call<void>(
       std::move(checked), std::move(done), [id = std::move(document_id), op = std::move(op)](Lane& lane) {
         const Outcome o =
             lane.Run(fmt::format("INSERT INTO `HistoryOps` (`DocumentId`, `Revision`, `AuthorId`, `Timestamp`, "
@@ -791,30 +781,31 @@ void MySqlDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, H
 
 void MySqlDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
     return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
   });
 }
 
 void MySqlDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id), up_to](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(document_id), up_to](Lane& lane) {
     return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", fmt::format(" AND `Revision` <= {}", up_to))
         .status;
   });
 }
 
 void MySqlDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
-  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
-    return DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
-  });
+  worker_->lanes().Call<int64_t>(Status::Ok(), std::move(done),
+                                 [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+                                   return DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
+                                 });
 }
 
 // ----- comment store (the reference's Comments table, §3.4.2) -----
 
 void MySqlDocumentStore::LoadComments(std::string document_id, CommentsCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::vector<Comment>>(
+  worker_->lanes().Call<std::vector<Comment>>(
       std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::vector<Comment>& out) {
         Status status = QueryComments(lane, "WHERE `DocumentId` = " + lane.Text(id), out);
         relational::SortComments(out);
@@ -824,18 +815,18 @@ void MySqlDocumentStore::LoadComments(std::string document_id, CommentsCompletio
 
 void MySqlDocumentStore::GetComment(std::string comment_id, CommentCompletion done) {
   Status checked = CheckId(comment_id);
-  worker_->Call<std::optional<Comment>>(std::move(checked), std::move(done),
-                                        [id = std::move(comment_id)](Lane& lane, std::optional<Comment>& out) {
-                                          std::vector<Comment> found;
-                                          Status status = QueryComments(lane, "WHERE `Id` = " + lane.Text(id), found);
-                                          TakeFirst(found, out);
-                                          return status;
-                                        });
+  worker_->lanes().Call<std::optional<Comment>>(
+      std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane, std::optional<Comment>& out) {
+        std::vector<Comment> found;
+        Status status = QueryComments(lane, "WHERE `Id` = " + lane.Text(id), found);
+        TakeFirst(found, out);
+        return status;
+      });
 }
 
 void MySqlDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
   Status checked = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
-  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
     const Outcome o =
         lane.Run(fmt::format("INSERT INTO `Comments` ({}) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
                              relational::ColumnList(relational::kCommentColumns, "`", "`"), lane.Text(c.id),
@@ -850,7 +841,7 @@ void MySqlDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
 
 void MySqlDocumentStore::UpdateComment(Comment c, CommentStore::Completion done) {
   Status checked = CheckId(c.id);
-  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
     // CLIENT_FOUND_ROWS: the affected count is the matched count, so an unchanged row still counts.
     Status status = lane.Run(fmt::format("UPDATE `Comments` SET `Body` = {}, `AnchorJson` = {}, `AnchoredAtRevision` = "
                                          "{}, `ResolvedAt` = {}, `ResolvedByPeerId` = {}, `IsOrphaned` = {} WHERE `Id` "
@@ -867,7 +858,7 @@ void MySqlDocumentStore::UpdateComment(Comment c, CommentStore::Completion done)
 
 void MySqlDocumentStore::DeleteComment(std::string comment_id, CommentStore::Completion done) {
   Status checked = CheckId(comment_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane) {
     const std::string quoted = lane.Text(id);
     return lane
         .Transaction("comment delete",
@@ -888,7 +879,7 @@ void MySqlDocumentStore::DeleteComment(std::string comment_id, CommentStore::Com
 void MySqlDocumentStore::UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
                                        CommentStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(
+  worker_->lanes().Call<void>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), revision, updates = std::move(updates)](Lane& lane) {
         if (updates.empty()) return Status::Ok();
@@ -916,7 +907,7 @@ void MySqlDocumentStore::UpdateAnchors(std::string document_id, int64_t revision
 
 void MySqlDocumentStore::GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::optional<int64_t>>(
+  worker_->lanes().Call<std::optional<int64_t>>(
       std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<int64_t>& out) {
         // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
         std::vector<Comment> comments;
@@ -934,7 +925,7 @@ void MySqlDocumentStore::GetMinAnchoredRevision(std::string document_id, Revisio
 
 void MySqlDocumentStore::GetName(std::string global_name, NameCompletion done) {
   Status checked = CheckId(global_name);
-  worker_->Call<std::optional<DocumentName>>(
+  worker_->lanes().Call<std::optional<DocumentName>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name)](Lane& lane, std::optional<DocumentName>& out) {
         std::vector<DocumentName> found;
@@ -946,7 +937,7 @@ void MySqlDocumentStore::GetName(std::string global_name, NameCompletion done) {
 }
 
 void MySqlDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
-  worker_->Call<std::vector<DocumentName>>(
+  worker_->lanes().Call<std::vector<DocumentName>>(
       Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, std::vector<DocumentName>& out) {
         Status status = QueryRecords(lane, relational::kNameColumns, "`DocumentNames` AS t",
                                      "t.`GlobalName` LIKE " + lane.Text(relational::LikePrefixPattern(prefix)),
@@ -959,7 +950,7 @@ void MySqlDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done
 
 void MySqlDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
   Status checked = CheckId(n.global_name);
-  worker_->Call<void>(std::move(checked), std::move(done), [n = std::move(n)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [n = std::move(n)](Lane& lane) {
     const Outcome o =
         lane.Run(fmt::format("INSERT INTO `DocumentNames` ({}) VALUES ({}, {}, {}, {})",
                              relational::ColumnList(relational::kNameColumns, "`", "`"), lane.Text(n.global_name),
@@ -971,7 +962,7 @@ void MySqlDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
 
 void MySqlDocumentStore::GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) {
   Status checked = CheckIds({global_name, branch_id});
-  worker_->Call<std::optional<DocumentBranch>>(
+  worker_->lanes().Call<std::optional<DocumentBranch>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::optional<DocumentBranch>& out) {
         std::vector<DocumentBranch> found;
@@ -985,7 +976,7 @@ void MySqlDocumentStore::GetBranch(std::string global_name, std::string branch_i
 
 void MySqlDocumentStore::EnumerateBranches(std::string global_name, BranchesCompletion done) {
   Status checked = CheckId(global_name);
-  worker_->Call<std::vector<DocumentBranch>>(
+  worker_->lanes().Call<std::vector<DocumentBranch>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name)](Lane& lane, std::vector<DocumentBranch>& out) {
         Status status = QueryRecords(lane, relational::kBranchColumns, "`DocumentBranches` AS t",
@@ -997,7 +988,7 @@ void MySqlDocumentStore::EnumerateBranches(std::string global_name, BranchesComp
 
 void MySqlDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion done) {
   Status checked = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
-  worker_->Call<void>(std::move(checked), std::move(done), [b = std::move(b)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [b = std::move(b)](Lane& lane) {
     const Outcome o = lane.Run(
         fmt::format("INSERT INTO `DocumentBranches` ({}) VALUES ({}, {}, {}, {}, {}, {}, {})",
                     relational::ColumnList(relational::kBranchColumns, "`", "`"), lane.Text(b.global_name),
@@ -1010,7 +1001,7 @@ void MySqlDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion don
 
 void MySqlDocumentStore::DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) {
   Status checked = CheckIds({global_name, branch_id});
-  worker_->Call<void>(
+  worker_->lanes().Call<void>(
       std::move(checked), std::move(done), [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane) {
         return lane
             .Run(fmt::format("DELETE FROM `DocumentBranches` WHERE `GlobalName` = {} AND `BranchId` = {}",
@@ -1022,7 +1013,7 @@ void MySqlDocumentStore::DeleteBranch(std::string global_name, std::string branc
 
 void MySqlDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion done) {
   Status checked = CheckIds({v.global_name, v.branch_id, v.tag});
-  worker_->Call<void>(std::move(checked), std::move(done), [v = std::move(v)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [v = std::move(v)](Lane& lane) {
     const Outcome o =
         lane.Run(fmt::format("INSERT INTO `DocumentVersions` ({}) VALUES ({}, {}, {}, {}, {}, {})",
                              relational::ColumnList(relational::kVersionColumns, "`", "`"), lane.Text(v.global_name),
@@ -1036,7 +1027,7 @@ void MySqlDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion d
 void MySqlDocumentStore::GetVersion(std::string global_name, std::string branch_id, std::string tag,
                                     VersionCompletion done) {
   Status checked = CheckIds({global_name, branch_id, tag});
-  worker_->Call<std::optional<DocumentVersion>>(
+  worker_->lanes().Call<std::optional<DocumentVersion>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag)](
           Lane& lane, std::optional<DocumentVersion>& out) {
@@ -1053,7 +1044,7 @@ void MySqlDocumentStore::GetVersion(std::string global_name, std::string branch_
 
 void MySqlDocumentStore::EnumerateVersions(std::string global_name, std::string branch_id, VersionsCompletion done) {
   Status checked = CheckIds({global_name, branch_id});
-  worker_->Call<std::vector<DocumentVersion>>(
+  worker_->lanes().Call<std::vector<DocumentVersion>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::vector<DocumentVersion>& out) {
         Status status = QueryRecords(lane, relational::kVersionColumns, "`DocumentVersions` AS t",
@@ -1066,7 +1057,7 @@ void MySqlDocumentStore::EnumerateVersions(std::string global_name, std::string 
 
 void MySqlDocumentStore::ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) {
   Status checked = CheckId(physical_document_id);
-  worker_->Call<std::vector<DocumentVersion>>(
+  worker_->lanes().Call<std::vector<DocumentVersion>>(
       std::move(checked), std::move(done),
       [id = std::move(physical_document_id)](Lane& lane, std::vector<DocumentVersion>& out) {
         Status status = QueryRecords(lane, relational::kVersionColumns,

@@ -857,12 +857,9 @@ class PostgresDocumentStore::Worker {
   Worker(PostgresConnectionOptions options, PostgresStoreSettings settings)
       : options_(std::move(options)),
         settings_(settings),
-        lanes_(jobs::LanePoolOptions{.provider = kProvider,
-                                     .display_name = "PostgreSQL",
-                                     .lanes = LaneCount(settings_.connections, DefaultLanes(), options_.max_pool_size),
-                                     .max_appends_per_batch = settings_.max_appends_per_transaction,
-                                     .calls_run_alone = false,  // pipelined with the rest of the batch
-                                     .health_timeout = settings_.health_timeout},
+        // Calls are pipelined with the rest of a batch, not run alone.
+        lanes_(jobs::PoolOptions(kProvider, "PostgreSQL", settings_, DefaultLanes(), options_.max_pool_size,
+                                 /*calls_run_alone=*/false),
                [this](jobs::LaneQueue<LaneJob>& queue) { return std::make_unique<Lane>(options_, settings_, queue); }) {
   }
 

@@ -746,12 +746,7 @@ class SqlServerDocumentStore::Worker {
           "only when freetds.conf names a CA file ('ca file'); see docs/storage/sqlserver.md");
     }
     lanes_ = std::make_unique<jobs::LanePool<Lane, LaneJob>>(
-        jobs::LanePoolOptions{.provider = kProvider,
-                              .display_name = "SQL Server",
-                              .lanes = LaneCount(settings_.connections, 4, options_.max_pool_size),
-                              .max_appends_per_batch = settings_.max_appends_per_transaction,
-                              .calls_run_alone = true,
-                              .health_timeout = settings_.health_timeout},
+        jobs::PoolOptions(kProvider, "SQL Server", settings_, 4, options_.max_pool_size, /*calls_run_alone=*/true),
         [this](jobs::LaneQueue<LaneJob>& queue) { return std::make_unique<Lane>(options_, settings_, env_, queue); });
   }
 
@@ -760,12 +755,6 @@ class SqlServerDocumentStore::Worker {
     if (env_ != SQL_NULL_HENV) SQLFreeHandle(SQL_HANDLE_ENV, env_);
   }
 
-  void Enqueue(LaneJob job) { lanes_->Enqueue(std::move(job)); }
-  // A management, history, comment or ref call (jobs::MakeLaneCall).
-  template <typename Result, typename Done, typename Work>
-  void Call(Status checked, Done done, Work work) {
-    Enqueue(jobs::MakeLaneCall<Result, Lane>(kProvider, std::move(checked), std::move(done), std::move(work)));
-  }
   jobs::LanePool<Lane, LaneJob>& lanes() { return *lanes_; }
 
  private:
@@ -780,7 +769,9 @@ SqlServerDocumentStore::SqlServerDocumentStore(SqlServerConnectionOptions option
 
 SqlServerDocumentStore::~SqlServerDocumentStore() = default;
 
-void SqlServerDocumentStore::EnqueueJob(jobs::Job job) { worker_->Enqueue(jobs::Widen<LaneJob>(std::move(job))); }
+void SqlServerDocumentStore::EnqueueJob(jobs::Job job) {
+  worker_->lanes().Enqueue(jobs::Widen<LaneJob>(std::move(job)));
+}
 
 void SqlServerDocumentStore::CheckHealth(HealthCompletion done) { worker_->lanes().EnqueueProbe(std::move(done)); }
 
@@ -793,7 +784,7 @@ SqlServerStoreCounters SqlServerDocumentStore::counters() const {
 // ----- management calls (server.md §3.1, §3.4.7) -----
 
 void SqlServerDocumentStore::Enumerate(std::string prefix, DocumentQuery query, EnumerateCompletion done) {
-  worker_->Call<std::vector<DocumentInfo>>(
+  worker_->lanes().Call<std::vector<DocumentInfo>>(
       Status::Ok(), std::move(done), [prefix = std::move(prefix), query](Lane& lane, std::vector<DocumentInfo>& out) {
         relational::InfoMerger merger;
         Status status =
@@ -805,7 +796,7 @@ void SqlServerDocumentStore::Enumerate(std::string prefix, DocumentQuery query, 
 
 void SqlServerDocumentStore::GetInfo(std::string document_id, InfoCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::optional<DocumentInfo>>(
+  worker_->lanes().Call<std::optional<DocumentInfo>>(
       std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<DocumentInfo>& out) {
         relational::InfoMerger merger;
         Status status = CollectInfos(lane, "[DocumentId] = ?", {Key(id)}, merger).status;
@@ -816,15 +807,16 @@ void SqlServerDocumentStore::GetInfo(std::string document_id, InfoCompletion don
 
 void SqlServerDocumentStore::Delete(std::string document_id, Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
     return DeleteDocument(lane, id, "DocumentOps", "DocumentSnapshots").status;
   });
 }
 
 void SqlServerDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompletion done) {
-  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
-    return DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
-  });
+  worker_->lanes().Call<int64_t>(
+      Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+        return DeleteByPrefix(lane, prefix, "DocumentOps", "DocumentSnapshots", count).status;
+      });
 }
 
 // ----- history store -----
@@ -832,7 +824,7 @@ void SqlServerDocumentStore::DeleteByTenantPrefix(std::string prefix, CountCompl
 void SqlServerDocumentStore::LoadHistorySnapshot(std::string document_id, int64_t max_revision,
                                                  SnapshotCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::optional<Snapshot>>(
+  worker_->lanes().Call<std::optional<Snapshot>>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), max_revision](Lane& lane, std::optional<Snapshot>& out) {
         std::vector<Snapshot> found;
@@ -850,7 +842,7 @@ void SqlServerDocumentStore::LoadHistorySnapshot(std::string document_id, int64_
 void SqlServerDocumentStore::StreamHistoryOps(std::string document_id, int64_t since, int64_t up_to,
                                               OpsCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::vector<StoredOp>>(
+  worker_->lanes().Call<std::vector<StoredOp>>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), since, up_to](Lane& lane, std::vector<StoredOp>& out) {
         return ReadRows(lane,
@@ -863,7 +855,7 @@ void SqlServerDocumentStore::StreamHistoryOps(std::string document_id, int64_t s
 
 void SqlServerDocumentStore::GetMilestones(std::string document_id, MilestonesCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::vector<HistoryMilestone>>(
+  worker_->lanes().Call<std::vector<HistoryMilestone>>(
       std::move(checked), std::move(done),
       [id = std::move(document_id)](Lane& lane, std::vector<HistoryMilestone>& out) {
         return ReadRows(lane,
@@ -876,7 +868,7 @@ void SqlServerDocumentStore::GetMilestones(std::string document_id, MilestonesCo
 void SqlServerDocumentStore::WriteHistorySnapshot(std::string document_id, Snapshot snapshot,
                                                   std::optional<std::string> name, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(
+  worker_->lanes().Call<void>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), snapshot = std::move(snapshot), name = std::move(name)](Lane& lane) {
         const Outcome o = lane.Run(
@@ -890,7 +882,7 @@ void SqlServerDocumentStore::WriteHistorySnapshot(std::string document_id, Snaps
 
 void SqlServerDocumentStore::AppendHistoryOp(std::string document_id, StoredOp op, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(
+  worker_->lanes().Call<void>(
       std::move(checked), std::move(done), [id = std::move(document_id), op = std::move(op)](Lane& lane) {
         const Outcome o = lane.Run(
             "INSERT INTO [opstream].[HistoryOps] ([DocumentId], [Revision], [AuthorId], [Timestamp], [Payload], "
@@ -904,29 +896,30 @@ void SqlServerDocumentStore::AppendHistoryOp(std::string document_id, StoredOp o
 
 void SqlServerDocumentStore::DeleteHistory(std::string document_id, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane) {
     return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots").status;
   });
 }
 
 void SqlServerDocumentStore::PurgeHistoryUpTo(std::string document_id, int64_t up_to, HistoryStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(document_id), up_to](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(document_id), up_to](Lane& lane) {
     return DeleteDocument(lane, id, "HistoryOps", "HistorySnapshots", up_to).status;
   });
 }
 
 void SqlServerDocumentStore::DeleteHistoryByTenantPrefix(std::string prefix, HistoryStore::CountCompletion done) {
-  worker_->Call<int64_t>(Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
-    return DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
-  });
+  worker_->lanes().Call<int64_t>(Status::Ok(), std::move(done),
+                                 [prefix = std::move(prefix)](Lane& lane, int64_t& count) {
+                                   return DeleteByPrefix(lane, prefix, "HistoryOps", "HistorySnapshots", count).status;
+                                 });
 }
 
 // ----- comment store (the reference's Comments table, §3.4.2) -----
 
 void SqlServerDocumentStore::LoadComments(std::string document_id, CommentsCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::vector<Comment>>(
+  worker_->lanes().Call<std::vector<Comment>>(
       std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::vector<Comment>& out) {
         Status status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[DocumentId] = ?", {Key(id)},
                                      relational::ReadComment, out);
@@ -937,7 +930,7 @@ void SqlServerDocumentStore::LoadComments(std::string document_id, CommentsCompl
 
 void SqlServerDocumentStore::GetComment(std::string comment_id, CommentCompletion done) {
   Status checked = CheckId(comment_id);
-  worker_->Call<std::optional<Comment>>(
+  worker_->lanes().Call<std::optional<Comment>>(
       std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane, std::optional<Comment>& out) {
         std::vector<Comment> found;
         Status status = QueryRecords(lane, relational::kCommentColumns, kComments, "t.[Id] = ?", {Key(id)},
@@ -949,7 +942,7 @@ void SqlServerDocumentStore::GetComment(std::string comment_id, CommentCompletio
 
 void SqlServerDocumentStore::AddComment(Comment c, CommentStore::Completion done) {
   Status checked = CheckIds({c.id, c.document_id, c.parent_comment_id.value_or("")});
-  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
     const Outcome o = Insert(
         lane, "Comments", relational::kCommentColumns,
         {Key(c.id), Key(c.document_id), OptionalText(c.parent_comment_id), Text(c.author_peer_id), Text(c.author_name),
@@ -962,7 +955,7 @@ void SqlServerDocumentStore::AddComment(Comment c, CommentStore::Completion done
 
 void SqlServerDocumentStore::UpdateComment(Comment c, CommentStore::Completion done) {
   Status checked = CheckId(c.id);
-  worker_->Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [c = std::move(c)](Lane& lane) {
     Status status =
         lane.Run(
                 "UPDATE [opstream].[Comments] SET [Body] = ?, [AnchorJson] = ?, [AnchoredAtRevision] = ?, "
@@ -979,7 +972,7 @@ void SqlServerDocumentStore::UpdateComment(Comment c, CommentStore::Completion d
 
 void SqlServerDocumentStore::DeleteComment(std::string comment_id, CommentStore::Completion done) {
   Status checked = CheckId(comment_id);
-  worker_->Call<void>(std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [id = std::move(comment_id)](Lane& lane) {
     // Replies go with their root.
     return lane
         .Transaction(
@@ -999,7 +992,7 @@ void SqlServerDocumentStore::DeleteComment(std::string comment_id, CommentStore:
 void SqlServerDocumentStore::UpdateAnchors(std::string document_id, int64_t revision, std::vector<AnchorUpdate> updates,
                                            CommentStore::Completion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<void>(
+  worker_->lanes().Call<void>(
       std::move(checked), std::move(done),
       [id = std::move(document_id), revision, updates = std::move(updates)](Lane& lane) {
         if (updates.empty()) return Status::Ok();
@@ -1024,7 +1017,7 @@ void SqlServerDocumentStore::UpdateAnchors(std::string document_id, int64_t revi
 
 void SqlServerDocumentStore::GetMinAnchoredRevision(std::string document_id, RevisionCompletion done) {
   Status checked = CheckId(document_id);
-  worker_->Call<std::optional<int64_t>>(
+  worker_->lanes().Call<std::optional<int64_t>>(
       std::move(checked), std::move(done), [id = std::move(document_id)](Lane& lane, std::optional<int64_t>& out) {
         // The anchor rule (not a JSON object = no anchor) is applied in ReadComment, so rows are read.
         std::vector<Comment> comments;
@@ -1041,7 +1034,7 @@ void SqlServerDocumentStore::GetMinAnchoredRevision(std::string document_id, Rev
 
 void SqlServerDocumentStore::GetName(std::string global_name, NameCompletion done) {
   Status checked = CheckId(global_name);
-  worker_->Call<std::optional<DocumentName>>(
+  worker_->lanes().Call<std::optional<DocumentName>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name)](Lane& lane, std::optional<DocumentName>& out) {
         std::vector<DocumentName> found;
@@ -1053,7 +1046,7 @@ void SqlServerDocumentStore::GetName(std::string global_name, NameCompletion don
 }
 
 void SqlServerDocumentStore::EnumerateNames(std::string prefix, NamesCompletion done) {
-  worker_->Call<std::vector<DocumentName>>(
+  worker_->lanes().Call<std::vector<DocumentName>>(
       Status::Ok(), std::move(done), [prefix = std::move(prefix)](Lane& lane, std::vector<DocumentName>& out) {
         Status status =
             QueryRecords(lane, relational::kNameColumns, kNames, fmt::format("t.[GlobalName] LIKE ?{}", kLikeEscape),
@@ -1066,7 +1059,7 @@ void SqlServerDocumentStore::EnumerateNames(std::string prefix, NamesCompletion 
 
 void SqlServerDocumentStore::CreateName(DocumentName n, RefStore::Completion done) {
   Status checked = CheckId(n.global_name);
-  worker_->Call<void>(std::move(checked), std::move(done), [n = std::move(n)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [n = std::move(n)](Lane& lane) {
     const Outcome o =
         Insert(lane, "DocumentNames", relational::kNameColumns,
                {Key(n.global_name), Text(n.default_branch_id), Text(n.engine_type), Time(n.created_at)}, "name create");
@@ -1076,7 +1069,7 @@ void SqlServerDocumentStore::CreateName(DocumentName n, RefStore::Completion don
 
 void SqlServerDocumentStore::GetBranch(std::string global_name, std::string branch_id, BranchCompletion done) {
   Status checked = CheckIds({global_name, branch_id});
-  worker_->Call<std::optional<DocumentBranch>>(
+  worker_->lanes().Call<std::optional<DocumentBranch>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::optional<DocumentBranch>& out) {
         std::vector<DocumentBranch> found;
@@ -1090,7 +1083,7 @@ void SqlServerDocumentStore::GetBranch(std::string global_name, std::string bran
 
 void SqlServerDocumentStore::EnumerateBranches(std::string global_name, BranchesCompletion done) {
   Status checked = CheckId(global_name);
-  worker_->Call<std::vector<DocumentBranch>>(
+  worker_->lanes().Call<std::vector<DocumentBranch>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name)](Lane& lane, std::vector<DocumentBranch>& out) {
         Status status = QueryRecords(lane, relational::kBranchColumns, kBranches, "t.[GlobalName] = ?", {Key(name)},
@@ -1102,7 +1095,7 @@ void SqlServerDocumentStore::EnumerateBranches(std::string global_name, Branches
 
 void SqlServerDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion done) {
   Status checked = CheckIds({b.global_name, b.branch_id, b.physical_document_id});
-  worker_->Call<void>(std::move(checked), std::move(done), [b = std::move(b)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [b = std::move(b)](Lane& lane) {
     const Outcome o = Insert(
         lane, "DocumentBranches", relational::kBranchColumns,
         {Key(b.global_name), Key(b.branch_id), Key(b.physical_document_id), OptionalText(b.fork_parent_branch_id),
@@ -1114,18 +1107,18 @@ void SqlServerDocumentStore::CreateBranch(DocumentBranch b, RefStore::Completion
 
 void SqlServerDocumentStore::DeleteBranch(std::string global_name, std::string branch_id, RefStore::Completion done) {
   Status checked = CheckIds({global_name, branch_id});
-  worker_->Call<void>(std::move(checked), std::move(done),
-                      [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane) {
-                        return lane
-                            .Run("DELETE FROM [opstream].[DocumentBranches] WHERE [GlobalName] = ? AND [BranchId] = ?;",
-                                 {Key(name), Key(branch)}, "branch delete")
-                            .status;
-                      });
+  worker_->lanes().Call<void>(
+      std::move(checked), std::move(done), [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane) {
+        return lane
+            .Run("DELETE FROM [opstream].[DocumentBranches] WHERE [GlobalName] = ? AND [BranchId] = ?;",
+                 {Key(name), Key(branch)}, "branch delete")
+            .status;
+      });
 }
 
 void SqlServerDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completion done) {
   Status checked = CheckIds({v.global_name, v.branch_id, v.tag});
-  worker_->Call<void>(std::move(checked), std::move(done), [v = std::move(v)](Lane& lane) {
+  worker_->lanes().Call<void>(std::move(checked), std::move(done), [v = std::move(v)](Lane& lane) {
     const Outcome o = Insert(lane, "DocumentVersions", relational::kVersionColumns,
                              {Key(v.global_name), Key(v.branch_id), Key(v.tag), BigInt(v.revision),
                               Text(v.history_snapshot_name), Time(v.created_at)},
@@ -1137,7 +1130,7 @@ void SqlServerDocumentStore::CreateVersion(DocumentVersion v, RefStore::Completi
 void SqlServerDocumentStore::GetVersion(std::string global_name, std::string branch_id, std::string tag,
                                         VersionCompletion done) {
   Status checked = CheckIds({global_name, branch_id, tag});
-  worker_->Call<std::optional<DocumentVersion>>(
+  worker_->lanes().Call<std::optional<DocumentVersion>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name), branch = std::move(branch_id), tag = std::move(tag)](
           Lane& lane, std::optional<DocumentVersion>& out) {
@@ -1153,7 +1146,7 @@ void SqlServerDocumentStore::GetVersion(std::string global_name, std::string bra
 void SqlServerDocumentStore::EnumerateVersions(std::string global_name, std::string branch_id,
                                                VersionsCompletion done) {
   Status checked = CheckIds({global_name, branch_id});
-  worker_->Call<std::vector<DocumentVersion>>(
+  worker_->lanes().Call<std::vector<DocumentVersion>>(
       std::move(checked), std::move(done),
       [name = std::move(global_name), branch = std::move(branch_id)](Lane& lane, std::vector<DocumentVersion>& out) {
         Status status =
@@ -1166,7 +1159,7 @@ void SqlServerDocumentStore::EnumerateVersions(std::string global_name, std::str
 
 void SqlServerDocumentStore::ListVersionsPinning(std::string physical_document_id, VersionsCompletion done) {
   Status checked = CheckId(physical_document_id);
-  worker_->Call<std::vector<DocumentVersion>>(
+  worker_->lanes().Call<std::vector<DocumentVersion>>(
       std::move(checked), std::move(done),
       [id = std::move(physical_document_id)](Lane& lane, std::vector<DocumentVersion>& out) {
         Status status = QueryRecords(lane, relational::kVersionColumns,
