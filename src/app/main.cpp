@@ -18,6 +18,7 @@
 
 #include "backplane/local_backplane.hpp"
 #include "backplane/redis/redis_backplane.hpp"
+#include "common/io_context_pool.hpp"
 #include "common/logging.hpp"
 #include "config/command_line.hpp"
 #include "config/settings.hpp"
@@ -231,7 +232,8 @@ int main(int argc, char** argv) {
   if (auto opened = OpenStore(settings, store); !opened.ok()) return Fail(opened.message());
   // The backplane's connections run on the server's own event loop; it connects now so that an
   // unreachable Redis aborts startup with the default abortConnect=true (server.md §4.3).
-  asio::io_context io(static_cast<int>(settings.worker_threads));
+  IoContextPool loops(settings.worker_threads);
+  asio::io_context& io = loops.primary();
   std::unique_ptr<backplane::Backplane> backplane;
   if (settings.backplane_kind == config::BackplaneKind::kRedis) {
     if (auto started = StartRedisBackplane(io, settings.backplane_connection_string, backplane); !started.ok()) {
@@ -278,10 +280,10 @@ int main(int argc, char** argv) {
       settings.snapshot_every.count() == 0 ? std::chrono::milliseconds::max() : settings.snapshot_every;
   session_options.op_log_tail = static_cast<int64_t>(settings.op_log_tail_ops);
   session_options.awareness_ttl = settings.awareness_ttl;
-  session::DocumentRouter router(io, engine_registry, *store, *backplane, session_options);
+  session::DocumentRouter router(io, engine_registry, *store, *backplane, session_options, &loops);
 
   net::HttpEndpoints endpoints(config::RootEndpointText(settings), *store, *backplane);
-  net::Server server(io, endpoints);
+  net::Server server(io, endpoints, &loops);
   // Broadcast frames are written by threads of their own (half the workers, at least one): reads
   // and document work go on while a large fan-out is written, so frames gather per receiver.
   const unsigned writer_threads = std::max(1u, settings.worker_threads / 2);
@@ -291,7 +293,7 @@ int main(int argc, char** argv) {
   // arrive: on a writer thread every round was a wake-up and a context switch (N = 32: about a
   // sixth more server CPU per op; bench/README.md).
   std::optional<net::FlushPacer> flush_pacer;
-  if (settings.write_pacing_us != 0) flush_pacer.emplace(io, std::chrono::microseconds(settings.write_pacing_us));
+  if (settings.write_pacing_us != 0) flush_pacer.emplace(loops, std::chrono::microseconds(settings.write_pacing_us));
   net::FlushPacer* const pacer = flush_pacer ? &*flush_pacer : nullptr;
   std::optional<net::FlushPacer> fanout_flush_pacer;
   if (settings.fanout_pacing_us != 0) {
@@ -339,7 +341,7 @@ int main(int argc, char** argv) {
   });
 
   std::vector<std::thread> threads;
-  for (unsigned i = 0; i < settings.worker_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  loops.Start();
   for (unsigned i = 0; i < writer_threads; ++i) threads.emplace_back([&write_io] { write_io.run(); });
 
   stop_requested.get_future().wait();
@@ -355,8 +357,9 @@ int main(int argc, char** argv) {
     host_log->error("Timed out writing final snapshots.");
   }
   store->Flush(std::chrono::seconds(5));
-  io.stop();
+  loops.Stop();
   write_io.stop();
   for (auto& thread : threads) thread.join();
+  loops.Join();
   return 0;
 }

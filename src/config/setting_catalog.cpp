@@ -60,7 +60,8 @@ constexpr std::array kCatalog = {
     SettingInfo{kLogging, keys::kAspNetCoreLogLevel, "LOGGING__LOGLEVEL__MICROSOFT.ASPNETCORE", "Warning",
                 "Minimum log level of the HTTP layer (request and connection logs)."},
     SettingInfo{kTuning, keys::kWorkerThreads, "OPSTREAM__SERVER__WORKERTHREADS", "CPU cores",
-                "Network worker threads; 0 means one per CPU core."},
+                "Worker event loops, one thread each; connections and documents are spread over them and stay on "
+                "theirs. 0 means one per CPU core."},
     SettingInfo{kTuning, keys::kSendQueueLimitBytes, "OPSTREAM__SERVER__SENDQUEUELIMITBYTES", "16777216",
                 "Bytes a connection may have queued for sending before it is closed as a slow consumer (16 MiB)."},
     SettingInfo{kTuning, keys::kWritePacingMicroseconds, "OPSTREAM__SERVER__WRITEPACINGMICROSECONDS", "400",

@@ -7,8 +7,9 @@
 namespace opstream::net {
 
 struct FlushPacer::State {
-  explicit State(boost::asio::io_context& context) : timer(context) {}
+  explicit State(boost::asio::io_context& context) : loop(&context), timer(context) {}
 
+  const boost::asio::io_context* loop;
   boost::asio::steady_timer timer;
   std::mutex mutex;
   std::vector<Deferred> pending;
@@ -16,24 +17,41 @@ struct FlushPacer::State {
   bool armed = false;
 };
 
-FlushPacer::FlushPacer(boost::asio::io_context& context, std::chrono::microseconds interval)
-    : interval_(interval), state_(std::make_shared<State>(context)) {}
+FlushPacer::FlushPacer(boost::asio::io_context& context, std::chrono::microseconds interval) : interval_(interval) {
+  states_.push_back(std::make_shared<State>(context));
+}
+
+FlushPacer::FlushPacer(IoContextPool& loops, std::chrono::microseconds interval) : interval_(interval) {
+  for (size_t i = 0; i < loops.size(); ++i) states_.push_back(std::make_shared<State>(loops.at(i)));
+}
 
 FlushPacer::~FlushPacer() {
-  // The pending round still runs (early, as the wait is cancelled): no deferred flush is lost.
-  std::lock_guard lock(state_->mutex);
-  state_->timer.cancel();
+  // Pending rounds still run (early, as their waits are cancelled): no deferred flush is lost.
+  for (auto& state : states_) {
+    std::lock_guard lock(state->mutex);
+    state->timer.cancel();
+  }
+}
+
+const std::shared_ptr<FlushPacer::State>& FlushPacer::StateForCaller() const {
+  const boost::asio::io_context* loop = IoContextPool::CurrentLoop();
+  for (const auto& state : states_) {
+    if (state->loop == loop) return state;
+  }
+  return states_.front();
 }
 
 void FlushPacer::Defer(Deferred deferred) {
-  std::lock_guard lock(state_->mutex);
-  state_->pending.push_back(std::move(deferred));
-  if (state_->armed) return;
-  state_->armed = true;
+  const auto& owner = StateForCaller();
+  State& state = *owner;
+  std::lock_guard lock(state.mutex);
+  state.pending.push_back(std::move(deferred));
+  if (state.armed) return;
+  state.armed = true;
   // One timer for every deferred flush: a round costs one wake-up however many connections it
   // writes. The round holds the state, so it may outlive the pacer.
-  state_->timer.expires_after(interval_);
-  state_->timer.async_wait([state = state_](const boost::system::error_code&) { RunRound(*state); });
+  state.timer.expires_after(interval_);
+  state.timer.async_wait([owner](const boost::system::error_code&) { RunRound(*owner); });
 }
 
 void FlushPacer::RunRound(State& state) {

@@ -12,6 +12,9 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <memory>
+#include <vector>
+
+#include "common/io_context_pool.hpp"
 
 namespace opstream::net {
 
@@ -31,20 +34,24 @@ class FlushPacer {
   };
 
   FlushPacer(boost::asio::io_context& context, std::chrono::microseconds interval);
+  // One round per loop: a flush deferred on a loop's thread runs on that loop, where its
+  // connection's document work already is.
+  FlushPacer(IoContextPool& loops, std::chrono::microseconds interval);
   ~FlushPacer();
   FlushPacer(const FlushPacer&) = delete;
   FlushPacer& operator=(const FlushPacer&) = delete;
 
   std::chrono::microseconds interval() const { return interval_; }
-  // Thread-safe. The flush runs on the pacer's context within `interval`.
+  // Thread-safe. The flush runs on the pacer's context (the caller's loop) within `interval`.
   void Defer(Deferred deferred);
 
  private:
   struct State;
   static void RunRound(State& state);
+  const std::shared_ptr<State>& StateForCaller() const;
 
   const std::chrono::microseconds interval_;
-  std::shared_ptr<State> state_;
+  std::vector<std::shared_ptr<State>> states_;  // one per loop; the first also takes other threads' flushes
 };
 
 }  // namespace opstream::net

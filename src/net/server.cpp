@@ -74,7 +74,7 @@ class Server::Acceptor : public std::enable_shared_from_this<Server::Acceptor> {
       : server_(server), acceptor_(std::move(acceptor)), backoff_(acceptor_.get_executor()) {}
 
   void Start() {
-    acceptor_.async_accept(asio::make_strand(server_.io_),
+    acceptor_.async_accept(asio::make_strand(server_.ConnectionLoop()),
                            [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
                              if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) return;
                              if (!ec) {
@@ -107,7 +107,10 @@ class Server::Acceptor : public std::enable_shared_from_this<Server::Acceptor> {
   asio::steady_timer backoff_;
 };
 
-Server::Server(asio::io_context& io, HttpHandler& http) : io_(io), http_(http), sweep_timer_(io) {}
+Server::Server(asio::io_context& io, HttpHandler& http, IoContextPool* connection_loops)
+    : io_(io), connection_loops_(connection_loops), http_(http), sweep_timer_(io) {}
+
+asio::io_context& Server::ConnectionLoop() { return connection_loops_ != nullptr ? connection_loops_->Next() : io_; }
 Server::~Server() = default;
 
 void Server::AddWebSocketRoute(std::string path, WebSocketAcceptor acceptor) {

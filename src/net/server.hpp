@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/io_context_pool.hpp"
 #include "common/status.hpp"
 #include "net/http_types.hpp"
 
@@ -56,7 +57,8 @@ struct ListenEndpoint {
 
 class Server {
  public:
-  Server(boost::asio::io_context& io, HttpHandler& http);
+  // Connections are spread over `connection_loops` when given, else they share `io`.
+  Server(boost::asio::io_context& io, HttpHandler& http, IoContextPool* connection_loops = nullptr);
   ~Server();
 
   void AddWebSocketRoute(std::string path, WebSocketAcceptor acceptor);
@@ -77,12 +79,14 @@ class Server {
 
  private:
   class Acceptor;
+  boost::asio::io_context& ConnectionLoop();
   void HandleSocket(boost::asio::ip::tcp::socket socket);
   void ScheduleSweep();
   bool SweepConnections();  // false once stopping
   boost::asio::awaitable<void> Serve(boost::asio::ip::tcp::socket socket);
 
   boost::asio::io_context& io_;
+  IoContextPool* connection_loops_;
   HttpHandler& http_;
   std::unordered_map<std::string, WebSocketAcceptor> websocket_routes_;
   std::unordered_map<std::string, std::pair<StreamRoute, size_t>> stream_routes_;

@@ -32,8 +32,10 @@ bool IsCommentRequest(std::string_view type) {
 }  // namespace
 
 DocumentRouter::DocumentRouter(boost::asio::io_context& io, const engines::EngineRegistry& engines,
-                               storage::DocumentStore& store, backplane::Backplane& backplane, SessionOptions options)
+                               storage::DocumentStore& store, backplane::Backplane& backplane, SessionOptions options,
+                               IoContextPool* document_loops)
     : io_(io),
+      document_loops_(document_loops),
       engines_(engines),
       store_(store),
       backplane_(backplane),
@@ -49,6 +51,10 @@ DocumentRouter::DocumentRouter(boost::asio::io_context& io, const engines::Engin
   management_subscription_ =
       backplane_.Subscribe(std::string(backplane::kManagementTopic),
                            [this](const backplane::Message& message) { OnManagementMessage(message); });
+}
+
+boost::asio::io_context& DocumentRouter::DocumentLoop() {
+  return document_loops_ != nullptr ? document_loops_->Local() : io_;
 }
 
 DocumentRouter::~DocumentRouter() {
@@ -85,7 +91,7 @@ std::shared_ptr<DocumentSession> DocumentRouter::GetOrOpen(const std::string& do
     std::lock_guard lock(shard.mutex);
     auto& slot = shard.sessions[document_id];
     if (slot) return slot;
-    slot = std::make_shared<DocumentSession>(io_, document_id, engine, store_, *this, options_,
+    slot = std::make_shared<DocumentSession>(DocumentLoop(), document_id, engine, store_, *this, options_,
                                              cluster_ ? &backplane_ : nullptr);
     session = slot;
     if (auto it = shard.deleting.find(document_id); it != shard.deleting.end()) {
@@ -261,7 +267,8 @@ void DocumentRouter::JoinClustered(std::shared_ptr<Connection> connection, Corre
       std::lock_guard lock(shard.mutex);
       auto& slot = shard.remotes[document_id];
       if (slot && slot->owner_node_id() != owner) stale = std::move(slot);
-      if (!slot) slot = std::make_shared<RemoteDocument>(io_, document_id, owner, backplane_, *this, options_);
+      if (!slot)
+        slot = std::make_shared<RemoteDocument>(DocumentLoop(), document_id, owner, backplane_, *this, options_);
       remote = slot;
     }
     if (stale) stale->Close(std::string(kOwnerChanged));

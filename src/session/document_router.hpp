@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "backplane/backplane.hpp"
+#include "common/io_context_pool.hpp"
 #include "engines/engine_registry.hpp"
 #include "session/connection.hpp"
 #include "session/document_management.hpp"
@@ -28,8 +29,9 @@ class DocumentRouter {
   // With a non-local backplane the router also registers the node's request handler (joins, ops
   // and awareness forwarded by other nodes), the ownership-lost handler and the management
   // channel subscription.
+  // Documents are spread over `document_loops` when given, else they share `io`.
   DocumentRouter(boost::asio::io_context& io, const engines::EngineRegistry& engines, storage::DocumentStore& store,
-                 backplane::Backplane& backplane, SessionOptions options);
+                 backplane::Backplane& backplane, SessionOptions options, IoContextPool* document_loops = nullptr);
   // Only once the io_context no longer runs: releases every session and its peers (a joined
   // connection and its session refer to each other).
   ~DocumentRouter();
@@ -111,7 +113,10 @@ class DocumentRouter {
   void CloseLocal(const std::string& document_id, const std::string& reason);
   std::shared_ptr<ProxiedPeer> FindProxied(const std::string& document_id, const std::string& peer_id);
 
+  boost::asio::io_context& DocumentLoop();
+
   boost::asio::io_context& io_;
+  IoContextPool* document_loops_;
   const engines::EngineRegistry& engines_;
   storage::DocumentStore& store_;
   backplane::Backplane& backplane_;

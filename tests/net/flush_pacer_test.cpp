@@ -10,6 +10,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -91,6 +92,32 @@ TEST(FlushPacerTest, AFlushDeferredDuringARoundRunsInTheNextOne) {
   ASSERT_TRUE(WaitFor([&] { return target->flushes.load() == 3; }));
   std::this_thread::sleep_for(60ms);
   EXPECT_EQ(target->flushes.load(), 3);
+}
+
+TEST(FlushPacerTest, OverWorkerLoopsAFlushRunsOnTheLoopThatDeferredIt) {
+  IoContextPool loops(2);
+  loops.Start();
+  FlushPacer pacer(loops, 5ms);
+  std::vector<std::shared_ptr<CountingFlush>> targets;
+  std::vector<std::atomic<asio::io_context*>> ran_on(3);
+  for (size_t i = 0; i < 3; ++i) {
+    targets.push_back(std::make_shared<CountingFlush>());
+    targets.back()->on_flush = [&ran_on, i] { ran_on[i] = IoContextPool::CurrentLoop(); };
+  }
+  asio::post(loops.at(0), [&] { pacer.Defer({targets[0], targets[0].get()}); });
+  asio::post(loops.at(1), [&] { pacer.Defer({targets[1], targets[1].get()}); });
+  pacer.Defer({targets[2], targets[2].get()});  // from a thread that runs no loop
+  ASSERT_TRUE(WaitFor([&] {
+    for (auto& target : targets) {
+      if (target->flushes.load() != 1) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(ran_on[0].load(), &loops.at(0));
+  EXPECT_EQ(ran_on[1].load(), &loops.at(1));
+  EXPECT_EQ(ran_on[2].load(), &loops.at(0)) << "other threads' flushes go to the first loop";
+  loops.Stop();
+  loops.Join();
 }
 
 TEST(FlushPacerTest, KeepsTheTargetAliveUntilItsFlushRan) {

@@ -8,6 +8,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <random>
 
+#include "common/io_context_pool.hpp"
 #include "common/logging.hpp"
 #include "net/await.hpp"
 #include "transports/signalr/hub_websocket.hpp"
@@ -198,8 +199,10 @@ size_t SignalREndpoint::ConnectionCount() const {
 }
 
 std::shared_ptr<HubConnection> SignalREndpoint::NewConnection(std::string connection_id, std::string token) {
-  auto connection = std::make_shared<HubConnection>(io_, std::move(connection_id), hub_, server_, options_,
-                                                    [this, token](const HubConnection&) {
+  // On the loop of the request that opens it, so that connections spread over the worker loops.
+  asio::io_context* const loop = IoContextPool::CurrentLoop();
+  auto connection = std::make_shared<HubConnection>(loop != nullptr ? *loop : io_, std::move(connection_id), hub_,
+                                                    server_, options_, [this, token](const HubConnection&) {
                                                       std::lock_guard lock(mutex_);
                                                       connections_.erase(token);
                                                     });
