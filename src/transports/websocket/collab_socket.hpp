@@ -35,6 +35,9 @@ class CollabSocket final : public session::Connection, public net::websocket::Ch
   session::DocumentRouter& router_;
   net::Server& server_;
   uint64_t live_id_ = 0;
+  // Set by the first successful join's completion; joins are answered one at a time (reading is
+  // paused meanwhile), so the flag is never touched by two threads at once.
+  bool followed_document_ = false;
 };
 
 }  // namespace opstream::transports::websocket
