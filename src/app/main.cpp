@@ -284,20 +284,23 @@ int main(int argc, char** argv) {
 
   net::HttpEndpoints endpoints(config::RootEndpointText(settings), *store, *backplane);
   net::Server server(io, endpoints, &loops);
-  // Broadcast frames are written by threads of their own (half the workers, at least one): reads
-  // and document work go on while a large fan-out is written, so frames gather per receiver.
+  // Broadcasts that are not paced (a receiver's first frame after a pause, SignalR) are written by
+  // threads of their own (half the workers, at least one): reads and document work go on while a
+  // large fan-out is written, so frames gather per receiver.
   const unsigned writer_threads = std::max(1u, settings.worker_threads / 2);
   asio::io_context write_io(static_cast<int>(writer_threads));
   auto write_work = asio::make_work_guard(write_io);
-  // The rounds of the document-side pacer run on the workers, which are awake anyway while ops
-  // arrive: on a writer thread every round was a wake-up and a context switch (N = 32: about a
-  // sixth more server CPU per op; bench/README.md).
+  // Both pacers run their rounds on the loop that deferred the flush, the document's, which is
+  // awake anyway while ops arrive and is where its WebSockets live: on a writer thread every round
+  // was a wake-up and a context switch, and each receiver's queue moved between cores (N = 32:
+  // about a sixth more server CPU per op; fan-out to 500 readers: 1.43 against 1.63 µs per
+  // delivery; bench/README.md).
   std::optional<net::FlushPacer> flush_pacer;
   if (settings.write_pacing_us != 0) flush_pacer.emplace(loops, std::chrono::microseconds(settings.write_pacing_us));
   net::FlushPacer* const pacer = flush_pacer ? &*flush_pacer : nullptr;
   std::optional<net::FlushPacer> fanout_flush_pacer;
   if (settings.fanout_pacing_us != 0) {
-    fanout_flush_pacer.emplace(write_io, std::chrono::microseconds(settings.fanout_pacing_us));
+    fanout_flush_pacer.emplace(loops, std::chrono::microseconds(settings.fanout_pacing_us));
   }
   net::FlushPacer* const fanout_pacer = fanout_flush_pacer ? &*fanout_flush_pacer : nullptr;
   transports::websocket::CollabSocketOptions socket_options{settings.websocket_max_message_bytes,

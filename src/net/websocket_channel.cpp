@@ -301,7 +301,7 @@ void Channel::FlushHeldBack(bool write_now) {
   }
   if (flush_posted_) return;
   // A small document writes this receiver from its own thread, as each batch ends; a large
-  // fan-out goes through the writer threads. Either way a receiver written moments ago waits for
+  // fan-out goes through the write context. Either way a receiver written moments ago waits for
   // its pacer's round, so that several ops leave in one write.
   FlushPacer* pacer = write_now ? options_.flush_pacer : options_.fanout_pacer;
   if (RecentlyWrittenLocked(pacer)) {

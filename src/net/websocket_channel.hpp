@@ -49,8 +49,9 @@ struct ChannelOptions {
   // pacer's interval ago defers FlushHeldBack(write_now) to the pacer, so that the broadcasts of
   // several document batches leave in one write.
   FlushPacer* flush_pacer = nullptr;
-  // The same for FlushHeldBack(!write_now), the flushes of large fan-outs (writer threads), whose
-  // ops come further apart and so need a longer round to gather.
+  // The same for FlushHeldBack(!write_now), the flushes of large fan-outs (a receiver not written
+  // recently goes through the write context), whose ops come further apart and so need a longer
+  // round to gather.
   FlushPacer* fanout_pacer = nullptr;
 };
 
