@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/eventually.hpp"
 #include "net/websocket_channel.hpp"
 
 namespace opstream::net {
@@ -53,15 +54,7 @@ class RunningContext {
   std::thread thread_;
 };
 
-template <typename Predicate>
-bool WaitFor(Predicate predicate, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = Clock::now() + limit;
-  while (!predicate()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using opstream::test_support::Eventually;
 
 TEST(FlushPacerTest, OneRoundRunsEveryDeferredFlushAfterTheInterval) {
   RunningContext running;
@@ -72,7 +65,7 @@ TEST(FlushPacerTest, OneRoundRunsEveryDeferredFlushAfterTheInterval) {
     targets.push_back(std::make_shared<CountingFlush>());
     pacer.Defer({targets.back(), targets.back().get()});
   }
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     for (auto& target : targets) {
       if (target->flushes.load() != 1) return false;
     }
@@ -89,7 +82,7 @@ TEST(FlushPacerTest, AFlushDeferredDuringARoundRunsInTheNextOne) {
     if (target->flushes.load() < 3) pacer.Defer({target, target.get()});
   };
   pacer.Defer({target, target.get()});
-  ASSERT_TRUE(WaitFor([&] { return target->flushes.load() == 3; }));
+  ASSERT_TRUE(Eventually([&] { return target->flushes.load() == 3; }));
   std::this_thread::sleep_for(60ms);
   EXPECT_EQ(target->flushes.load(), 3);
 }
@@ -107,7 +100,7 @@ TEST(FlushPacerTest, OverWorkerLoopsAFlushRunsOnTheLoopThatDeferredIt) {
   asio::post(loops.at(0), [&] { pacer.Defer({targets[0], targets[0].get()}); });
   asio::post(loops.at(1), [&] { pacer.Defer({targets[1], targets[1].get()}); });
   pacer.Defer({targets[2], targets[2].get()});  // from a thread that runs no loop
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     for (auto& target : targets) {
       if (target->flushes.load() != 1) return false;
     }
@@ -128,7 +121,7 @@ TEST(FlushPacerTest, KeepsTheTargetAliveUntilItsFlushRan) {
   pacer.Defer({target, target.get()});
   target.reset();
   EXPECT_FALSE(watch.expired());
-  ASSERT_TRUE(WaitFor([&] { return watch.expired(); }));
+  ASSERT_TRUE(Eventually([&] { return watch.expired(); }));
 }
 
 // ---- the channel's use of the pacer ----

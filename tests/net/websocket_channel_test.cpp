@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/eventually.hpp"
 #include "common/io_context_pool.hpp"
 
 namespace opstream::net::websocket {
@@ -63,15 +64,7 @@ class PausingChannel final : public Channel, public std::enable_shared_from_this
   std::vector<Read> reads_;
 };
 
-template <typename Predicate>
-bool WaitFor(Predicate predicate, std::chrono::milliseconds limit = 5s) {
-  const auto deadline = Clock::now() + limit;
-  while (!predicate()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using opstream::test_support::Eventually;
 
 class ChannelMoveTest : public ::testing::Test {
  protected:
@@ -94,7 +87,7 @@ class ChannelMoveTest : public ::testing::Test {
 
   void ClientSends(std::string_view payload) { asio::write(client_, asio::buffer(ClientFrame(payload))); }
   bool ReadsReach(size_t count) {
-    return WaitFor([&] { return channel_->reads().size() >= count; });
+    return Eventually([&] { return channel_->reads().size() >= count; });
   }
   std::string ClientReceives(size_t expected) {
     std::string received;
