@@ -162,13 +162,13 @@ TEST_F(MySqlStoreTest, SchemaMatchesTheReferenceInTheConnectionDatabase) {
                   "HistorySnapshots.IX_HistorySnapshots_DocumentId_Revision (DocumentId, Revision)",
                   "HistorySnapshots.PRIMARY unique (DocumentId, Revision)",
                   "__EFMigrationsHistory.PRIMARY unique (MigrationId)"));
-  EXPECT_EQ(raw.Query("SELECT COUNT(*) FROM information_schema.table_constraints WHERE " + in_db +
-                      " AND constraint_type IN ('FOREIGN KEY', 'CHECK')")[0][0],
+  EXPECT_EQ(raw.Cell("SELECT COUNT(*) FROM information_schema.table_constraints WHERE " + in_db +
+                     " AND constraint_type IN ('FOREIGN KEY', 'CHECK')"),
             "0");
   // No schema `opstream` (§3.4.6) and the database defaults to utf8mb4 (§3.4.5 step 1).
-  EXPECT_EQ(raw.Query("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'opstream'")[0][0], "0");
-  EXPECT_EQ(raw.Query("SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name = '" +
-                      database_.name() + "'")[0][0],
+  EXPECT_EQ(raw.Cell("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = 'opstream'"), "0");
+  EXPECT_EQ(raw.Cell("SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name = '" +
+                     database_.name() + "'"),
             "utf8mb4");
   EXPECT_EQ(raw.Query("SELECT `MigrationId` FROM `__EFMigrationsHistory` ORDER BY `MigrationId`"),
             (std::vector<std::vector<std::string>>{
@@ -188,7 +188,7 @@ TEST(MySqlStoreCreateTest, AMissingDatabaseIsCreatedAtInitialize) {
     EXPECT_TRUE(AppendSync(*store, "doc", MakeOps(1, 1)).ok());
   }
   RawMySql raw(database.ConnectionString());
-  EXPECT_EQ(raw.Query("SELECT COUNT(*) FROM `" + name + "`.`DocumentOps`")[0][0], "1");
+  EXPECT_EQ(raw.Cell("SELECT COUNT(*) FROM `" + name + "`.`DocumentOps`"), "1");
   raw.Query("DROP DATABASE `" + name + "`");
 }
 
@@ -198,7 +198,7 @@ TEST_F(MySqlStoreTest, MigrationIsIdempotentAcrossStoresAndRestarts) {
   ASSERT_TRUE(AppendSync(*second, "doc", MakeOps(2, 3)).ok());
   EXPECT_TRUE(InitializeSync(*second).ok());
   RawMySql raw = Raw();
-  EXPECT_EQ(raw.Query("SELECT COUNT(*) FROM `__EFMigrationsHistory`")[0][0], "3");
+  EXPECT_EQ(raw.Cell("SELECT COUNT(*) FROM `__EFMigrationsHistory`"), "3");
   EXPECT_THAT(Revisions(LoadSync(*second, "doc").second.ops), ElementsAre(2, 3));
 }
 
@@ -215,7 +215,7 @@ TEST_F(MySqlStoreTest, NodesStartingTogetherMigrateOnce) {
     const Status status = Wait(result);
     EXPECT_TRUE(status.ok()) << status.message();
   }
-  EXPECT_EQ(Raw().Query("SELECT COUNT(*) FROM `__EFMigrationsHistory`")[0][0], "3");
+  EXPECT_EQ(Raw().Cell("SELECT COUNT(*) FROM `__EFMigrationsHistory`"), "3");
 }
 
 TEST_F(MySqlStoreTest, AnInterruptedLastStepIsCompleted) {
@@ -223,7 +223,7 @@ TEST_F(MySqlStoreTest, AnInterruptedLastStepIsCompleted) {
   // As if the node died after the ALTER of step 3 but before recording it (MySQL DDL is not transactional).
   Raw().Query("DELETE FROM `__EFMigrationsHistory` WHERE `MigrationId` = '20260624154139_AddCommentAuthorName'");
   auto second = OpenInitialized();
-  EXPECT_EQ(Raw().Query("SELECT COUNT(*) FROM `__EFMigrationsHistory`")[0][0], "3");
+  EXPECT_EQ(Raw().Cell("SELECT COUNT(*) FROM `__EFMigrationsHistory`"), "3");
 }
 
 TEST_F(MySqlStoreTest, NewerSchemaIsRefusedWithClearMessage) {
@@ -240,7 +240,7 @@ TEST_F(MySqlStoreTest, TimestampsKeepMicrosecondsAsUtcWallClock) {
   auto store = OpenInitialized();
   StoredOp op = MakeOp(1);
   ASSERT_TRUE(AppendSync(*store, "doc", {op}).ok());
-  EXPECT_EQ(Raw().Query("SELECT `Timestamp` FROM `DocumentOps`")[0][0], "2026-06-24 15:41:40.123456");
+  EXPECT_EQ(Raw().Cell("SELECT `Timestamp` FROM `DocumentOps`"), "2026-06-24 15:41:40.123456");
   const auto loaded = LoadSync(*store, "doc");
   ASSERT_EQ(loaded.second.ops.size(), 1u);
   EXPECT_EQ(loaded.second.ops[0].timestamp, Timestamp(std::chrono::floor<std::chrono::microseconds>(op.timestamp)));
@@ -259,7 +259,7 @@ TEST_F(MySqlStoreTest, IdsLongerThan255CharactersAreRefusedClearly) {
   const Status refused = AppendSync(*store, too_long, MakeOps(1, 1));
   EXPECT_THAT(refused.message(), HasSubstr("at most 255 characters"));
   EXPECT_FALSE(LoadSync(*store, too_long).first.ok());
-  EXPECT_EQ(Raw().Query("SELECT COUNT(*) FROM `DocumentOps`")[0][0], "2");
+  EXPECT_EQ(Raw().Cell("SELECT COUNT(*) FROM `DocumentOps`"), "2");
 }
 
 // Appends queued while a lane is busy share its next transaction.
@@ -282,7 +282,7 @@ TEST_F(MySqlStoreTest, GroupCommitSharesTransactions) {
   std::vector<std::string> ids;
   for (int i = 0; i < 200; ++i) ids.push_back("d" + std::to_string(i));
   for (const Status& status : AppendMany(*store, ids)) EXPECT_TRUE(status.ok()) << status.message();
-  EXPECT_EQ(Raw().Query("SELECT COUNT(*) FROM `DocumentOps`")[0][0], "400");
+  EXPECT_EQ(Raw().Cell("SELECT COUNT(*) FROM `DocumentOps`"), "400");
   const auto counters = store->counters();
   EXPECT_EQ(counters.appends_committed, 200u);
   EXPECT_LT(counters.append_transactions, 200u);
@@ -303,7 +303,7 @@ TEST_F(MySqlStoreTest, DuplicateInAGroupIsRefusedAloneAndTheOthersCommit) {
       EXPECT_TRUE(results[i].ok()) << i << ": " << results[i].message();
     }
   }
-  EXPECT_EQ(Raw().Query("SELECT COUNT(*) FROM `DocumentOps`")[0][0], std::to_string(1 + 2 * 49));
+  EXPECT_EQ(Raw().Cell("SELECT COUNT(*) FROM `DocumentOps`"), std::to_string(1 + 2 * 49));
 }
 
 // A group larger than one statement (and than the server's packet limit) still commits as one.
@@ -312,7 +312,7 @@ TEST_F(MySqlStoreTest, AGroupLargerThanThePacketLimitCommits) {
   settings.connections = 1;
   auto store = OpenInitialized(settings);
   RawMySql raw = Raw();
-  const int64_t packet = std::stoll(raw.Query("SELECT @@max_allowed_packet")[0][0]);
+  const int64_t packet = std::stoll(raw.Cell("SELECT @@max_allowed_packet"));
   const std::string payload = "{\"big\":\"" + std::string(512 * 1024, 'x') + "\"}";
   const int docs = static_cast<int>(packet / static_cast<int64_t>(payload.size())) + 4;
   std::vector<std::future<Status>> futures;
@@ -326,8 +326,8 @@ TEST_F(MySqlStoreTest, AGroupLargerThanThePacketLimitCommits) {
     const Status status = Wait(future);
     EXPECT_TRUE(status.ok()) << status.message();
   }
-  EXPECT_EQ(raw.Query("SELECT COUNT(*), MIN(LENGTH(`Payload`)) FROM `DocumentOps`")[0],
-            (std::vector<std::string>{std::to_string(docs), std::to_string(payload.size())}));
+  EXPECT_EQ(raw.Query("SELECT COUNT(*), MIN(LENGTH(`Payload`)) FROM `DocumentOps`"),
+            (std::vector<std::vector<std::string>>{{std::to_string(docs), std::to_string(payload.size())}}));
 }
 
 TEST_F(MySqlStoreTest, LoadsTenThousandOpsInOneStatement) {
@@ -385,7 +385,7 @@ TEST_F(MySqlStoreTest, InvalidTextIsRefusedAndLeavesTheOthersAlone) {
   EXPECT_FALSE(refused.ok());
   EXPECT_THAT(refused.message(), HasSubstr("not acknowledged"));
   EXPECT_TRUE(AppendSync(*store, "good", MakeOps(1, 1)).ok());
-  EXPECT_EQ(Raw().Query("SELECT COUNT(*) FROM `DocumentOps`")[0][0], "1");
+  EXPECT_EQ(Raw().Cell("SELECT COUNT(*) FROM `DocumentOps`"), "1");
 }
 
 TEST_F(MySqlStoreTest, ReconnectsAfterTheConnectionIsKilled) {

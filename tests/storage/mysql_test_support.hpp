@@ -54,6 +54,16 @@ class RawMySql {
   bool ok() const { return conn_ != nullptr; }
 
   // Rows of the last statement's result as text, nulls as "<null>".
+  // The first cell of `sql`'s first row; a failure (not a crash) when there is no row.
+  std::string Cell(const std::string& sql) {
+    const auto rows = Query(sql);
+    if (rows.empty() || rows.front().empty()) {
+      ADD_FAILURE() << "no row from: " << sql;
+      return "<no row>";
+    }
+    return rows.front().front();
+  }
+
   std::vector<std::vector<std::string>> Query(const std::string& sql) {
     std::vector<std::vector<std::string>> rows;
     if (!conn_) return rows;

@@ -145,17 +145,16 @@ TEST_F(PostgresStoreTest, SchemaMatchesTheReference) {
                           "PK_Comments unique", "PK_DocumentBranches unique", "PK_DocumentNames unique",
                           "PK_DocumentOps unique", "PK_DocumentSnapshots unique", "PK_DocumentVersions unique",
                           "PK_HistoryOps unique", "PK_HistorySnapshots unique"));
-  EXPECT_EQ(raw.Query("SELECT indexdef FROM pg_indexes WHERE indexname = 'IX_Comments_DocumentId_ParentCommentId_"
-                      "ResolvedAt'")[0][0],
+  EXPECT_EQ(raw.Cell("SELECT indexdef FROM pg_indexes WHERE indexname = 'IX_Comments_DocumentId_ParentCommentId_"
+                     "ResolvedAt'"),
             "CREATE INDEX \"IX_Comments_DocumentId_ParentCommentId_ResolvedAt\" ON opstream.\"Comments\" USING btree "
             "(\"DocumentId\", \"ParentCommentId\", \"ResolvedAt\")");
   EXPECT_EQ(
-      raw.Query(
-          "SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = 'opstream' "
-          "AND constraint_type IN ('FOREIGN KEY', 'UNIQUE', 'CHECK') AND constraint_name NOT LIKE '%_not_null'")[0][0],
+      raw.Cell("SELECT count(*) FROM information_schema.table_constraints WHERE table_schema = 'opstream' "
+               "AND constraint_type IN ('FOREIGN KEY', 'UNIQUE', 'CHECK') AND constraint_name NOT LIKE '%_not_null'"),
       "0");
-  EXPECT_EQ(raw.Query("SELECT column_default FROM information_schema.columns WHERE table_schema = 'opstream' AND "
-                      "table_name = 'Comments' AND column_name = 'AuthorName'")[0][0],
+  EXPECT_EQ(raw.Cell("SELECT column_default FROM information_schema.columns WHERE table_schema = 'opstream' AND "
+                     "table_name = 'Comments' AND column_name = 'AuthorName'"),
             "''::text");
 
   // The EF history table, in the default schema, with the reference's ids in order.
@@ -164,8 +163,8 @@ TEST_F(PostgresStoreTest, SchemaMatchesTheReference) {
                       "table_name = '__EFMigrationsHistory' ORDER BY ordinal_position"),
             (std::vector<std::vector<std::string>>{{"public MigrationId character varying(150) NO"},
                                                    {"public ProductVersion character varying(32) NO"}}));
-  EXPECT_EQ(raw.Query("SELECT constraint_name FROM information_schema.table_constraints WHERE table_name = "
-                      "'__EFMigrationsHistory' AND constraint_type = 'PRIMARY KEY'")[0][0],
+  EXPECT_EQ(raw.Cell("SELECT constraint_name FROM information_schema.table_constraints WHERE table_name = "
+                     "'__EFMigrationsHistory' AND constraint_type = 'PRIMARY KEY'"),
             "PK___EFMigrationsHistory");
   EXPECT_EQ(raw.Query("SELECT \"MigrationId\" FROM \"__EFMigrationsHistory\" ORDER BY \"MigrationId\""),
             (std::vector<std::vector<std::string>>{
@@ -178,7 +177,7 @@ TEST_F(PostgresStoreTest, MigrationIsIdempotentAcrossStoresAndRestarts) {
   ASSERT_TRUE(AppendSync(*second, "doc", MakeOps(2, 3)).ok());
   EXPECT_TRUE(InitializeSync(*second).ok());
   RawPostgres raw = Raw();
-  EXPECT_EQ(raw.Query("SELECT count(*) FROM \"__EFMigrationsHistory\"")[0][0], "3");
+  EXPECT_EQ(raw.Cell("SELECT count(*) FROM \"__EFMigrationsHistory\""), "3");
   EXPECT_THAT(Revisions(LoadSync(*second, "doc").second.ops), ElementsAre(2, 3));
 }
 
@@ -197,7 +196,7 @@ TEST_F(PostgresStoreTest, NodesStartingTogetherMigrateOnce) {
     EXPECT_TRUE(status.ok()) << status.message();
   }
   RawPostgres raw = Raw();
-  EXPECT_EQ(raw.Query("SELECT count(*) FROM \"__EFMigrationsHistory\"")[0][0], "3");
+  EXPECT_EQ(raw.Cell("SELECT count(*) FROM \"__EFMigrationsHistory\""), "3");
 }
 
 // A database the reference created with its first migration only, holding data: the later steps
@@ -465,9 +464,9 @@ TEST_F(PostgresStoreTest, ReconnectsAfterTheConnectionIsKilledAndLosesNothingAck
   auto store = OpenInitialized("Application Name=" + application);
   ASSERT_TRUE(AppendSync(*store, "doc", MakeOps(2, 5)).ok());
   RawPostgres raw = Raw();
-  EXPECT_NE(raw.Query("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                      "application_name = '" +
-                      application + "') t")[0][0],
+  EXPECT_NE(raw.Cell("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                     "application_name = '" +
+                     application + "') t"),
             "0");
   const uint64_t connections_before = store->counters().connections;
   // The first call after the kill may fail with a clear error; the store then reconnects.

@@ -56,6 +56,16 @@ class RawPostgres {
   bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
 
   // Runs `sql` (several statements allowed); rows of the last statement as text, nulls as "<null>".
+  // The first cell of `sql`'s first row; a failure (not a crash) when there is no row.
+  std::string Cell(const std::string& sql) {
+    const auto rows = Query(sql);
+    if (rows.empty() || rows.front().empty()) {
+      ADD_FAILURE() << "no row from: " << sql;
+      return "<no row>";
+    }
+    return rows.front().front();
+  }
+
   std::vector<std::vector<std::string>> Query(const std::string& sql) {
     std::vector<std::vector<std::string>> rows;
     PGresult* result = PQexec(conn_, sql.c_str());

@@ -285,7 +285,8 @@ TEST_F(RedisClientTest, PushHandlerSeesUnsolicitedMessages) {
     subscriber.Execute({"SUBSCRIBE", channel}, [&subscribed](Status s, Reply) { subscribed.set_value(s); });
   });
   subscriber.Start([](Status) {});
-  std::thread thread([&io] { io.run_for(std::chrono::seconds(5)); });
+  // Joined on every exit, also when a failed wait throws.
+  std::jthread thread([&io] { io.run_for(std::chrono::seconds(5)); });
   auto subscribed_future = subscribed.get_future();
   EXPECT_TRUE(Wait(subscribed_future).ok());
 
