@@ -73,10 +73,14 @@ describe('SignalR lifecycle', () => {
   it('pings after 15 s; drops unattached (15 s), poll-less (15 s) and silent (30 s) connections', { timeout: 60000 }, async () => {
     const server = await start();
     const doc = uniqueDoc('timers');
+    // The silent client edits a document of its own: a PeerDisconnected of the long-polling client
+    // (dropped at about the time of the first ping) would count as output and put its ping off.
+    const silentDoc = uniqueDoc('timers-silent');
     const watcher = await startHub(server); // the official client pings every 15 s
     const left = [];
     watcher.on('PeerDisconnected', (id) => left.push([id, Date.now()]));
     await watcher.invoke('JoinDocument', doc, 'text', 1);
+    await watcher.invoke('JoinDocument', silentDoc, 'text', 1);
     const unattached = await (await fetch(`${server.url}/collab/negotiate?negotiateVersion=1`, { method: 'POST' })).json();
     // a long-polling connection that never polls again after its handshake and join
     const lp = await (await fetch(`${server.url}/collab/negotiate?negotiateVersion=1`, { method: 'POST' })).json();
@@ -85,7 +89,7 @@ describe('SignalR lifecycle', () => {
       JSON.stringify({ type: 1, target: 'JoinDocument', arguments: [doc, 'text', 1] }) + RS]);
     // a WebSocket client that never sends anything after joining
     const silent = await RawHub.connect(server);
-    await silent.invoke('JoinDocument', [doc, 'text', 1]);
+    await silent.invoke('JoinDocument', [silentDoc, 'text', 1]);
     const t0 = Date.now();
     let ping;
     do ping = await silent.next({ timeoutMs: 17000, skipPings: false }); while (ping.type !== 6);
