@@ -67,7 +67,7 @@ constexpr std::array kCatalog = {
     SettingInfo{kTuning, keys::kWritePacingMicroseconds, "OPSTREAM__SERVER__WRITEPACINGMICROSECONDS", "400",
                 "A WebSocket written to less than this many microseconds ago waits up to that long before its next "
                 "write, so that a burst of broadcasts leaves in fewer writes; 0 writes every flush at once."},
-    SettingInfo{kTuning, keys::kFanOutPacingMicroseconds, "OPSTREAM__SERVER__FANOUTPACINGMICROSECONDS", "2000",
+    SettingInfo{kTuning, keys::kFanOutPacingMicroseconds, "OPSTREAM__SERVER__FANOUTPACINGMICROSECONDS", "4000",
                 "The same for documents with more than 64 receivers, whose ops come further apart; 0 writes at "
                 "once."},
     SettingInfo{kTuning, keys::kShutdownGraceSeconds, "OPSTREAM__SERVER__SHUTDOWNGRACESECONDS", "10",

@@ -79,7 +79,7 @@ struct Settings {
   unsigned worker_threads = std::max(1u, std::thread::hardware_concurrency());  // resolved: never 0
   std::size_t send_queue_limit_bytes = 16 * 1024 * 1024;                        // SV-46: slow consumers are dropped
   std::uint32_t write_pacing_us = 400;                                          // see FlushPacer; 0: no pacing
-  std::uint32_t fanout_pacing_us = 2000;  // the same for large fan-outs; 0: no pacing
+  std::uint32_t fanout_pacing_us = 4000;  // the same for large fan-outs; 0: no pacing
   std::chrono::milliseconds shutdown_grace{10'000};
   std::size_t websocket_max_message_bytes = 2 * 1024 * 1024;  // wire-protocol OP-19: close 1009 above
   std::chrono::milliseconds idle_close_delay{300'000};

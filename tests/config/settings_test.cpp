@@ -105,7 +105,7 @@ TEST_F(SettingsTest, ExtensionDefaults) {
   EXPECT_EQ(s.websocket_max_message_bytes, 2u * 1024 * 1024);
   EXPECT_EQ(s.send_queue_limit_bytes, 16u * 1024 * 1024);
   EXPECT_EQ(s.write_pacing_us, 400u);
-  EXPECT_EQ(s.fanout_pacing_us, 2000u);
+  EXPECT_EQ(s.fanout_pacing_us, 4000u);
   EXPECT_EQ(s.idle_close_delay, std::chrono::seconds(300));
   EXPECT_EQ(s.snapshot_every_ops, 100u);
   EXPECT_EQ(s.snapshot_every, std::chrono::seconds(300));
