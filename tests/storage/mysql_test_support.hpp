@@ -55,14 +55,7 @@ class RawMySql {
 
   // Rows of the last statement's result as text, nulls as "<null>".
   // The first cell of `sql`'s first row; a failure (not a crash) when there is no row.
-  std::string Cell(const std::string& sql) {
-    const auto rows = Query(sql);
-    if (rows.empty() || rows.front().empty()) {
-      ADD_FAILURE() << "no row from: " << sql;
-      return "<no row>";
-    }
-    return rows.front().front();
-  }
+  std::string Cell(const std::string& sql) { return FirstCell(Query(sql), sql); }
 
   std::vector<std::vector<std::string>> Query(const std::string& sql) {
     std::vector<std::vector<std::string>> rows;

@@ -61,6 +61,15 @@ inline std::string TestServiceUrl(const char* variable, std::string_view what) {
   return url;
 }
 
+// The first cell of the rows `sql` gave; a failure (not a crash) when there is none.
+inline std::string FirstCell(const std::vector<std::vector<std::string>>& rows, const std::string& sql) {
+  if (rows.empty() || rows.front().empty()) {
+    ADD_FAILURE() << "no row from: " << sql;
+    return "<no row>";
+  }
+  return rows.front().front();
+}
+
 // A loopback port nobody listens on (the kernel's choice, released again).
 inline int FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
