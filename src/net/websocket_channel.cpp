@@ -157,44 +157,50 @@ bool Channel::ProcessInput(char* data, size_t size) {
   }
 }
 
-void Channel::ResumeReading(asio::io_context* move_to) {
-  if (read_state_.exchange(kResumed, std::memory_order_acq_rel) == kReading) return;  // not paused yet
-  if (move_to != nullptr && !reading_finished_) MoveSocketTo(*move_to);
+bool Channel::ResumeReading(asio::io_context* move_to) {
+  if (read_state_.exchange(kResumed, std::memory_order_acq_rel) == kReading) return false;  // not paused yet
+  const bool moved = move_to != nullptr && !reading_finished_ && MoveSocketTo(*move_to);
   // Reading is paused, so no read handler runs now. With no buffered input, only the readiness
   // wait must be re-armed, which is safe from the caller's thread and saves a thread hand-off per
   // request; buffered input is processed on the connection's executor, never inside the caller
   // (a document session's strand), which must not see a new request while it is answering one.
-  if (pending_input_.empty() && !reading_finished_) return WaitReadable();
-  asio::post(socket_.get_executor(), [self = KeepAlive(), this] { ContinueReading(); });
+  if (pending_input_.empty() && !reading_finished_) {
+    WaitReadable();
+  } else {
+    asio::post(socket_.get_executor(), [self = KeepAlive(), this] { ContinueReading(); });
+  }
+  return moved;
 }
 
-void Channel::MoveSocketTo(asio::io_context& loop) {
+bool Channel::MoveSocketTo(asio::io_context& loop) {
   // No read handler runs and no read wait is pending (reading is paused); the mutex keeps writers
   // from starting a write wait meanwhile. Frames are written through fd_, which does not change.
   std::lock_guard lock(mutex_);
-  if (writing_ || aborted_ || close_queued_ || &socket_.get_executor().context() == &loop) return;
+  if (&socket_.get_executor().context() == &loop) return true;
+  if (writing_ || aborted_ || close_queued_) return false;
   boost::system::error_code ec;
   const auto protocol = socket_.local_endpoint(ec).protocol();
-  if (ec) return;
+  if (ec) return false;
   const int fd = socket_.release(ec);
-  if (ec) return;
+  if (ec) return false;
   tcp::socket moved(loop);
   moved.assign(protocol, fd, ec);
   if (!ec) {
     moved.non_blocking(true, ec);
     socket_ = std::move(moved);
-    return;
+    return true;
   }
   // The target loop could not take the descriptor (no memory for its registration): stay.
   Log()->warn("Could not move a WebSocket to another event loop: {}", ec.message());
   socket_.assign(protocol, fd, ec);
-  if (!ec) return;
+  if (!ec) return false;
   // Nor could the old one: end the connection. aborted_ stops every later write through fd_
   // before the descriptor is closed, and no writer is in sendmsg now (writing_ is false).
   Log()->warn("Closing a WebSocket that no event loop could take back: {}", ec.message());
   aborted_ = true;
   DropQueueLocked();
   ::close(fd);
+  return false;
 }
 
 void Channel::ContinueReading() {

@@ -105,8 +105,9 @@ class Channel : public LiveConnection, private FlushPacer::Flushable {
   // The owner's shared_ptr, held by pending operations.
   virtual std::shared_ptr<void> KeepAlive() = 0;
   // Thread-safe: continues reading after OnMessage returned false. With `move_to`, the socket's
-  // reading first moves to that event loop, provided the reader is paused and no write waits.
-  void ResumeReading(boost::asio::io_context* move_to = nullptr);
+  // reading first moves to that event loop, provided the reader is paused and no write waits;
+  // returns whether the socket reads on `move_to` now.
+  bool ResumeReading(boost::asio::io_context* move_to = nullptr);
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -142,7 +143,7 @@ class Channel : public LiveConnection, private FlushPacer::Flushable {
   static constexpr uint8_t kReading = 0, kPaused = 1, kResumed = 2;
   std::atomic<uint8_t> read_state_{kReading};
   bool reading_finished_ = false;
-  void MoveSocketTo(boost::asio::io_context& loop);
+  bool MoveSocketTo(boost::asio::io_context& loop);  // whether the socket is on `loop` afterwards
   void DropQueueLocked();
   std::atomic<int64_t> last_input_{0};  // Clock ticks of the last input
   std::atomic<bool> ping_outstanding_{false};

@@ -5,9 +5,6 @@
 namespace opstream::session {
 namespace {
 thread_local SendBatch* current_batch = nullptr;
-}  // namespace
-
-namespace {
 // Lists of held-back connections kept for reuse, so that a batch allocates nothing.
 thread_local std::vector<std::vector<std::shared_ptr<Connection>>> spare_lists;
 }  // namespace

@@ -33,6 +33,10 @@ ws::OutboundFrame SharedFrame(const std::shared_ptr<const Event>& event, Encode 
   return ws::OutboundFrame{event, bytes.data(), bytes.size()};
 }
 
+ws::OutboundFrame OpEventFrame(const std::shared_ptr<const session::OpEvent>& event) {
+  return SharedFrame(event, [](const auto& e, std::string& out) { EncodeOpEvent(e, out); });
+}
+
 }  // namespace
 
 void CollabSocket::Accept(boost::beast::tcp_stream stream, net::UpgradeRequest request, net::UpgradeHold hold,
@@ -69,7 +73,7 @@ void CollabSocket::Send(session::Outbound message) {
         } else if constexpr (std::is_same_v<T, session::ErrorResponse>) {
           return ws::OutboundFrame::Own(EncodeFrame([&](std::string& out) { EncodeErrorResponse(m, out); }));
         } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::OpEvent>>) {
-          return SharedFrame(m, [](const auto& e, std::string& out) { EncodeOpEvent(e, out); });
+          return OpEventFrame(m);
         } else if constexpr (std::is_same_v<T, std::shared_ptr<const session::AwarenessEvent>>) {
           return SharedFrame(m, [](const auto& e, std::string& out) { EncodeAwarenessEvent(e, out); });
         } else {
@@ -91,9 +95,7 @@ void CollabSocket::Send(session::Outbound message) {
 void CollabSocket::SendOps(std::span<const std::shared_ptr<const session::OpEvent>> events) {
   thread_local std::vector<ws::OutboundFrame> frames;
   frames.clear();
-  for (const auto& event : events) {
-    frames.push_back(SharedFrame(event, [](const auto& e, std::string& out) { EncodeOpEvent(e, out); }));
-  }
+  for (const auto& event : events) frames.push_back(OpEventFrame(event));
   using Mode = ws::Channel::WriteMode;
   const bool batch = session::SendBatch::Active();
   if (EnqueueAll(frames, batch ? Mode::kHeldBack : Mode::kSoon) == ws::Channel::EnqueueResult::kHeldBackFirst) {
@@ -119,10 +121,11 @@ bool CollabSocket::OnMessage(std::string_view payload, bool /*is_text*/) {
     case InboundMessage::Kind::kJoin: {
       // The join completes on the document's event loop. The socket then reads there too, so that
       // its ops reach the document without a hand-over between threads (one busy document: about
-      // a fifth less server CPU per op, bench/README.md). Only the first document is followed.
+      // a fifth less server CPU per op, bench/README.md). Only the first document it could move to.
       auto joined = [self = self()](bool success) {
-        const bool follow = success && !std::exchange(self->followed_document_, true);
-        self->ResumeReading(follow ? IoContextPool::CurrentLoop() : nullptr);
+        boost::asio::io_context* const loop =
+            success && !self->followed_document_.load() ? IoContextPool::CurrentLoop() : nullptr;
+        if (self->ResumeReading(loop)) self->followed_document_.store(true);
       };
       router_.Join(std::move(connection), std::move(message.correlation), std::move(message.document_id),
                    std::move(message.document_type), message.protocol_version, std::move(joined));

@@ -1,6 +1,7 @@
 #pragma once
 // The raw WebSocket collaboration endpoint (`/collab-ws`, wire-protocol §4): one peer per socket.
 // The socket only adapts frames: every decision is taken by the session layer's DocumentRouter.
+#include <atomic>
 #include <memory>
 
 #include "net/server.hpp"
@@ -35,9 +36,9 @@ class CollabSocket final : public session::Connection, public net::websocket::Ch
   session::DocumentRouter& router_;
   net::Server& server_;
   uint64_t live_id_ = 0;
-  // Set by the first successful join's completion; joins are answered one at a time (reading is
-  // paused meanwhile), so the flag is never touched by two threads at once.
-  bool followed_document_ = false;
+  // Set once a join's completion moved the socket to its document's loop. Atomic: it is set after
+  // reading resumed, when the next join may already be completing on another thread.
+  std::atomic<bool> followed_document_{false};
 };
 
 }  // namespace opstream::transports::websocket
